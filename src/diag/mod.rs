@@ -1,0 +1,312 @@
+//! Diagnostics: the one error/warning type every stage reports, and its renderer.
+//!
+//! A [`Span`] names a [`Source`] (a repo-relative path and its text, shared by
+//! `Arc`) and a byte range in it, so a diagnostic carries everything it needs to
+//! print `--> file:line:col` and a snippet, whichever stage produced it.
+//! Stages collect diagnostics into a [`Diags`] and the caller decides the exit
+//! code at the end ("collect, then fail").
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+/// A named text that spans point into: an input file, or a template's rendered output.
+#[derive(Debug)]
+pub struct Source {
+    /// Repo-relative path shown to the user.
+    pub path: String,
+    /// The text; for binary or undecodable input, empty.
+    pub text: Arc<str>,
+    /// Extra words after the path, e.g. "rendered for cluster prod-1".
+    pub note: Option<String>,
+}
+
+impl Source {
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Arc<Source> {
+        Arc::new(Source {
+            path: path.into(),
+            text: text.into(),
+            note: None,
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(&self.text, offset)];
+        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A byte range in a [`Source`].
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub src: Arc<Source>,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(src: &Arc<Source>, start: usize, end: usize) -> Span {
+        Span {
+            src: src.clone(),
+            start: start as u32,
+            end: end.max(start) as u32,
+        }
+    }
+
+    /// A span covering a whole file's first position (used when no finer location exists).
+    pub fn file(src: &Arc<Source>) -> Span {
+        Span::new(src, 0, 0)
+    }
+
+    pub fn path(&self) -> &str {
+        &self.src.path
+    }
+
+    pub fn line(&self) -> usize {
+        self.src.line_col(self.start as usize).0
+    }
+
+    /// `file:line:col`.
+    pub fn location(&self) -> String {
+        let (l, c) = self.src.line_col(self.start as usize);
+        format!("{}:{l}:{c}", self.src.path)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem found in the input.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// The primary location, if the problem has one.
+    pub span: Option<Span>,
+    /// The label under the primary location.
+    pub label: Option<String>,
+    /// Secondary locations (e.g. "the other definition is here").
+    pub related: Vec<(Span, String)>,
+    pub help: Option<String>,
+    /// Lines that must be redacted in the snippet (secret values).
+    pub redact: bool,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            label: None,
+            related: Vec::new(),
+            help: None,
+            redact: false,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    pub fn at(mut self, span: &Span) -> Self {
+        self.span = Some(span.clone());
+        self
+    }
+
+    pub fn at_opt(mut self, span: Option<&Span>) -> Self {
+        self.span = span.cloned();
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn related(mut self, span: &Span, label: impl Into<String>) -> Self {
+        self.related.push((span.clone(), label.into()));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Show the location but never the source text (the snippet would reveal a secret).
+    pub fn redacted(mut self) -> Self {
+        self.redact = true;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// A stable key to sort and de-duplicate diagnostics: file, offset, message.
+    fn sort_key(&self) -> (String, u32, String) {
+        match &self.span {
+            Some(s) => (s.src.path.clone(), s.start, self.message.clone()),
+            None => (String::new(), 0, self.message.clone()),
+        }
+    }
+
+    /// Render as cargo-style text: `error: msg`, `--> file:line:col`, snippet, `help:`.
+    pub fn render(&self, color: bool) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let mut groups: Vec<Group<'_>> = Vec::new();
+        let mut first: Vec<Snippet<'_, annotate_snippets::Annotation<'_>>> = Vec::new();
+        if let Some(span) = &self.span {
+            first.push(self.snippet(span, self.label.as_deref().unwrap_or(""), true));
+            for (s, l) in &self.related {
+                first.push(self.snippet(s, l, false));
+            }
+        }
+        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        for s in first {
+            group = group.element(s);
+        }
+        if self.span.is_none() {
+            for (s, l) in &self.related {
+                group = group.element(self.snippet(s, l, false));
+            }
+        }
+        if let Some(h) = &self.help {
+            group = group.element(Level::HELP.message(h.as_str()));
+        }
+        groups.push(group);
+        let mut out = renderer.render(&groups);
+        // annotate-snippets trims nothing we rely on; make sure every diagnostic ends cleanly.
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out
+    }
+
+    fn snippet<'a>(
+        &self,
+        span: &'a Span,
+        label: &'a str,
+        primary: bool,
+    ) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
+        let text: &str = &span.src.text;
+        let start = floor_char_boundary(text, span.start as usize);
+        let end = floor_char_boundary(text, (span.end as usize).max(start));
+        let path: String = match &span.src.note {
+            Some(n) => format!("{} ({n})", span.src.path),
+            None => span.src.path.clone(),
+        };
+        if self.redact || text.is_empty() {
+            // Show a one-line stand-in so the location is still printed.
+            let (line, col) = span.src.line_col(start);
+            let stand_in = format!("{}<redacted>", " ".repeat(col.saturating_sub(1)));
+            let len = stand_in.len();
+            return Snippet::source(stand_in)
+                .line_start(line)
+                .path(path)
+                .annotation(kind(primary).span(col.saturating_sub(1)..len).label(label));
+        }
+        // Cut the snippet to the lines the span touches (plus nothing else).
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let mut line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+        // Cap very long spans to a few lines.
+        let max_lines = 6;
+        if text[line_start..line_end].lines().count() > max_lines {
+            let mut e = line_start;
+            for _ in 0..max_lines {
+                e = text[e..].find('\n').map_or(text.len(), |i| e + i + 1);
+            }
+            line_end = e.saturating_sub(1).max(line_start);
+        }
+        let (line, _) = span.src.line_col(start);
+        let local = &text[line_start..line_end];
+        let a = start - line_start;
+        let b = (end.min(line_end)).saturating_sub(line_start).max(a);
+        Snippet::source(local.to_string())
+            .line_start(line)
+            .path(path)
+            .annotation(kind(primary).span(a..b).label(label))
+    }
+}
+
+fn kind(primary: bool) -> AnnotationKind {
+    if primary {
+        AnnotationKind::Primary
+    } else {
+        AnnotationKind::Context
+    }
+}
+
+/// A collection of diagnostics built up by a stage.
+#[derive(Default, Debug, Clone)]
+pub struct Diags {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diags {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: Diags) {
+        self.items.extend(other.items);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.len() - self.error_count()
+    }
+
+    /// Sort by file and position and drop exact repeats, so output is stable
+    /// whatever order parallel stages produced them in.
+    pub fn normalize(&mut self) {
+        self.items.sort_by_key(|d| d.sort_key());
+        self.items.dedup_by(|a, b| {
+            a.sort_key() == b.sort_key() && a.severity == b.severity && a.help == b.help
+        });
+    }
+
+    pub fn render(&self, color: bool) -> String {
+        let mut out = String::new();
+        for d in &self.items {
+            let _ = write!(out, "{}", d.render(color));
+            out.push('\n');
+        }
+        out
+    }
+}

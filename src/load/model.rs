@@ -1,0 +1,637 @@
+//! The typed fleet model, built from schema-valid YAML nodes.
+//!
+//! Builders here may assume the node passed its kind's JSON Schema (types
+//! and required fields are right), so they only pick fields out; every
+//! name reference keeps its span for later error messages.
+
+use indexmap::IndexMap;
+
+use crate::diag::Span;
+use crate::load::yaml::{Node, Value};
+
+/// A name written in a fleet file (a reference to a cluster, group, component...).
+#[derive(Clone, Debug)]
+pub struct NameRef {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Requirement {
+    pub key: String,
+    pub op: Op,
+    pub values: Vec<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+/// A Kubernetes LabelSelector.
+#[derive(Clone, Debug)]
+pub struct Selector {
+    pub match_labels: Vec<(String, String, Span)>,
+    pub exprs: Vec<Requirement>,
+    pub span: Span,
+}
+
+impl Selector {
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.is_empty() && self.exprs.is_empty()
+    }
+
+    /// Kubernetes semantics: every matchLabels pair and every requirement holds.
+    pub fn matches(&self, labels: &IndexMap<String, String>) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v, _)| labels.get(k) == Some(v))
+            && self.exprs.iter().all(|r| {
+                let got = labels.get(&r.key);
+                match r.op {
+                    Op::In => got.is_some_and(|v| r.values.contains(v)),
+                    Op::NotIn => got.is_none_or(|v| !r.values.contains(v)),
+                    Op::Exists => got.is_some(),
+                    Op::DoesNotExist => got.is_none(),
+                }
+            })
+    }
+
+    /// Label keys this selector reads, with where they are written.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &Span)> {
+        self.match_labels
+            .iter()
+            .map(|(k, _, s)| (k.as_str(), s))
+            .chain(self.exprs.iter().map(|r| (r.key.as_str(), &r.span)))
+    }
+}
+
+/// SPEC §3 Target.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub all: bool,
+    pub groups: Vec<NameRef>,
+    pub selector: Option<Selector>,
+    pub clusters: Vec<NameRef>,
+    pub exclude: Vec<NameRef>,
+    pub span: Span,
+}
+
+impl Target {
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.groups.is_empty() && self.selector.is_none() && self.clusters.is_empty()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Lock {
+    pub path: Vec<String>,
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    Flux,
+    ArgoCd,
+    Plain,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Flux => "flux",
+            Format::ArgoCd => "argocd",
+            Format::Plain => "plain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "flux" => Some(Format::Flux),
+            "argocd" => Some(Format::ArgoCd),
+            "plain" => Some(Format::Plain),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    pub name: String,
+    pub file: String,
+    pub format: Format,
+    pub format_span: Option<Span>,
+    pub vars: Option<Node>,
+    pub values: Option<Node>,
+    pub locked: Vec<Lock>,
+    pub common_labels: Vec<(String, String)>,
+    pub node: Node,
+}
+
+#[derive(Clone, Debug)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub name: String,
+    pub file: String,
+    pub labels: IndexMap<String, String>,
+    pub owner: String,
+    pub kubernetes_version: String,
+    pub server: Option<String>,
+    pub taints: Vec<Taint>,
+    pub vars: Option<Node>,
+    pub values: Option<Node>,
+    pub name_span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    pub file: String,
+    pub selector: Option<Selector>,
+    pub clusters: Vec<NameRef>,
+    pub groups: Vec<NameRef>,
+    pub priority: i64,
+    pub vars: Option<Node>,
+    pub values: Option<Node>,
+    pub locked: Vec<Lock>,
+    pub name_span: Span,
+    pub spec_span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitKind {
+    Component,
+    Policy,
+}
+
+impl UnitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Component => "Component",
+            UnitKind::Policy => "Policy",
+        }
+    }
+
+    /// Output directory under a cluster: `components` or `policies`.
+    pub fn dir(self) -> &'static str {
+        match self {
+            UnitKind::Component => "components",
+            UnitKind::Policy => "policies",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// `*.yaml` / `*.yml`: passed through, never templated.
+    Plain,
+    /// `*.yaml.j2` / `*.yml.j2`: rendered per cluster.
+    Jinja,
+    /// Other `*.j2`: only included by other templates.
+    Partial,
+    /// A file with a top-level `sops:` key: copied byte for byte.
+    Sops,
+}
+
+#[derive(Clone, Debug)]
+pub struct TemplateFile {
+    /// Path relative to the unit's `templates/` directory.
+    pub rel: String,
+    /// Repo-relative path.
+    pub path: String,
+    pub kind: TemplateKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Helm {
+    pub chart: String,
+    pub repository: String,
+}
+
+/// A Component or a Policy: templates plus values.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub kind: UnitKind,
+    pub name: String,
+    pub file: String,
+    /// `components/<name>` or `policies/<name>`.
+    pub dir: String,
+    pub namespace: Option<String>,
+    pub version: Option<String>,
+    pub depends_on: Vec<NameRef>,
+    pub values: Option<Node>,
+    pub values_schema: Option<Node>,
+    pub allow_plaintext_secrets: bool,
+    pub cluster_scoped_kinds: Vec<String>,
+    pub helm: Option<Node>,
+    pub templates: Vec<TemplateFile>,
+    pub name_span: Span,
+    pub node: Node,
+}
+
+#[derive(Clone, Debug)]
+pub struct Toleration {
+    pub key: String,
+    pub value: Option<String>,
+    pub exists: bool,
+}
+
+impl Toleration {
+    pub fn tolerates(&self, t: &Taint) -> bool {
+        self.key == t.key && (self.exists || self.value == t.value)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Customization {
+    pub name: Option<String>,
+    pub target: Target,
+    pub values: Option<Node>,
+    pub patches: Option<Node>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Placement {
+    pub name: String,
+    pub file: String,
+    pub component: NameRef,
+    pub target: Target,
+    pub tolerations: Vec<Toleration>,
+    pub number_of_clusters: Option<(usize, Span)>,
+    pub spread_by: Option<String>,
+    pub values: Option<Node>,
+    pub targets: Vec<Customization>,
+    pub patches: Option<Node>,
+    pub rollout: Option<Node>,
+    pub name_span: Span,
+}
+
+/// Everything loaded from one repository.
+#[derive(Clone, Debug, Default)]
+pub struct Repo {
+    pub fleet: Option<Fleet>,
+    pub clusters: Vec<Cluster>,
+    pub groups: Vec<Group>,
+    pub units: Vec<Unit>,
+    pub placements: Vec<Placement>,
+}
+
+impl Repo {
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+    pub fn unit(&self, name: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.name == name)
+    }
+}
+
+// ---- builders (assume a schema-valid node) ----
+
+fn s(n: Option<&Node>) -> Option<String> {
+    n.and_then(Node::as_str).map(str::to_string)
+}
+
+fn names(n: Option<&Node>) -> Vec<NameRef> {
+    n.and_then(Node::as_seq)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    i.as_str().map(|s| NameRef {
+                        name: s.into(),
+                        span: i.span.clone(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn opt_map(n: Option<&Node>) -> Option<Node> {
+    n.filter(|n| !n.is_null()).cloned()
+}
+
+pub fn selector(n: &Node) -> Selector {
+    let match_labels = n
+        .get("matchLabels")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.name.clone(),
+                        v.as_str().unwrap_or_default().to_string(),
+                        k.span.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let exprs = n
+        .get("matchExpressions")
+        .and_then(Node::as_seq)
+        .map(|items| {
+            items
+                .iter()
+                .map(|r| Requirement {
+                    key: s(r.get("key")).unwrap_or_default(),
+                    op: match r.get("operator").and_then(Node::as_str) {
+                        Some("NotIn") => Op::NotIn,
+                        Some("Exists") => Op::Exists,
+                        Some("DoesNotExist") => Op::DoesNotExist,
+                        _ => Op::In,
+                    },
+                    values: r
+                        .get("values")
+                        .and_then(Node::as_seq)
+                        .map(|v| {
+                            v.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    span: r.key_span("key"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Selector {
+        match_labels,
+        exprs,
+        span: n.span.clone(),
+    }
+}
+
+pub fn target(n: &Node) -> Target {
+    Target {
+        all: n.get("all").and_then(Node::as_bool).unwrap_or(false),
+        groups: names(n.get("groups")),
+        selector: n.get("clusterSelector").map(selector),
+        clusters: names(n.get("clusters")),
+        exclude: names(n.get("excludeClusters")),
+        span: n.span.clone(),
+    }
+}
+
+fn locks(n: Option<&Node>) -> Vec<Lock> {
+    n.and_then(Node::as_seq)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    let t = i.as_str()?;
+                    Some(Lock {
+                        path: t.split('.').map(String::from).collect(),
+                        text: t.to_string(),
+                        span: i.span.clone(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn name_of(node: &Node) -> (String, Span) {
+    let md = node.get("metadata");
+    let name = md.and_then(|m| m.get("name"));
+    (
+        s(name).unwrap_or_default(),
+        name.map_or_else(|| node.span.clone(), |n| n.span.clone()),
+    )
+}
+
+fn empty_spec(node: &Node) -> Node {
+    Node::map(Default::default(), node.span.clone())
+}
+
+pub fn fleet(file: &str, node: Node) -> Fleet {
+    let (name, _) = name_of(&node);
+    let spec = node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| empty_spec(&node));
+    let fmt_node = spec.get_path(&["output", "format"]);
+    Fleet {
+        name,
+        file: file.into(),
+        format: fmt_node
+            .and_then(Node::as_str)
+            .and_then(Format::parse)
+            .unwrap_or(Format::Flux),
+        format_span: fmt_node.map(|n| n.span.clone()),
+        vars: opt_map(spec.get("vars")),
+        values: opt_map(spec.get("values")),
+        locked: locks(spec.get("locked")),
+        common_labels: spec
+            .get("commonLabels")
+            .and_then(Node::as_map)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.name.clone(), v.as_str().unwrap_or_default().into()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        node,
+    }
+}
+
+pub fn cluster(file: &str, node: &Node) -> Cluster {
+    let (name, name_span) = name_of(node);
+    let spec = node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| empty_spec(node));
+    Cluster {
+        name,
+        file: file.into(),
+        labels: node
+            .get_path(&["metadata", "labels"])
+            .and_then(Node::as_map)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.name.clone(), v.as_str().unwrap_or_default().into()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        owner: s(spec.get("owner")).unwrap_or_default(),
+        kubernetes_version: s(spec.get("kubernetesVersion")).unwrap_or_default(),
+        server: s(spec.get("server")),
+        taints: spec
+            .get("taints")
+            .and_then(Node::as_seq)
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| Taint {
+                        key: s(t.get("key")).unwrap_or_default(),
+                        value: s(t.get("value")),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        vars: opt_map(spec.get("vars")),
+        values: opt_map(spec.get("values")),
+        name_span,
+    }
+}
+
+pub fn group(file: &str, node: &Node) -> Group {
+    let (name, name_span) = name_of(node);
+    let spec = node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| empty_spec(node));
+    Group {
+        name,
+        file: file.into(),
+        selector: spec.get("selector").map(selector),
+        clusters: names(spec.get("clusters")),
+        groups: names(spec.get("groups")),
+        priority: spec.get("priority").and_then(Node::as_i64).unwrap_or(0),
+        vars: opt_map(spec.get("vars")),
+        values: opt_map(spec.get("values")),
+        locked: locks(spec.get("locked")),
+        name_span,
+        spec_span: node.key_span("spec"),
+    }
+}
+
+pub fn unit(
+    kind: UnitKind,
+    file: &str,
+    dir: &str,
+    node: Node,
+    templates: Vec<TemplateFile>,
+) -> Unit {
+    let (name, name_span) = name_of(&node);
+    let spec = node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| empty_spec(&node));
+    Unit {
+        kind,
+        name,
+        file: file.into(),
+        dir: dir.into(),
+        namespace: s(spec.get("namespace")),
+        version: s(spec.get("version")),
+        depends_on: names(spec.get("dependsOn")),
+        values: opt_map(spec.get("values")),
+        values_schema: opt_map(spec.get("valuesSchema")),
+        allow_plaintext_secrets: spec
+            .get("allowPlaintextSecrets")
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
+        cluster_scoped_kinds: spec
+            .get("clusterScopedKinds")
+            .and_then(Node::as_seq)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        helm: opt_map(spec.get("helm")),
+        templates,
+        name_span,
+        node,
+    }
+}
+
+pub fn placement(file: &str, node: &Node) -> Placement {
+    let (name, name_span) = name_of(node);
+    let spec = node
+        .get("spec")
+        .cloned()
+        .unwrap_or_else(|| empty_spec(node));
+    let comp = spec.get("component");
+    Placement {
+        name,
+        file: file.into(),
+        component: NameRef {
+            name: s(comp).unwrap_or_default(),
+            span: comp.map_or_else(|| spec.span.clone(), |c| c.span.clone()),
+        },
+        target: spec.get("target").map_or_else(
+            || Target {
+                all: false,
+                groups: vec![],
+                selector: None,
+                clusters: vec![],
+                exclude: vec![],
+                span: spec.span.clone(),
+            },
+            target,
+        ),
+        tolerations: spec
+            .get("tolerations")
+            .and_then(Node::as_seq)
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        let value = s(t.get("value"));
+                        let exists = match t.get("operator").and_then(Node::as_str) {
+                            Some("Exists") => true,
+                            Some(_) => false,
+                            None => value.is_none(),
+                        };
+                        Toleration {
+                            key: s(t.get("key")).unwrap_or_default(),
+                            value,
+                            exists,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        number_of_clusters: spec
+            .get("numberOfClusters")
+            .and_then(|n| n.as_i64().map(|i| (i.max(0) as usize, n.span.clone()))),
+        spread_by: s(spec.get("spreadBy")),
+        values: opt_map(spec.get("values")),
+        targets: spec
+            .get("targets")
+            .and_then(Node::as_seq)
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| Customization {
+                        name: s(t.get("name")),
+                        target: t.get("target").map_or_else(
+                            || Target {
+                                all: false,
+                                groups: vec![],
+                                selector: None,
+                                clusters: vec![],
+                                exclude: vec![],
+                                span: t.span.clone(),
+                            },
+                            target,
+                        ),
+                        values: opt_map(t.get("values")),
+                        patches: opt_map(t.get("patches")),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        patches: opt_map(spec.get("patches")),
+        rollout: opt_map(spec.get("rollout")),
+        name_span,
+    }
+}
+
+/// True when a YAML value is a non-empty mapping.
+pub fn is_nonempty_map(n: &Node) -> bool {
+    matches!(&n.v, Value::Map(m) if !m.is_empty())
+}

@@ -1,0 +1,351 @@
+//! Checking fleet objects against the embedded JSON Schemas (`fleet-schema/`).
+//!
+//! The schemas are the contract editors see; the same files are compiled
+//! into the binary. Each kind's file refers to shared definitions in
+//! `defs.schema.json`; [`bundled`] inlines them so a printed schema stands
+//! alone. Errors are mapped from JSON pointers back to the YAML spans of the
+//! offending value (or key), with a "did you mean" for unknown fields.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value as Json;
+
+use crate::diag::Diagnostic;
+use crate::load::yaml::{Node, Value};
+
+/// Every schema compiled into the binary: (name, file text).
+pub const SCHEMAS: &[(&str, &str)] = &[
+    (
+        "Fleet",
+        include_str!("../../fleet-schema/fleet.schema.json"),
+    ),
+    (
+        "Cluster",
+        include_str!("../../fleet-schema/cluster.schema.json"),
+    ),
+    (
+        "ClusterGroup",
+        include_str!("../../fleet-schema/clustergroup.schema.json"),
+    ),
+    (
+        "Component",
+        include_str!("../../fleet-schema/component.schema.json"),
+    ),
+    (
+        "Policy",
+        include_str!("../../fleet-schema/policy.schema.json"),
+    ),
+    (
+        "Placement",
+        include_str!("../../fleet-schema/placement.schema.json"),
+    ),
+    (
+        "Inventory",
+        include_str!("../../fleet-schema/inventory.schema.json"),
+    ),
+];
+
+const DEFS: &str = include_str!("../../fleet-schema/defs.schema.json");
+
+/// The names `fleetc schema` accepts, in display order.
+pub fn kinds() -> impl Iterator<Item = &'static str> {
+    SCHEMAS.iter().map(|(k, _)| *k)
+}
+
+/// A kind's schema with the shared definitions inlined under `$defs`.
+pub fn bundled(kind: &str) -> Option<Json> {
+    let (_, text) = SCHEMAS.iter().find(|(k, _)| k.eq_ignore_ascii_case(kind))?;
+    let text = text.replace("\"defs.schema.json#/$defs/", "\"#/$defs/");
+    let mut schema: Json = serde_json::from_str(&text).expect("embedded schema is JSON");
+    if text.contains("\"#/$defs/") {
+        let defs: Json = serde_json::from_str(DEFS).expect("embedded defs are JSON");
+        if let (Some(obj), Some(d)) = (schema.as_object_mut(), defs.get("$defs")) {
+            obj.insert("$defs".into(), d.clone());
+        }
+    }
+    Some(schema)
+}
+
+struct Compiled {
+    kind: &'static str,
+    schema: Json,
+    validator: jsonschema::Validator,
+}
+
+fn compiled() -> &'static [Compiled] {
+    static C: OnceLock<Vec<Compiled>> = OnceLock::new();
+    C.get_or_init(|| {
+        kinds()
+            .map(|k| {
+                let schema = bundled(k).expect("known kind");
+                let validator = jsonschema::draft202012::new(&schema)
+                    .unwrap_or_else(|e| panic!("embedded schema {k} does not compile: {e}"));
+                Compiled {
+                    kind: k,
+                    schema,
+                    validator,
+                }
+            })
+            .collect()
+    })
+}
+
+/// Validate `node` (a whole fleet object) against the schema of `kind`.
+pub fn check(kind: &str, node: &Node) -> Vec<Diagnostic> {
+    let Some(c) = compiled().iter().find(|c| c.kind == kind) else {
+        return vec![Diagnostic::error(format!("no schema for kind {kind}")).at(&node.span)];
+    };
+    check_with(&c.validator, &c.schema, node, kind)
+}
+
+/// Validate a JSON value against the schema of `kind` (used for inventory.json).
+pub fn check_json(kind: &str, value: &Json) -> Vec<String> {
+    let Some(c) = compiled().iter().find(|c| c.kind == kind) else {
+        return vec![format!("no schema for kind {kind}")];
+    };
+    c.validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path().as_str()))
+        .collect()
+}
+
+/// Validate `node` against a user's JSON Schema (a component's `valuesSchema`).
+pub fn check_with(
+    validator: &jsonschema::Validator,
+    schema: &Json,
+    node: &Node,
+    what: &str,
+) -> Vec<Diagnostic> {
+    let json = node.to_json();
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for e in validator.iter_errors(&json) {
+        let pointer = decode_pointer(e.instance_path().as_str());
+        let (target, parent_key) = locate(node, &pointer);
+        let field = pointer.last().cloned().unwrap_or_default();
+        let d = match e.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let allowed = allowed_properties(schema, &e);
+                for name in unexpected {
+                    let span = target.key_span(name);
+                    let mut d = Diagnostic::error(format!("unknown field `{name}` in {what}"))
+                        .at(&span)
+                        .label("unknown field");
+                    if let Some(best) = did_you_mean(name, &allowed) {
+                        d = d.help(format!("did you mean `{best}`?"));
+                    } else if !allowed.is_empty() {
+                        d = d.help(format!("allowed fields here: {}", allowed.join(", ")));
+                    }
+                    out.push(d);
+                }
+                continue;
+            }
+            ValidationErrorKind::Required { property } => {
+                let p = property.as_str().unwrap_or("?");
+                let span = match &parent_key {
+                    Some(s) => s.clone(),
+                    None => target.span.clone(),
+                };
+                let at = if pointer.is_empty() {
+                    what.to_string()
+                } else {
+                    format!("`{}`", pointer.join("."))
+                };
+                Diagnostic::error(format!("missing required field `{p}` in {at}")).at(&span)
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = format!("{kind:?}")
+                    .replace("Single(", "")
+                    .replace(')', "")
+                    .to_lowercase();
+                let mut d = Diagnostic::error(format!(
+                    "`{}` must be {}, found {}",
+                    display_field(&pointer, what),
+                    article(&expected),
+                    target.type_name()
+                ))
+                .at(&target.span)
+                .label(format!("this is a {}", target.type_name()));
+                if expected.contains("string")
+                    && matches!(target.v, Value::Int(_) | Value::Float(_) | Value::Bool(_))
+                {
+                    d = d.help("quote it, e.g. \"1.30\": YAML reads unquoted numbers and booleans as non-strings");
+                }
+                d
+            }
+            ValidationErrorKind::Enum { options } => {
+                let opts: Vec<String> = options
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| v.to_string().trim_matches('"').to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let got = json_at(&json, &pointer)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let mut d = Diagnostic::error(format!(
+                    "`{}` must be one of {}, found {got}",
+                    display_field(&pointer, what),
+                    opts.join(", ")
+                ))
+                .at(&target.span);
+                if let Some(s) = got.trim_matches('"').into() {
+                    if let Some(best) = did_you_mean(s, &opts) {
+                        d = d.help(format!("did you mean `{best}`?"));
+                    }
+                }
+                d
+            }
+            ValidationErrorKind::Constant { expected_value } => Diagnostic::error(format!(
+                "`{}` must be {expected_value}",
+                display_field(&pointer, what)
+            ))
+            .at(&target.span),
+            ValidationErrorKind::Pattern { pattern } => {
+                let got = target.as_str().unwrap_or_default();
+                let mut d = Diagnostic::error(format!(
+                    "`{}` has an invalid value {got:?}",
+                    display_field(&pointer, what)
+                ))
+                .at(&target.span);
+                d = if pattern.contains("[a-z0-9]([-a-z0-9]*") {
+                    d.help("names are DNS-1123 labels: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+                } else if field == "kubernetesVersion" {
+                    d.help("write a Kubernetes version such as \"1.30.4\"")
+                } else if pointer.first().map(String::as_str) == Some("spec")
+                    && pointer.get(1).map(String::as_str) == Some("locked")
+                {
+                    d.help("a lock is a dotted path starting with `vars.` or `values.`, e.g. values.ingress.replicas")
+                } else {
+                    d.help(format!("it must match the pattern {pattern}"))
+                };
+                d
+            }
+            _ => {
+                let msg = e.to_string();
+                Diagnostic::error(format!("`{}`: {msg}", display_field(&pointer, what)))
+                    .at(&target.span)
+            }
+        };
+        out.push(d);
+    }
+    out
+}
+
+fn article(t: &str) -> String {
+    if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {t}")
+    } else {
+        format!("a {t}")
+    }
+}
+
+fn display_field(pointer: &[String], what: &str) -> String {
+    if pointer.is_empty() {
+        what.to_string()
+    } else {
+        pointer.join(".")
+    }
+}
+
+fn decode_pointer(p: &str) -> Vec<String> {
+    if p.is_empty() {
+        return Vec::new();
+    }
+    p.trim_start_matches('/')
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+fn json_at<'a>(v: &'a Json, pointer: &[String]) -> Option<&'a Json> {
+    let mut cur = v;
+    for seg in pointer {
+        cur = match cur {
+            Json::Object(o) => o.get(seg)?,
+            Json::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// The node at `pointer`, and the span of the key that holds it (if a map entry).
+fn locate<'a>(node: &'a Node, pointer: &[String]) -> (&'a Node, Option<crate::diag::Span>) {
+    let mut cur = node;
+    let mut key = None;
+    for seg in pointer {
+        let next = match &cur.v {
+            Value::Map(m) => m.get_key_value(seg.as_str()).map(|(k, v)| {
+                key = Some(k.span.clone());
+                v
+            }),
+            Value::Seq(s) => seg
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| s.get(i))
+                .inspect(|_| key = None),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
+    }
+    (cur, key)
+}
+
+/// Property names the schema allows at the location of an additionalProperties error.
+fn allowed_properties(schema: &Json, e: &jsonschema::ValidationError<'_>) -> Vec<String> {
+    let loc = match e.absolute_keyword_location() {
+        Some(uri) => uri
+            .as_str()
+            .split_once('#')
+            .map(|(_, f)| f.to_string())
+            .unwrap_or_default(),
+        None => e.schema_path().as_str().to_string(),
+    };
+    let loc = loc.replace("%24", "$");
+    let parent = loc.rsplit_once('/').map_or("", |(p, _)| p);
+    let mut cur = schema;
+    for seg in decode_pointer(parent) {
+        match json_at(cur, &[seg]) {
+            Some(v) => cur = v,
+            None => return Vec::new(),
+        }
+    }
+    cur.get("properties")
+        .and_then(Json::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean(name: &str, candidates: &[String]) -> Option<String> {
+    let mut best: Option<(usize, &String)> = None;
+    for c in candidates {
+        let d = levenshtein(&name.to_lowercase(), &c.to_lowercase());
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    let (d, c) = best?;
+    let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+    (d <= limit && d > 0 || (d == 0 && c != name)).then(|| c.clone())
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
