@@ -1,6 +1,127 @@
+//! fleetc: a GitOps compiler for Kubernetes fleets.
+//!
+//! The pipeline, one module per stage:
+//! `source` (files) → `load` (typed model with spans; schemas in `validate`)
+//! → `validate` (semantic checks) → `resolve` (targets, layering, provenance)
+//! → `render` (templates, resource processing) → `emit` (output tree).
+//! [`compile`] runs it over an in-memory [`source::FileSet`]; I/O happens
+//! only at the edges (`source::read_dir`, `emit::write`).
 #![forbid(unsafe_code)]
+
 pub mod diag;
 pub mod emit;
 pub mod load;
+pub mod render;
+pub mod resolve;
 pub mod source;
 pub mod validate;
+
+use diag::{Diagnostic, Diags};
+use load::model::{Format, Repo};
+use load::yaml::Budget;
+use render::template::TemplateLimits;
+
+/// Settings of one compile.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub budget: Budget,
+    pub template_limits: TemplateLimits,
+    /// `--format`, overriding `Fleet.spec.output.format`.
+    pub format: Option<Format>,
+    /// `--cluster`: render only these (empty: all).
+    pub clusters: Vec<String>,
+    /// The git revision rendered, recorded in inventory.json.
+    pub source_rev: Option<String>,
+}
+
+/// Everything a successful compile produced.
+#[derive(Debug)]
+pub struct Compiled {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub rendered: render::Rendered,
+    pub format: Format,
+    pub tree: emit::Tree,
+}
+
+/// Run the whole pipeline. Returns the result (None when any error was found) and
+/// every diagnostic, sorted.
+pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags) {
+    let (repo, mut diags) = load::load(fs, &opts.budget);
+    if diags.has_errors() {
+        diags.normalize();
+        return (None, diags);
+    }
+    diags.extend(validate::semantic::check(&repo));
+    let format = opts
+        .format
+        .or(repo.fleet.as_ref().map(|f| f.format))
+        .unwrap_or(Format::Flux);
+    if format != Format::Plain {
+        let span = repo.fleet.as_ref().and_then(|f| f.format_span.clone());
+        let mut d = Diagnostic::error(format!(
+            "output format `{}` is not supported by this version of fleetc yet",
+            format.as_str()
+        ))
+        .help("set `spec.output.format: plain` in fleet.yaml, or pass --format plain");
+        if opts.format.is_none() {
+            d = match span {
+                Some(s) => d.at(&s),
+                None => d.at(&repo
+                    .fleet
+                    .as_ref()
+                    .map(|f| f.node.span.clone())
+                    .expect("fleet loaded")),
+            };
+            if repo.fleet.as_ref().is_some_and(|f| f.format_span.is_none()) {
+                d = d.label("the default format is flux");
+            }
+        }
+        diags.push(d);
+    }
+    for name in &opts.clusters {
+        if repo.cluster(name).is_none() {
+            let known: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
+            let mut d = Diagnostic::error(format!("--cluster {name}: no such cluster"));
+            if let Some(b) = validate::schema::did_you_mean(name, &known) {
+                d = d.help(format!("did you mean `{b}`?"));
+            }
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        diags.normalize();
+        return (None, diags);
+    }
+    let (mut resolved, d) = resolve::resolve(&repo);
+    diags.extend(d);
+    if !opts.clusters.is_empty() {
+        resolved
+            .clusters
+            .retain(|c| opts.clusters.contains(&c.name));
+    }
+    let (rendered, d) = render::render(fs, &repo, &resolved, &opts.budget, &opts.template_limits);
+    diags.extend(d);
+    diags.normalize();
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let tree = emit::tree(
+        fs,
+        &repo,
+        &resolved,
+        &rendered,
+        format,
+        opts.source_rev.as_deref(),
+    );
+    (
+        Some(Compiled {
+            repo,
+            resolved,
+            rendered,
+            format,
+            tree,
+        }),
+        diags,
+    )
+}

@@ -1,1 +1,365 @@
-fn main() {}
+//! The `fleetc` command line: parse flags, call the library, map results to exit codes
+//! (0 success, 1 differences, 2 invalid input or refused operation, 3 other failure).
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fleetc::diag::Diags;
+use fleetc::emit::write::{self, Difference, Outcome, WriteError};
+use fleetc::load::model::Format;
+use fleetc::{compile, source, validate, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "fleetc",
+    version,
+    about = "A GitOps compiler for Kubernetes fleets"
+)]
+struct Cli {
+    /// The date exemptions are checked against (YYYY-MM-DD; default: SOURCE_DATE_EPOCH, else the clock).
+    #[arg(long, global = true, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    today: Option<String>,
+    /// Colour diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Treat warnings as errors (exit 2).
+    #[arg(long, global = true)]
+    deny_warnings: bool,
+    /// Largest input file read, in bytes.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = 16 << 20)]
+    max_file_size: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Flux,
+    Argocd,
+    Plain,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Flux => Format::Flux,
+            FormatArg::Argocd => Format::ArgoCd,
+            FormatArg::Plain => Format::Plain,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the fleet repository: schemas, references, layering and a full in-memory render.
+    Validate {
+        /// The fleet repository (default: the current directory).
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+    },
+    /// Render the per-cluster tree into OUT (atomically), or compare with it (--check).
+    Render {
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+        /// Output directory (created by fleetc; an existing one must carry fleetc's marker).
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// Output format, overriding `Fleet.spec.output.format`.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Render only this cluster (repeatable).
+        #[arg(long = "cluster", value_name = "C")]
+        clusters: Vec<String>,
+        /// Render in memory and compare with OUT: exit 1 and list the differing paths.
+        #[arg(long)]
+        check: bool,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+    },
+    /// Print the JSON Schema of a fleet kind (or list the kinds).
+    Schema {
+        /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement or Inventory.
+        kind: Option<String>,
+    },
+}
+
+fn parse_date(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    let month: u32 = s.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
+    let day: u32 = s.get(8..10).and_then(|m| m.parse().ok()).unwrap_or(0);
+    if ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a date in the form YYYY-MM-DD"))
+    }
+}
+
+struct Ui {
+    color: bool,
+    deny_warnings: bool,
+}
+
+impl Ui {
+    /// Print diagnostics; returns true when they fail the run.
+    fn report(&self, diags: &Diags) -> bool {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(diags.render(self.color).as_bytes());
+        let errors = diags.error_count();
+        let warnings = diags.warning_count();
+        let failed = errors > 0 || (self.deny_warnings && warnings > 0);
+        if failed {
+            let mut parts = Vec::new();
+            if errors > 0 {
+                parts.push(format!(
+                    "{errors} error{}",
+                    if errors == 1 { "" } else { "s" }
+                ));
+            }
+            if warnings > 0 {
+                parts.push(format!(
+                    "{warnings} warning{}",
+                    if warnings == 1 { "" } else { "s" }
+                ));
+            }
+            let why = if errors == 0 {
+                " (--deny-warnings)"
+            } else {
+                ""
+            };
+            let _ = writeln!(err, "error: aborting due to {}{why}", parts.join(" and "));
+        }
+        failed
+    }
+}
+
+fn load_fs(repo: &Path, max_file_size: u64) -> Result<source::FileSet, Diags> {
+    let limits = source::Limits {
+        max_file_bytes: max_file_size,
+        ..Default::default()
+    };
+    source::read_dir(repo, &limits)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let ui = Ui {
+        color,
+        deny_warnings: cli.deny_warnings,
+    };
+    // --today is accepted now so hooks can pin it; exemptions use it once policies compile.
+    let _ = &cli.today;
+    match cli.command {
+        Command::Schema { kind } => schema(kind.as_deref()),
+        Command::Validate { repo } => {
+            let fs = match load_fs(&repo, cli.max_file_size) {
+                Ok(fs) => fs,
+                Err(d) => {
+                    ui.report(&d);
+                    return ExitCode::from(2);
+                }
+            };
+            let (compiled, diags) = compile(&fs, &Options::default());
+            if ui.report(&diags) {
+                return ExitCode::from(2);
+            }
+            if let Some(c) = compiled {
+                println!(
+                    "fleet `{}` is valid: {} clusters, {} groups, {} components, {} placements",
+                    c.repo
+                        .fleet
+                        .as_ref()
+                        .map(|f| f.name.as_str())
+                        .unwrap_or_default(),
+                    c.repo.clusters.len(),
+                    c.repo.groups.len(),
+                    c.repo.units.len(),
+                    c.repo.placements.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Render {
+            repo,
+            output,
+            format,
+            clusters,
+            check,
+            jobs,
+        } => {
+            if let Some(n) = jobs {
+                if n == 0 {
+                    eprintln!("error: --jobs must be at least 1");
+                    return ExitCode::from(2);
+                }
+                if let Err(e) = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build_global()
+                {
+                    eprintln!("error: cannot start {n} worker threads: {e}");
+                    return ExitCode::from(3);
+                }
+            }
+            if let Some(code) = refuse_output(&repo, &output) {
+                return code;
+            }
+            let fs = match load_fs(&repo, cli.max_file_size) {
+                Ok(fs) => fs,
+                Err(d) => {
+                    ui.report(&d);
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = Options {
+                format: format.map(Format::from),
+                clusters,
+                ..Default::default()
+            };
+            let (compiled, diags) = compile(&fs, &opts);
+            if ui.report(&diags) {
+                return ExitCode::from(2);
+            }
+            let Some(c) = compiled else {
+                return ExitCode::from(2);
+            };
+            if check {
+                return match write::compare(&output, &c.tree) {
+                    Ok(diffs) if diffs.is_empty() => {
+                        println!("{} is up to date", output.display());
+                        ExitCode::SUCCESS
+                    }
+                    Ok(diffs) => {
+                        let mut out = std::io::stdout().lock();
+                        for d in &diffs {
+                            let (what, p) = match d {
+                                Difference::Changed(p) => ("changed", p),
+                                Difference::Missing(p) => ("missing", p),
+                                Difference::Extra(p) => ("extra", p),
+                            };
+                            let _ = writeln!(out, "{what} {}", output.join(p).display());
+                        }
+                        eprintln!(
+                            "error: {} is stale ({} paths differ); run `fleetc render -o {}`",
+                            output.display(),
+                            diffs.len(),
+                            output.display()
+                        );
+                        ExitCode::from(1)
+                    }
+                    Err(e) => write_error(&e),
+                };
+            }
+            match write::write_dir(&output, &c.tree) {
+                Ok(Outcome::UpToDate) => {
+                    println!("{} is up to date", output.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(Outcome::Written { files }) => {
+                    let resources: usize = c
+                        .rendered
+                        .clusters
+                        .iter()
+                        .flat_map(|x| &x.units)
+                        .map(|u| u.resources.len())
+                        .sum();
+                    println!(
+                        "rendered {} clusters, {resources} resources ({files} files) into {}",
+                        c.rendered.clusters.len(),
+                        output.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => write_error(&e),
+            }
+        }
+    }
+}
+
+fn write_error(e: &WriteError) -> ExitCode {
+    eprintln!("error: {e}");
+    match e {
+        WriteError::Refused(_) => {
+            eprintln!("help: choose a new directory for -o, or one fleetc rendered before");
+            ExitCode::from(2)
+        }
+        WriteError::Io(_) => ExitCode::from(3),
+    }
+}
+
+/// `-o` may not be the repository, one of its ancestors, or the file-system root.
+fn refuse_output(repo: &Path, out: &Path) -> Option<ExitCode> {
+    let abs = |p: &Path| std::path::absolute(p).ok().map(|p| normalize(&p));
+    let (Some(r), Some(o)) = (abs(repo), abs(out)) else {
+        return None;
+    };
+    let r = r.canonicalize().unwrap_or(r);
+    if o.parent().is_none() || r.starts_with(&o) {
+        eprintln!(
+            "error: refusing to write to {}: it is the repository or contains it",
+            out.display()
+        );
+        eprintln!("help: render into a directory of its own, e.g. -o out/");
+        return Some(ExitCode::from(2));
+    }
+    None
+}
+
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn schema(kind: Option<&str>) -> ExitCode {
+    match kind {
+        None => {
+            for k in validate::schema::kinds() {
+                println!("{k}");
+            }
+            ExitCode::SUCCESS
+        }
+        Some(k) => match validate::schema::bundled(k) {
+            Some(s) => {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            None => {
+                let kinds: Vec<&str> = validate::schema::kinds().collect();
+                eprintln!("error: unknown kind `{k}`");
+                eprintln!("help: one of {}", kinds.join(", "));
+                ExitCode::from(2)
+            }
+        },
+    }
+}

@@ -1,1 +1,167 @@
+//! Emitting: the rendered fleet becomes the output tree (SPEC §7), a sorted
+//! map of path → bytes, which is then written to a directory (atomically, see
+//! [`write`]) or compared with one (`render --check`).
+
+pub mod write;
 pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::load::model::{Format, Repo};
+use crate::render::Rendered;
+use crate::resolve::Resolved;
+use crate::source::FileSet;
+
+/// The output tree: repo-relative path → file bytes, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tree {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A `kustomization.yaml` listing `resources` (already sorted).
+fn kustomization(resources: &[String]) -> Vec<u8> {
+    let mut s = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n");
+    if resources.is_empty() {
+        s.push_str("resources: []\n");
+    } else {
+        s.push_str("resources:\n");
+        for r in resources {
+            let mut q = String::new();
+            if yaml::is_plain_safe(r) {
+                q.push_str(r);
+            } else {
+                q = serde_json::to_string(r).unwrap_or_default();
+            }
+            let _ = writeln!(s, "- {q}");
+        }
+    }
+    s.into_bytes()
+}
+
+/// Files each cluster's output was computed from.
+fn inputs_of(
+    fs: &FileSet,
+    repo: &Repo,
+    resolved: &Resolved,
+    ci: usize,
+) -> BTreeMap<String, String> {
+    let rc = &resolved.clusters[ci];
+    let c = &repo.clusters[rc.cluster];
+    let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
+    paths.extend(repo.groups.iter().map(|g| g.file.as_str()));
+    paths.extend(repo.placements.iter().map(|p| p.file.as_str()));
+    for ru in &rc.units {
+        let u = &repo.units[ru.unit];
+        paths.push(&u.file);
+        paths.extend(u.templates.iter().map(|t| t.path.as_str()));
+    }
+    paths
+        .into_iter()
+        .filter_map(|p| fs.get(p).map(|b| (p.to_string(), sha256_hex(b))))
+        .collect()
+}
+
+/// Build the output tree of a rendered fleet.
+pub fn tree(
+    fs: &FileSet,
+    repo: &Repo,
+    resolved: &Resolved,
+    rendered: &Rendered,
+    format: Format,
+    source_rev: Option<&str>,
+) -> Tree {
+    let mut files = BTreeMap::new();
+    let mut inv_clusters = Vec::new();
+    for (ci, rc) in rendered.clusters.iter().enumerate() {
+        let base = format!("clusters/{}", rc.name);
+        let mut unit_dirs = Vec::new();
+        let mut inv_units = Vec::new();
+        for ru in &rc.units {
+            let dir = format!("{}/{}", ru.kind.dir(), ru.name);
+            let mut listed = Vec::new();
+            let mut inv_res = Vec::new();
+            for r in &ru.resources {
+                let bytes = yaml::to_yaml(&r.node).into_bytes();
+                inv_res.push(serde_json::json!({
+                    "apiVersion": r.api_version,
+                    "kind": r.kind,
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "path": format!("{base}/{dir}/{}", r.path),
+                    "sha256": sha256_hex(&bytes),
+                }));
+                listed.push(r.path.clone());
+                files.insert(format!("{base}/{dir}/{}", r.path), bytes);
+            }
+            for s in &ru.sops {
+                listed.push(s.rel.clone());
+                files.insert(format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec());
+            }
+            listed.sort();
+            files.insert(
+                format!("{base}/{dir}/kustomization.yaml"),
+                kustomization(&listed),
+            );
+            inv_units.push(serde_json::json!({
+                "kind": ru.kind.as_str(),
+                "name": ru.name,
+                "version": ru.version,
+                "placement": ru.placement,
+                "path": format!("{base}/{dir}"),
+                "resources": inv_res,
+            }));
+            unit_dirs.push(dir);
+        }
+        unit_dirs.sort();
+        files.insert(
+            format!("{base}/kustomization.yaml"),
+            kustomization(&unit_dirs),
+        );
+
+        let rcl = resolved
+            .clusters
+            .iter()
+            .position(|x| x.name == rc.name)
+            .unwrap_or(ci);
+        let c = &repo.clusters[resolved.clusters[rcl].cluster];
+        let inputs = inputs_of(fs, repo, resolved, rcl);
+        let mut digest_src = String::new();
+        for (p, h) in &inputs {
+            let _ = writeln!(digest_src, "{p}\0{h}");
+        }
+        inv_clusters.push(serde_json::json!({
+            "name": rc.name,
+            "owner": c.owner,
+            "kubernetesVersion": c.kubernetes_version,
+            "labels": c.labels,
+            "groups": resolved.clusters[rcl].groups,
+            "units": inv_units,
+            "inputs": inputs,
+            "digest": sha256_hex(digest_src.as_bytes()),
+        }));
+    }
+    let inventory = serde_json::json!({
+        "apiVersion": "fleetc.dev/v1alpha1",
+        "kind": "Inventory",
+        "fleet": repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+        "format": format.as_str(),
+        "sourceRevision": source_rev,
+        "clusters": inv_clusters,
+    });
+    let mut inv = serde_json::to_string_pretty(&inventory).unwrap_or_default();
+    inv.push('\n');
+    files.insert("inventory.json".into(), inv.into_bytes());
+    Tree { files }
+}

@@ -165,13 +165,20 @@ pub fn is_plain_safe(s: &str) -> bool {
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)) {
         return false;
     }
-    // Anything that starts like a number, date or time is quoted, whatever follows:
-    // YAML 1.1 reads `0755`, `1_000`, `1:20`, `1e3`, `2024-01-01` as non-strings.
+    // Anything that starts like a number, date or time is quoted: YAML 1.1 reads
+    // `0755`, `1_000`, `1:20`, `1e3`, `1.30.4`, `0x1F`, `2024-01-01t10:00:00z` as
+    // non-strings. A letter that no number or timestamp syntax uses (`500m`,
+    // `512Mi`, `3d`) makes it a plain string in every reader.
     let starts_numeric = first.is_ascii_digit()
         || ((first == b'-' || first == b'+' || first == b'.')
             && b.get(1).is_some_and(|c| c.is_ascii_digit() || *c == b'.'));
     if starts_numeric {
-        return false;
+        let distinct_letter = b
+            .iter()
+            .any(|c| c.is_ascii_alphabetic() && !b"abcdefABCDEFxXoOtTzZ".contains(c));
+        if !distinct_letter || !first.is_ascii_digit() {
+            return false;
+        }
     }
     if !(first.is_ascii_alphanumeric() || matches!(first, b'/' | b'_' | b'.' | b'$' | b'(')) {
         return false;
@@ -300,6 +307,11 @@ mod tests {
     #[test]
     fn odd_strings_roundtrip() {
         roundtrip("a: \"x: y\"\nb: \"# c\"\nc: \"- d\"\nd: \"  lead\"\ne: \"tail \\n\"\nf: \"{{ x }}\"\ng: \"a\\tb\\n\\n\"\nh: \"*x\"\ni: \"\\u0001\"\n");
+        let out = roundtrip("a: 500m\nb: 512Mi\nc: '1.30.4'\nd: '0x1F'\ne: '2001-12-14t21:59:43.10-05:00'\nf: '1_000'\n");
+        assert!(
+            out.starts_with("a: 500m\nb: 512Mi\nc: \"1.30.4\"\nd: \"0x1F\"\ne: \"2001"),
+            "{out}"
+        );
         roundtrip("k:\n- - a\n  - b\n- []\n- {}\n- c: d\n  e: f\n");
     }
 }

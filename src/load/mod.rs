@@ -71,7 +71,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
     let mut objects: Vec<(Slot, String, String)> = Vec::new();
     let mut templates: std::collections::BTreeMap<String, Vec<TemplateFile>> = Default::default();
 
-    for (path, _) in &fs.files {
+    for path in fs.files.keys() {
         if hidden(path) {
             continue;
         }

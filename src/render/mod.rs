@@ -1,0 +1,573 @@
+//! Rendering (SPEC §5): every (cluster, unit) pair becomes checked Kubernetes objects.
+//!
+//! Per unit, once: plain `*.yaml` files are parsed, `*.yaml.j2` templates are
+//! loaded into one minijinja environment, SOPS files are kept as bytes.
+//! Per cluster, in parallel (rayon): templates render with the cluster's
+//! context, output is parsed (split by the parser, never by text), every
+//! document must be an object. Then, once the CustomResourceDefinitions of the
+//! whole fleet are known: namespace defaulting, labels and the source
+//! annotation, identity and Secret checks, and the file name of each object.
+//! Results keep file order and are sorted by name, whatever the thread count.
+
+pub mod kinds;
+pub mod template;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use minijinja::Value as JValue;
+use rayon::prelude::*;
+
+use crate::diag::{Diagnostic, Diags, Source, Span};
+use crate::load::model::{Repo, TemplateKind, Unit, UnitKind};
+use crate::load::source_of;
+use crate::load::yaml::{self, Budget, Key, Map, Node, Value};
+use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
+use crate::source::FileSet;
+use template::TemplateLimits;
+
+/// One rendered Kubernetes object.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub node: Node,
+    pub api_version: String,
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Repo-relative path of the file it came from.
+    pub source: String,
+    /// Output path relative to the unit directory.
+    pub path: String,
+}
+
+/// A SOPS-encrypted file, copied byte for byte.
+#[derive(Clone, Debug)]
+pub struct SopsFile {
+    pub rel: String,
+    pub bytes: Arc<[u8]>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderedUnit {
+    pub unit: usize,
+    pub name: String,
+    pub kind: UnitKind,
+    pub placement: Option<String>,
+    pub version: Option<String>,
+    pub resources: Vec<Resource>,
+    pub sops: Vec<SopsFile>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RenderedCluster {
+    pub name: String,
+    pub units: Vec<RenderedUnit>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub clusters: Vec<RenderedCluster>,
+}
+
+enum Item {
+    Plain { path: String, docs: Vec<Node> },
+    Jinja { name: String, path: String },
+    Sops { rel: String, bytes: Arc<[u8]> },
+}
+
+struct Prepared {
+    env: Option<minijinja::Environment<'static>>,
+    items: Vec<Item>,
+    /// Template sources by name, for error snippets.
+    sources: BTreeMap<String, Arc<Source>>,
+}
+
+fn prepare(
+    fs: &FileSet,
+    u: &Unit,
+    budget: &Budget,
+    limits: &TemplateLimits,
+    diags: &mut Diags,
+) -> Prepared {
+    let mut items = Vec::new();
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for t in &u.templates {
+        let bytes = fs
+            .get(&t.path)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        if t.kind == TemplateKind::Sops {
+            items.push(Item::Sops {
+                rel: t.rel.clone(),
+                bytes,
+            });
+            continue;
+        }
+        let src = match source_of(&t.path, &bytes) {
+            Ok(s) => s,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        match t.kind {
+            TemplateKind::Plain => match yaml::parse_documents(&src, budget) {
+                Ok(docs) => items.push(Item::Plain {
+                    path: t.path.clone(),
+                    docs,
+                }),
+                Err(d) => diags.push(d),
+            },
+            TemplateKind::Jinja | TemplateKind::Partial => {
+                texts.insert(t.rel.clone(), src.text.to_string());
+                sources.insert(t.rel.clone(), src);
+                if t.kind == TemplateKind::Jinja {
+                    items.push(Item::Jinja {
+                        name: t.rel.clone(),
+                        path: t.path.clone(),
+                    });
+                }
+            }
+            TemplateKind::Sops => {}
+        }
+    }
+    let env = (!texts.is_empty()).then(|| template::environment(Arc::new(texts), limits));
+    Prepared {
+        env,
+        items,
+        sources,
+    }
+}
+
+fn context(repo: &Repo, rc: &ResolvedCluster, ru: &ResolvedUnit) -> JValue {
+    let c = &repo.clusters[rc.cluster];
+    let u = &repo.units[ru.unit];
+    let fleet_name = repo
+        .fleet
+        .as_ref()
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
+    let unit_ctx = minijinja::context! {
+        name => u.name.clone(),
+        namespace => u.namespace.clone(),
+        version => ru.version.clone(),
+    };
+    let cluster = minijinja::context! {
+        name => c.name.clone(),
+        labels => JValue::from(minijinja::value::Serde(&c.labels)),
+        owner => c.owner.clone(),
+        kubernetesVersion => c.kubernetes_version.clone(),
+        server => c.server.clone(),
+    };
+    let key = if u.kind == UnitKind::Component {
+        "component"
+    } else {
+        "policy"
+    };
+    let mut m: BTreeMap<&str, JValue> = BTreeMap::new();
+    m.insert("cluster", cluster);
+    m.insert("vars", JValue::from(minijinja::value::Serde(&rc.vars.node)));
+    m.insert(
+        "values",
+        JValue::from(minijinja::value::Serde(&ru.values.node)),
+    );
+    m.insert(key, unit_ctx);
+    m.insert("fleet", minijinja::context! { name => fleet_name });
+    JValue::from(minijinja::value::Serde(&m))
+}
+
+/// The raw objects of one document stream, checked for the object shape.
+fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut Diags) {
+    for doc in docs {
+        let Some(m) = doc.as_map() else {
+            diags.push(
+                Diagnostic::error(format!(
+                    "expected a Kubernetes object (a mapping), found a {}",
+                    doc.type_name()
+                ))
+                .at(&doc.span),
+            );
+            continue;
+        };
+        let api = m.get("apiVersion").and_then(Node::as_str);
+        let kind = m.get("kind").and_then(Node::as_str);
+        let md = m.get("metadata");
+        let name = md.and_then(|x| x.get("name")).and_then(Node::as_str);
+        let mut missing = Vec::new();
+        if api.is_none_or(str::is_empty) {
+            missing.push("apiVersion");
+        }
+        if kind.is_none_or(str::is_empty) {
+            missing.push("kind");
+        }
+        if name.is_none_or(str::is_empty) {
+            missing.push("metadata.name");
+        }
+        if !missing.is_empty() {
+            diags.push(Diagnostic::error(format!("not a Kubernetes object: missing {}", missing.join(", ")))
+                .at(&doc.span)
+                .help("every document in a resource file needs apiVersion, kind and metadata.name (an empty document is fine)"));
+            continue;
+        }
+        let (api, kind, name) = (
+            api.unwrap_or_default(),
+            kind.unwrap_or_default(),
+            name.unwrap_or_default(),
+        );
+        if md.and_then(Node::as_map).is_none() {
+            continue;
+        }
+        if !kinds::safe_name(name) {
+            let span = md
+                .and_then(|x| x.get("name"))
+                .map_or(doc.span.clone(), |n| n.span.clone());
+            diags.push(Diagnostic::error(format!("resource name {name:?} cannot be used as a file name"))
+                .at(&span)
+                .help("Kubernetes names are at most 253 printable characters without '/', '%' or whitespace"));
+            continue;
+        }
+        let namespace = md
+            .and_then(|x| x.get("namespace"))
+            .and_then(Node::as_str)
+            .map(str::to_string);
+        if let Some(ns) = &namespace {
+            if !kinds::dns_label(ns) {
+                let span = md
+                    .and_then(|x| x.get("namespace"))
+                    .map_or(doc.span.clone(), |n| n.span.clone());
+                diags.push(
+                    Diagnostic::error(format!("namespace {ns:?} is not a valid namespace name"))
+                        .at(&span)
+                        .help("namespaces are DNS-1123 labels: lower-case letters, digits and '-'"),
+                );
+                continue;
+            }
+        }
+        out.push(Resource {
+            group: kinds::group_of(api).to_string(),
+            api_version: api.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace,
+            source: source.to_string(),
+            path: String::new(),
+            node: doc,
+        });
+    }
+}
+
+/// Render every resolved pair. Diagnostics of every cluster are returned together.
+pub fn render(
+    fs: &FileSet,
+    repo: &Repo,
+    resolved: &Resolved,
+    budget: &Budget,
+    limits: &TemplateLimits,
+) -> (Rendered, Diags) {
+    let mut diags = Diags::default();
+    let used: BTreeSet<usize> = resolved
+        .clusters
+        .iter()
+        .flat_map(|c| c.units.iter().map(|u| u.unit))
+        .collect();
+    let prepared: BTreeMap<usize, Prepared> = used
+        .iter()
+        .map(|&ui| (ui, prepare(fs, &repo.units[ui], budget, limits, &mut diags)))
+        .collect();
+
+    // Phase 1: render and parse, per cluster in parallel.
+    let phase1: Vec<(RenderedCluster, Diags)> = resolved
+        .clusters
+        .par_iter()
+        .map(|rc| {
+            let mut d = Diags::default();
+            let mut units = Vec::new();
+            for ru in &rc.units {
+                let u = &repo.units[ru.unit];
+                let prep = &prepared[&ru.unit];
+                let ctx = context(repo, rc, ru);
+                let mut resources = Vec::new();
+                let mut sops = Vec::new();
+                for item in &prep.items {
+                    match item {
+                        Item::Plain { path, docs } => objects(docs.clone(), path, &mut resources, &mut d),
+                        Item::Sops { rel, bytes } => sops.push(SopsFile { rel: rel.clone(), bytes: bytes.clone() }),
+                        Item::Jinja { name, path } => {
+                            let env = prep.env.as_ref().expect("env exists when templates do");
+                            match template::render(env, name, &ctx, limits) {
+                                Ok(text) => {
+                                    let src = Arc::new(Source {
+                                        path: path.clone(),
+                                        text: text.into(),
+                                        note: Some(format!("rendered for cluster {}", rc.name)),
+                                    });
+                                    match yaml::parse_documents(&src, budget) {
+                                        Ok(docs) => objects(docs, path, &mut resources, &mut d),
+                                        Err(e) => d.push(e.help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
+                                    }
+                                }
+                                Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
+                            }
+                        }
+                    }
+                }
+                units.push(RenderedUnit {
+                    unit: ru.unit,
+                    name: u.name.clone(),
+                    kind: u.kind,
+                    placement: ru.placement.map(|p| repo.placements[p].name.clone()),
+                    version: ru.version.clone(),
+                    resources,
+                    sops,
+                });
+            }
+            (RenderedCluster { name: rc.name.clone(), units }, d)
+        })
+        .collect();
+
+    // Scopes declared by CRDs rendered anywhere in the fleet.
+    let mut crd_scopes: BTreeMap<(String, String), bool> = BTreeMap::new();
+    for (rc, _) in &phase1 {
+        for u in &rc.units {
+            for r in &u.resources {
+                if r.kind == "CustomResourceDefinition" && r.group == "apiextensions.k8s.io" {
+                    let spec = r.node.get("spec");
+                    let g = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
+                    let k = spec
+                        .and_then(|s| s.get_path(&["names", "kind"]))
+                        .and_then(Node::as_str);
+                    let scope = spec.and_then(|s| s.get("scope")).and_then(Node::as_str);
+                    if let (Some(g), Some(k)) = (g, k) {
+                        crd_scopes.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
+                    }
+                }
+            }
+        }
+    }
+    let fleet_labels: Vec<(String, String)> = repo
+        .fleet
+        .as_ref()
+        .map(|f| f.common_labels.clone())
+        .unwrap_or_default();
+
+    // Phase 2: defaulting, labels, checks, file names.
+    let phase2: Vec<(RenderedCluster, Diags)> = phase1
+        .into_par_iter()
+        .map(|(mut rc, mut d)| {
+            finish_cluster(repo, &mut rc, &crd_scopes, &fleet_labels, &mut d);
+            (rc, d)
+        })
+        .collect();
+    let mut out = Rendered::default();
+    for (rc, d) in phase2 {
+        diags.extend(d);
+        out.clusters.push(rc);
+    }
+    (out, diags)
+}
+
+fn template_diag(
+    e: &template::TemplateError,
+    prep: &Prepared,
+    path: &str,
+    dir: &str,
+    cluster: &str,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(e.message.clone());
+    let src = prep.sources.get(&e.template);
+    match (src, &e.range, e.line) {
+        (Some(src), Some(r), _) => d = d.at(&Span::new(src, r.start, r.end)),
+        (Some(src), None, Some(line)) => {
+            let off = src
+                .text
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
+            d = d.at(&Span::new(src, off, off));
+        }
+        _ => d = d.at(&Span::file(&Source::new(path, ""))),
+    }
+    d = d.label(format!("while rendering for cluster {cluster}"));
+    if !e.chain.is_empty() {
+        let chain: Vec<String> = e
+            .chain
+            .iter()
+            .map(|t| format!("{dir}/templates/{t}"))
+            .collect();
+        d = d.help(format!("included from {}", chain.join(" ← ")));
+    } else if e.message.starts_with("undefined value") {
+        d = d.help(
+            "test it first (`{% if values.x is defined %}`) or give a default (`| default(...)`)",
+        );
+    }
+    d
+}
+
+fn is_cluster_scoped(
+    u: &Unit,
+    crd: &BTreeMap<(String, String), bool>,
+    group: &str,
+    kind: &str,
+) -> bool {
+    if let Some(&c) = crd.get(&(group.to_string(), kind.to_string())) {
+        return c;
+    }
+    if kinds::known_cluster_scoped(group, kind) {
+        return true;
+    }
+    u.cluster_scoped_kinds
+        .iter()
+        .any(|k| match k.split_once('.') {
+            Some((kk, g)) => kk == kind && g == group,
+            None => k == kind && group.is_empty(),
+        })
+}
+
+fn set_string(map: &mut Map, key: &str, value: &str, span: &Span) {
+    let node = Node::string(value, span);
+    match map.get_mut(key) {
+        Some(slot) => *slot = node,
+        None => {
+            map.insert(
+                Key {
+                    name: key.to_string(),
+                    span: span.clone(),
+                },
+                node,
+            );
+        }
+    }
+}
+
+fn child_map<'a>(map: &'a mut Map, key: &str, span: &Span) -> &'a mut Map {
+    let needs = !matches!(map.get(key).map(|n| &n.v), Some(Value::Map(_)));
+    if needs {
+        let n = Node::map(Map::new(), span.clone());
+        match map.get_mut(key) {
+            Some(slot) => *slot = n,
+            None => {
+                map.insert(
+                    Key {
+                        name: key.to_string(),
+                        span: span.clone(),
+                    },
+                    n,
+                );
+            }
+        }
+    }
+    match map.get_mut(key).map(|n| &mut n.v) {
+        Some(Value::Map(m)) => m,
+        _ => unreachable!("just inserted a map"),
+    }
+}
+
+type Identity = (String, String, Option<String>, String);
+
+fn finish_cluster(
+    repo: &Repo,
+    rc: &mut RenderedCluster,
+    crd: &BTreeMap<(String, String), bool>,
+    fleet_labels: &[(String, String)],
+    d: &mut Diags,
+) {
+    // (group, kind, namespace, name) → (unit, where the name is written)
+    let mut ids: BTreeMap<Identity, (String, Span)> = BTreeMap::new();
+    for ru in &mut rc.units {
+        let u = &repo.units[ru.unit];
+        let mut paths: BTreeMap<String, String> = BTreeMap::new();
+        for s in &ru.sops {
+            paths.insert(s.rel.to_lowercase(), s.rel.clone());
+        }
+        for r in &mut ru.resources {
+            let scoped = is_cluster_scoped(u, crd, &r.group, &r.kind);
+            if !scoped && r.namespace.is_none() {
+                r.namespace = u.namespace.clone();
+            }
+            let span = r.node.span.clone();
+            let Value::Map(top) = &mut r.node.v else {
+                continue;
+            };
+            let md = child_map(top, "metadata", &span);
+            if !scoped {
+                if let Some(ns) = &r.namespace {
+                    set_string(md, "namespace", ns, &span);
+                }
+            }
+            {
+                let labels = child_map(md, "labels", &span);
+                for (k, v) in fleet_labels {
+                    set_string(labels, k, v, &span);
+                }
+                set_string(labels, "app.kubernetes.io/managed-by", "fleetc", &span);
+                set_string(labels, "fleetc.dev/cluster", &rc.name, &span);
+            }
+            {
+                let ann = child_map(md, "annotations", &span);
+                set_string(ann, "fleetc.dev/source", &r.source, &span);
+            }
+
+            let file_ns = if scoped { None } else { r.namespace.as_deref() };
+            r.path = kinds::file_name(&r.group, &r.kind, file_ns, &r.name);
+            let id = (
+                r.group.clone(),
+                r.kind.clone(),
+                if scoped { None } else { r.namespace.clone() },
+                r.name.clone(),
+            );
+            let name_span = r
+                .node
+                .get_path(&["metadata", "name"])
+                .map_or(span.clone(), |n| n.span.clone());
+            if let Some((other_unit, other_span)) = ids.get(&id) {
+                let ns =
+                    id.2.as_deref()
+                        .map(|n| format!(" in namespace {n}"))
+                        .unwrap_or_default();
+                d.push(Diagnostic::error(format!(
+                    "two resources {} `{}`{ns} on cluster {} (from {} and {})",
+                    r.kind, r.name, rc.name, other_unit, u.name
+                ))
+                .at(&name_span)
+                .related(other_span, "the other one")
+                .help("an object may be defined once per cluster; rename one, or place only one of the components"));
+            } else {
+                ids.insert(id, (u.name.clone(), name_span.clone()));
+                if let Some(prev) = paths.insert(r.path.clone(), r.name.clone()) {
+                    d.push(
+                        Diagnostic::error(format!(
+                            "resources `{prev}` and `{}` would both be written to {}",
+                            r.name, r.path
+                        ))
+                        .at(&name_span)
+                        .help("file names are lower case; names that differ only in case collide"),
+                    );
+                }
+            }
+            if r.kind == "Secret" && r.group.is_empty() && !u.allow_plaintext_secrets {
+                for key in ["data", "stringData"] {
+                    if r.node
+                        .get(key)
+                        .and_then(Node::as_map)
+                        .is_some_and(|m| !m.is_empty())
+                    {
+                        d.push(Diagnostic::error(format!(
+                            "Secret `{}` has plaintext `{key}` (values hidden)",
+                            r.name
+                        ))
+                        .at(&r.node.key_span(key))
+                        .redacted()
+                        .help(format!(
+                            "encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` in {}",
+                            u.file
+                        )));
+                    }
+                }
+            }
+        }
+        ru.resources.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+}

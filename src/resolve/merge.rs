@@ -1,0 +1,187 @@
+//! Deep merge of layers with locks and provenance (SPEC §4).
+//!
+//! Maps merge key by key; lists and scalars replace; an explicit null
+//! deletes. The merged tree's leaves are clones of the layer nodes that set
+//! them, so each leaf's span *is* its provenance; `shadowed` records, per
+//! dotted path, the spans of the values each later layer replaced.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diagnostic, Diags, Span};
+use crate::load::model::Lock;
+use crate::load::yaml::{Map, Node, Value};
+
+#[derive(Clone, Debug)]
+pub struct ActiveLock<'a> {
+    /// Path relative to the layering root.
+    pub rel: &'a [String],
+    pub lock: &'a Lock,
+    pub file: &'a str,
+}
+
+/// One layer: its node (a mapping, or absent), its file, and the locks it declares
+/// (which bind every later layer).
+pub struct Layer<'a> {
+    pub node: Option<&'a Node>,
+    pub file: &'a str,
+    pub locks: Vec<ActiveLock<'a>>,
+}
+
+/// A merged tree and what it shadowed.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    pub node: Node,
+    /// Dotted path → spans of earlier values that a later layer replaced or deleted, oldest first.
+    pub shadowed: BTreeMap<String, Vec<Span>>,
+}
+
+pub fn merge(layers: &[Layer<'_>], root: &str, anchor: &Span, diags: &mut Diags) -> Merged {
+    let mut out = Merged {
+        node: Node::map(Map::new(), anchor.clone()),
+        shadowed: BTreeMap::new(),
+    };
+    let mut active: Vec<ActiveLock<'_>> = Vec::new();
+    for layer in layers {
+        if let Some(n) = layer.node {
+            if let Value::Map(src) = &n.v {
+                let mut path = Vec::new();
+                let mut m = Merger {
+                    active: &active,
+                    root,
+                    diags,
+                    shadowed: &mut out.shadowed,
+                };
+                m.apply(&mut out.node, src, &mut path);
+            }
+        }
+        active.extend(layer.locks.iter().cloned());
+    }
+    out
+}
+
+struct Merger<'a, 'b> {
+    active: &'a [ActiveLock<'b>],
+    root: &'a str,
+    diags: &'a mut Diags,
+    shadowed: &'a mut BTreeMap<String, Vec<Span>>,
+}
+
+impl Merger<'_, '_> {
+    fn dotted(&self, path: &[String]) -> String {
+        if path.is_empty() {
+            self.root.to_string()
+        } else {
+            format!("{}.{}", self.root, path.join("."))
+        }
+    }
+
+    /// A layer changes `path` from `old` to `new` (None = delete): check the locks.
+    fn check_locks(&mut self, path: &[String], old: Option<&Node>, new: Option<&Node>, at: &Span) {
+        let same = match (old, new) {
+            (Some(a), Some(b)) => a.same(b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        for l in self.active {
+            let covers = l.rel.len() <= path.len() && l.rel.iter().zip(path).all(|(a, b)| a == b);
+            let above = path.len() < l.rel.len() && path.iter().zip(l.rel).all(|(a, b)| a == b);
+            if covers || above {
+                let what = match (new, above) {
+                    (None, _) => "deletes",
+                    (Some(_), true) => "replaces a map above",
+                    (Some(_), false) => "changes",
+                };
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` is locked by {}, but this layer {what} it",
+                        l.lock.text, l.file
+                    ))
+                    .at(at)
+                    .label(format!("changes `{}`", self.dotted(path)))
+                    .related(&l.lock.span, "locked here")
+                    .help("remove this setting, or set exactly the locked value"),
+                );
+                return;
+            }
+        }
+    }
+
+    fn apply(&mut self, dst: &mut Node, src: &Map, path: &mut Vec<String>) {
+        if !matches!(dst.v, Value::Map(_)) {
+            dst.v = Value::Map(Map::new());
+        }
+        for (k, v) in src {
+            path.push(k.name.clone());
+            let Value::Map(dm) = &mut dst.v else {
+                unreachable!()
+            };
+            let old = dm.get(k.name.as_str());
+            match &v.v {
+                Value::Null => {
+                    if let Some(o) = old {
+                        let o = o.clone();
+                        self.check_locks(path, Some(&o), None, &v.span);
+                        self.shadow(path, &o);
+                        if let Value::Map(dm) = &mut dst.v {
+                            dm.shift_remove(k.name.as_str());
+                        }
+                    }
+                }
+                Value::Map(sm) if old.is_some_and(|o| matches!(o.v, Value::Map(_))) => {
+                    if let Value::Map(dm) = &mut dst.v {
+                        let child = dm.get_mut(k.name.as_str()).expect("checked above");
+                        self.apply(child, sm, path);
+                    }
+                }
+                _ => {
+                    let o = old.cloned();
+                    if let Some(o) = &o {
+                        self.shadow(path, o);
+                    }
+                    // Setting a map where nothing (or a non-map) was: lock check against the whole map.
+                    self.check_locks(path, o.as_ref(), Some(v), &v.span);
+                    let mut newv = v.clone();
+                    strip_nulls(&mut newv);
+                    if let Value::Map(dm) = &mut dst.v {
+                        match dm.get_mut(k.name.as_str()) {
+                            Some(slot) => *slot = newv,
+                            None => {
+                                dm.insert(k.clone(), newv);
+                            }
+                        }
+                    }
+                }
+            }
+            path.pop();
+        }
+    }
+
+    fn shadow(&mut self, path: &[String], old: &Node) {
+        let key = self.dotted(path);
+        collect_leaves(old, &key, self.shadowed);
+    }
+}
+
+fn collect_leaves(n: &Node, key: &str, out: &mut BTreeMap<String, Vec<Span>>) {
+    match &n.v {
+        Value::Map(m) if !m.is_empty() => {
+            for (k, v) in m {
+                collect_leaves(v, &format!("{key}.{}", k.name), out);
+            }
+        }
+        _ => out.entry(key.to_string()).or_default().push(n.span.clone()),
+    }
+}
+
+/// A null inside a newly set map means "absent" (there is nothing below to delete).
+fn strip_nulls(n: &mut Node) {
+    if let Value::Map(m) = &mut n.v {
+        m.retain(|_, v| !v.is_null());
+        for v in m.values_mut() {
+            strip_nulls(v);
+        }
+    }
+}

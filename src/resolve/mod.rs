@@ -1,0 +1,337 @@
+//! Resolution: which clusters are in which groups, which placements land
+//! where, and the layered `vars` and `values` of every (unit, cluster) pair.
+//!
+//! Pure and deterministic: inputs are the typed [`Repo`], outputs are sorted
+//! by name. Merged values are YAML nodes whose leaves keep the span of the
+//! layer that set them (provenance); what each layer shadowed is recorded
+//! alongside. Locks and equal-priority conflicts are checked while merging.
+
+pub mod merge;
+pub mod select;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Diagnostic, Diags, Span};
+use crate::load::model::{Lock, Repo, UnitKind};
+use crate::load::yaml::{Map, Node, Value};
+use merge::{Layer, Merged};
+
+/// One unit (component) placed on one cluster.
+#[derive(Clone, Debug)]
+pub struct ResolvedUnit {
+    /// Index into `repo.units`.
+    pub unit: usize,
+    /// Index into `repo.placements`.
+    pub placement: Option<usize>,
+    pub values: Merged,
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResolvedCluster {
+    /// Index into `repo.clusters`.
+    pub cluster: usize,
+    pub name: String,
+    /// Groups the cluster is in, in layering order (priority, then name).
+    pub groups: Vec<String>,
+    pub vars: Merged,
+    /// Sorted by unit name.
+    pub units: Vec<ResolvedUnit>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    /// Sorted by cluster name.
+    pub clusters: Vec<ResolvedCluster>,
+    /// Group name → member cluster names.
+    pub members: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// The path of a lock relative to a layering root (`vars` or `values.<unit>`).
+fn relative_locks<'a>(
+    locks: &'a [Lock],
+    root: &[&str],
+    file: &'a str,
+) -> Vec<merge::ActiveLock<'a>> {
+    locks
+        .iter()
+        .filter(|l| l.path.len() >= root.len() && l.path.iter().zip(root).all(|(a, b)| a == b))
+        .map(|l| merge::ActiveLock {
+            rel: &l.path[root.len()..],
+            lock: l,
+            file,
+        })
+        .collect()
+}
+
+fn sub<'a>(n: Option<&'a Node>, key: &str) -> Option<&'a Node> {
+    n.and_then(|n| n.get(key)).filter(|n| !n.is_null())
+}
+
+pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
+    let mut diags = Diags::default();
+    let Some(fleet) = &repo.fleet else {
+        return (Resolved::default(), diags);
+    };
+    let members = select::memberships(repo);
+    for g in &repo.groups {
+        if members.get(&g.name).is_none_or(BTreeSet::is_empty) {
+            diags.push(
+                Diagnostic::warning(format!("group `{}` matches no cluster", g.name))
+                    .at(&g.name_span),
+            );
+        }
+    }
+
+    // Placement → clusters.
+    let mut placed: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new(); // cluster → (unit, placement)
+    let mut first_on: BTreeMap<(usize, String), usize> = BTreeMap::new(); // (unit, cluster) → placement
+    for (pi, p) in repo.placements.iter().enumerate() {
+        let Some(ui) = repo
+            .units
+            .iter()
+            .position(|u| u.name == p.component.name && u.kind == UnitKind::Component)
+        else {
+            continue;
+        };
+        let chosen = select::place(repo, p, &members, &mut diags);
+        for c in chosen {
+            if let Some(&other) = first_on.get(&(ui, c.clone())) {
+                let o = &repo.placements[other];
+                diags.push(Diagnostic::error(format!(
+                    "placements `{}` and `{}` both put component `{}` on cluster `{c}`",
+                    o.name, p.name, p.component.name
+                ))
+                .at(&p.component.span)
+                .related(&o.component.span, "the other placement")
+                .help("a component is placed on a cluster by one placement; narrow one of the targets (excludeClusters)"));
+                continue;
+            }
+            first_on.insert((ui, c.clone()), pi);
+            placed.entry(c).or_default().push((ui, pi));
+        }
+    }
+
+    // dependsOn must be placed on the same cluster.
+    let mut missing: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
+    for (c, list) in &placed {
+        let names: BTreeSet<&str> = list
+            .iter()
+            .map(|(u, _)| repo.units[*u].name.as_str())
+            .collect();
+        for (u, p) in list {
+            for d in &repo.units[*u].depends_on {
+                if !names.contains(d.name.as_str()) {
+                    missing
+                        .entry((*p, d.name.clone()))
+                        .or_default()
+                        .push(c.clone());
+                }
+            }
+        }
+    }
+    for ((p, dep), clusters) in missing {
+        let pl = &repo.placements[p];
+        diags.push(
+            Diagnostic::error(format!(
+            "placement `{}` puts `{}` on {} where `{dep}`, which it depends on, is not placed: {}",
+            pl.name,
+            pl.component.name,
+            if clusters.len() == 1 { "a cluster" } else { "clusters" },
+            clusters.join(", ")
+        ))
+            .at(&pl.component.span)
+            .help(format!(
+                "place `{dep}` on those clusters too, or exclude them from this placement"
+            )),
+        );
+    }
+
+    let fleet_vars_locks = relative_locks(&fleet.locked, &["vars"], &fleet.file);
+    let mut out = Resolved::default();
+    let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for (ci, c) in repo.clusters.iter().enumerate() {
+        // Groups of this cluster, in layering order.
+        let mut gs: Vec<&crate::load::model::Group> = repo
+            .groups
+            .iter()
+            .filter(|g| members.get(&g.name).is_some_and(|m| m.contains(&c.name)))
+            .collect();
+        gs.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+
+        // vars: Fleet → groups → Cluster.
+        let mut layers: Vec<Layer<'_>> = vec![Layer {
+            node: fleet.vars.as_ref(),
+            file: &fleet.file,
+            locks: fleet_vars_locks.clone(),
+        }];
+        for g in &gs {
+            layers.push(Layer {
+                node: g.vars.as_ref(),
+                file: &g.file,
+                locks: relative_locks(&g.locked, &["vars"], &g.file),
+            });
+        }
+        layers.push(Layer {
+            node: c.vars.as_ref(),
+            file: &c.file,
+            locks: vec![],
+        });
+        let vars = merge::merge(&layers, "vars", &c.name_span, &mut diags);
+        equal_priority(
+            &gs,
+            |g| g.vars.as_ref(),
+            "vars",
+            &mut conflicts_seen,
+            &mut diags,
+        );
+
+        let mut units = Vec::new();
+        for &(ui, pi) in placed.get(&c.name).map(Vec::as_slice).unwrap_or_default() {
+            let u = &repo.units[ui];
+            let p = &repo.placements[pi];
+            let root = ["values", u.name.as_str()];
+            let mut layers: Vec<Layer<'_>> = vec![
+                Layer {
+                    node: u.values.as_ref(),
+                    file: &u.file,
+                    locks: vec![],
+                },
+                Layer {
+                    node: sub(fleet.values.as_ref(), &u.name),
+                    file: &fleet.file,
+                    locks: relative_locks(&fleet.locked, &root, &fleet.file),
+                },
+            ];
+            for g in &gs {
+                layers.push(Layer {
+                    node: sub(g.values.as_ref(), &u.name),
+                    file: &g.file,
+                    locks: relative_locks(&g.locked, &root, &g.file),
+                });
+            }
+            layers.push(Layer {
+                node: sub(c.values.as_ref(), &u.name),
+                file: &c.file,
+                locks: vec![],
+            });
+            layers.push(Layer {
+                node: p.values.as_ref(),
+                file: &p.file,
+                locks: vec![],
+            });
+            for t in &p.targets {
+                if select::eval_target(repo, &t.target, &members).contains(&c.name) {
+                    layers.push(Layer {
+                        node: t.values.as_ref(),
+                        file: &p.file,
+                        locks: vec![],
+                    });
+                }
+            }
+            let values = merge::merge(
+                &layers,
+                &format!("values.{}", u.name),
+                &u.name_span,
+                &mut diags,
+            );
+            equal_priority(
+                &gs,
+                |g| sub(g.values.as_ref(), &u.name),
+                &format!("values.{}", u.name),
+                &mut conflicts_seen,
+                &mut diags,
+            );
+            units.push(ResolvedUnit {
+                unit: ui,
+                placement: Some(pi),
+                values,
+                version: u.version.clone(),
+            });
+        }
+        units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));
+        out.clusters.push(ResolvedCluster {
+            cluster: ci,
+            name: c.name.clone(),
+            groups: gs.iter().map(|g| g.name.clone()).collect(),
+            vars,
+            units,
+        });
+    }
+    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    out.members = members;
+    (out, diags)
+}
+
+/// Groups of equal priority that both contain a cluster must not set one leaf differently.
+fn equal_priority<'a>(
+    gs: &[&'a crate::load::model::Group],
+    layer: impl Fn(&'a crate::load::model::Group) -> Option<&'a Node>,
+    root: &str,
+    seen: &mut BTreeSet<(String, String, String)>,
+    diags: &mut Diags,
+) {
+    for (i, a) in gs.iter().enumerate() {
+        for b in &gs[i + 1..] {
+            if a.priority != b.priority {
+                continue;
+            }
+            let (Some(na), Some(nb)) = (layer(a), layer(b)) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            conflicts(na, nb, &mut vec![], &mut found);
+            for (path, sa, sb) in found {
+                let full = if path.is_empty() {
+                    root.to_string()
+                } else {
+                    format!("{root}.{}", path.join("."))
+                };
+                if !seen.insert((a.name.clone(), b.name.clone(), full.clone())) {
+                    continue;
+                }
+                diags.push(Diagnostic::error(format!(
+                    "groups `{}` and `{}` have the same priority ({}) and set `{full}` to different values",
+                    a.name, b.name, a.priority
+                ))
+                .at(&sb)
+                .label(format!("set by {}", b.file))
+                .related(&sa, format!("set by {}", a.file))
+                .help("give one group a higher `priority`, or set the value in only one of them"));
+            }
+        }
+    }
+}
+
+fn conflicts(a: &Node, b: &Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Span, Span)>) {
+    match (&a.v, &b.v) {
+        (Value::Map(ma), Value::Map(mb)) => {
+            for (k, va) in ma {
+                if let Some((kb, vb)) = mb.get_key_value(k.name.as_str()) {
+                    path.push(k.name.clone());
+                    if matches!((&va.v, &vb.v), (Value::Map(_), Value::Map(_))) {
+                        conflicts(va, vb, path, out);
+                    } else if !va.same(vb) {
+                        let _ = kb;
+                        out.push((path.clone(), va.span.clone(), vb.span.clone()));
+                    }
+                    path.pop();
+                }
+            }
+        }
+        _ => {
+            if !a.same(b) {
+                out.push((path.clone(), a.span.clone(), b.span.clone()));
+            }
+        }
+    }
+}
+
+/// An empty mapping node.
+pub fn empty_map(span: &Span) -> Node {
+    Node::map(Map::new(), span.clone())
+}

@@ -1,0 +1,274 @@
+//! Semantic checks over the typed model: references, cycles, empty targets,
+//! shared names, and what this version of fleetc cannot compile yet.
+//! Everything that can be checked without resolving clusters lives here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Diagnostic, Diags, Span};
+use crate::load::model::{NameRef, Repo, Selector, Target, UnitKind};
+use crate::validate::schema::did_you_mean;
+
+fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
+    let mut d = Diagnostic::error(format!("unknown {kind} `{}`", r.name))
+        .at(&r.span)
+        .label(format!("no {kind} has this name"));
+    if let Some(b) = did_you_mean(&r.name, known) {
+        d = d.help(format!("did you mean `{b}`?"));
+    }
+    d
+}
+
+fn check_selector(s: &Selector, diags: &mut Diags) {
+    if s.is_empty() {
+        diags.push(Diagnostic::error("empty label selector `{}` matches every cluster")
+            .at(&s.span)
+            .help("write `all: true` to select every cluster, or add matchLabels / matchExpressions"));
+    }
+    for r in &s.exprs {
+        use crate::load::model::Op;
+        match r.op {
+            Op::In | Op::NotIn if r.values.is_empty() => diags.push(
+                Diagnostic::error(format!("operator {:?} needs at least one value", r.op))
+                    .at(&r.span),
+            ),
+            Op::Exists | Op::DoesNotExist if !r.values.is_empty() => diags.push(
+                Diagnostic::error(format!("operator {:?} takes no values", r.op)).at(&r.span),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Check a Target's shape and names.
+pub fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
+    if t.is_empty() {
+        diags.push(Diagnostic::error("empty target selects no cluster")
+            .at(&t.span)
+            .help("write `all: true` for every cluster, or name groups, clusters or a clusterSelector"));
+    }
+    if let Some(s) = &t.selector {
+        check_selector(s, diags);
+    }
+    let clusters: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
+    let groups: Vec<String> = repo.groups.iter().map(|g| g.name.clone()).collect();
+    for r in &t.groups {
+        if repo.group(&r.name).is_none() {
+            diags.push(unknown("group", r, &groups));
+        }
+    }
+    for r in t.clusters.iter().chain(&t.exclude) {
+        if repo.cluster(&r.name).is_none() {
+            diags.push(unknown("cluster", r, &clusters));
+        }
+    }
+}
+
+pub fn check(repo: &Repo) -> Diags {
+    let mut diags = Diags::default();
+    let clusters: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
+    let groups: Vec<String> = repo.groups.iter().map(|g| g.name.clone()).collect();
+    let units: Vec<String> = repo.units.iter().map(|u| u.name.clone()).collect();
+
+    // Component and Policy names share one namespace.
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for u in &repo.units {
+        if let Some(other) = seen.insert(&u.name, &u.file) {
+            diags.push(
+                Diagnostic::error(format!("`{}` is both a Component and a Policy", u.name))
+                    .at(&u.name_span)
+                    .help(format!(
+                        "components and policies share one namespace; rename this one or {other}"
+                    )),
+            );
+        }
+    }
+
+    for g in &repo.groups {
+        if g.selector.is_none() && g.clusters.is_empty() && g.groups.is_empty() {
+            diags.push(
+                Diagnostic::error(format!("group `{}` has no members", g.name))
+                    .at(&g.spec_span)
+                    .help("give it a selector, a `clusters` list or member `groups`"),
+            );
+        }
+        if let Some(s) = &g.selector {
+            check_selector(s, &mut diags);
+        }
+        for r in &g.clusters {
+            if repo.cluster(&r.name).is_none() {
+                diags.push(unknown("cluster", r, &clusters));
+            }
+        }
+        for r in &g.groups {
+            if repo.group(&r.name).is_none() {
+                diags.push(unknown("group", r, &groups));
+            }
+        }
+    }
+    // Group cycles.
+    let edges: BTreeMap<&str, Vec<&NameRef>> = repo
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.groups.iter().collect()))
+        .collect();
+    for cycle in find_cycles(&edges) {
+        diags.push(
+            Diagnostic::error(format!("group membership cycle: {}", cycle.0.join(" → ")))
+                .at(&cycle.1)
+                .help("a group may contain other groups, but not itself through them"),
+        );
+    }
+
+    for u in &repo.units {
+        for r in &u.depends_on {
+            match repo.unit(&r.name) {
+                None => diags.push(unknown("component", r, &units)),
+                Some(d) if d.kind == UnitKind::Policy => diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` is a Policy; dependsOn names components",
+                        r.name
+                    ))
+                    .at(&r.span),
+                ),
+                Some(_) => {}
+            }
+        }
+        if u.kind == UnitKind::Policy {
+            diags.push(Diagnostic::error(format!("policy `{}`: policies are not supported by this version of fleetc yet", u.name))
+                .at(&u.name_span)
+                .help("policy rendering, modes and exemptions arrive with the policy engine; remove the policies/ directory for now"));
+        }
+        if u.helm.is_some() {
+            diags.push(Diagnostic::error(format!("component `{}` is a Helm chart, which the plain output format cannot carry", u.name))
+                .at(&u.node.key_span("spec"))
+                .help("Helm components are emitted as Flux HelmReleases or Argo CD Applications; use `output.format: flux` or `argocd`"));
+        }
+    }
+    let dep_edges: BTreeMap<&str, Vec<&NameRef>> = repo
+        .units
+        .iter()
+        .map(|u| (u.name.as_str(), u.depends_on.iter().collect()))
+        .collect();
+    for cycle in find_cycles(&dep_edges) {
+        diags.push(
+            Diagnostic::error(format!("dependsOn cycle: {}", cycle.0.join(" → ")))
+                .at(&cycle.1)
+                .help("components must be installable in some order; break the cycle"),
+        );
+    }
+
+    for p in &repo.placements {
+        match repo.unit(&p.component.name) {
+            None => diags.push(unknown("component", &p.component, &units)),
+            Some(u) if u.kind == UnitKind::Policy => diags.push(
+                Diagnostic::error(format!(
+                    "`{}` is a Policy; placements place components only",
+                    u.name
+                ))
+                .at(&p.component.span)
+                .help("a policy says where it applies with its own `spec.target`"),
+            ),
+            Some(_) => {}
+        }
+        check_target(&p.target, repo, &mut diags);
+        for c in &p.targets {
+            check_target(&c.target, repo, &mut diags);
+            if let Some(patches) = &c.patches {
+                diags.push(not_yet("patches", &patches.span));
+            }
+        }
+        if let Some(patches) = &p.patches {
+            diags.push(not_yet("patches", &patches.span));
+        }
+        if let Some(r) = &p.rollout {
+            diags.push(not_yet("rollouts", &r.span));
+        }
+    }
+
+    // Label keys no cluster carries (typos in selectors).
+    let carried: BTreeSet<&str> = repo
+        .clusters
+        .iter()
+        .flat_map(|c| c.labels.keys().map(String::as_str))
+        .collect();
+    let all_keys: Vec<String> = carried.iter().map(|s| s.to_string()).collect();
+    let mut selectors: Vec<&Selector> = repo
+        .groups
+        .iter()
+        .filter_map(|g| g.selector.as_ref())
+        .collect();
+    for p in &repo.placements {
+        selectors.extend(p.target.selector.as_ref());
+        selectors.extend(p.targets.iter().filter_map(|c| c.target.selector.as_ref()));
+    }
+    for s in selectors {
+        for (k, span) in s.keys() {
+            if !carried.contains(k) {
+                let mut d =
+                    Diagnostic::warning(format!("no cluster carries the label `{k}`")).at(span);
+                if let Some(b) = did_you_mean(k, &all_keys) {
+                    d = d.help(format!("did you mean `{b}`?"));
+                }
+                diags.push(d);
+            }
+        }
+    }
+    diags
+}
+
+fn not_yet(what: &str, span: &Span) -> Diagnostic {
+    Diagnostic::error(format!(
+        "{what} are not supported by this version of fleetc yet"
+    ))
+    .at(span)
+    .help(
+        "remove this field for now; it is part of the SPEC and will be compiled by a later version",
+    )
+}
+
+/// Every cycle in a name graph, once each: (the names around it, the span of the edge that closes it).
+fn find_cycles(edges: &BTreeMap<&str, Vec<&NameRef>>) -> Vec<(Vec<String>, Span)> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum St {
+        New,
+        Active,
+        Done,
+    }
+    fn visit<'a>(
+        n: &'a str,
+        edges: &BTreeMap<&'a str, Vec<&'a NameRef>>,
+        st: &mut BTreeMap<&'a str, St>,
+        stack: &mut Vec<&'a str>,
+        out: &mut Vec<(Vec<String>, Span)>,
+    ) {
+        st.insert(n, St::Active);
+        stack.push(n);
+        for r in edges.get(n).into_iter().flatten() {
+            let m = r.name.as_str();
+            let Some((&key, _)) = edges.get_key_value(m) else {
+                continue;
+            };
+            match st.get(key).copied().unwrap_or(St::New) {
+                St::New => visit(key, edges, st, stack, out),
+                St::Active => {
+                    let pos = stack.iter().position(|x| *x == key).unwrap_or(0);
+                    let mut names: Vec<String> =
+                        stack[pos..].iter().map(|s| s.to_string()).collect();
+                    names.push(key.to_string());
+                    out.push((names, r.span.clone()));
+                }
+                St::Done => {}
+            }
+        }
+        stack.pop();
+        st.insert(n, St::Done);
+    }
+    let mut st: BTreeMap<&str, St> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &n in edges.keys() {
+        if st.get(n).copied().unwrap_or(St::New) == St::New {
+            visit(n, edges, &mut st, &mut Vec::new(), &mut out);
+        }
+    }
+    out
+}
