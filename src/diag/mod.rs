@@ -106,6 +106,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Lines that must be redacted in the snippet (secret values).
     pub redact: bool,
+    /// Clusters the problem shows up on (the same problem on many clusters is reported once).
+    pub clusters: Vec<String>,
 }
 
 impl Diagnostic {
@@ -118,6 +120,7 @@ impl Diagnostic {
             related: Vec::new(),
             help: None,
             redact: false,
+            clusters: Vec::new(),
         }
     }
 
@@ -156,6 +159,12 @@ impl Diagnostic {
     /// Show the location but never the source text (the snippet would reveal a secret).
     pub fn redacted(mut self) -> Self {
         self.redact = true;
+        self
+    }
+
+    /// Record that the problem happens on `cluster`.
+    pub fn on_cluster(mut self, cluster: &str) -> Self {
+        self.clusters.push(cluster.to_string());
         self
     }
 
@@ -199,6 +208,10 @@ impl Diagnostic {
                 group = group.element(self.snippet(s, l, false));
             }
         }
+        let on = self.clusters_note();
+        if let Some(n) = &on {
+            group = group.element(Level::NOTE.message(n.as_str()));
+        }
         if let Some(h) = &self.help {
             group = group.element(Level::HELP.message(h.as_str()));
         }
@@ -209,6 +222,20 @@ impl Diagnostic {
             out.push('\n');
         }
         out
+    }
+
+    fn clusters_note(&self) -> Option<String> {
+        const SHOWN: usize = 8;
+        match self.clusters.len() {
+            0 => None,
+            1 => Some(format!("on cluster {}", self.clusters[0])),
+            n if n <= SHOWN => Some(format!("on {n} clusters: {}", self.clusters.join(", "))),
+            n => Some(format!(
+                "on {n} clusters: {}, and {} more",
+                self.clusters[..SHOWN].join(", "),
+                n - SHOWN
+            )),
+        }
     }
 
     fn snippet<'a>(
@@ -292,13 +319,29 @@ impl Diags {
         self.items.len() - self.error_count()
     }
 
-    /// Sort by file and position and drop exact repeats, so output is stable
+    /// Sort by file and position and fold repeats (the same problem on several
+    /// clusters becomes one diagnostic listing them), so output is stable
     /// whatever order parallel stages produced them in.
     pub fn normalize(&mut self) {
         self.items.sort_by_key(|d| d.sort_key());
-        self.items.dedup_by(|a, b| {
-            a.sort_key() == b.sort_key() && a.severity == b.severity && a.help == b.help
-        });
+        let mut out: Vec<Diagnostic> = Vec::with_capacity(self.items.len());
+        for d in self.items.drain(..) {
+            match out.last_mut() {
+                Some(last)
+                    if last.sort_key() == d.sort_key()
+                        && last.severity == d.severity
+                        && last.help == d.help =>
+                {
+                    last.clusters.extend(d.clusters);
+                }
+                _ => out.push(d),
+            }
+        }
+        for d in &mut out {
+            d.clusters.sort();
+            d.clusters.dedup();
+        }
+        self.items = out;
     }
 
     pub fn render(&self, color: bool) -> String {

@@ -71,9 +71,18 @@ pub struct Rendered {
 }
 
 enum Item {
-    Plain { path: String, docs: Vec<Node> },
-    Jinja { name: String, path: String },
-    Sops { rel: String, bytes: Arc<[u8]> },
+    /// Objects of a plain file, checked once.
+    Plain {
+        objects: Vec<Resource>,
+    },
+    Jinja {
+        name: String,
+        path: String,
+    },
+    Sops {
+        rel: String,
+        bytes: Arc<[u8]>,
+    },
 }
 
 struct Prepared {
@@ -114,10 +123,11 @@ fn prepare(
         };
         match t.kind {
             TemplateKind::Plain => match yaml::parse_documents(&src, budget) {
-                Ok(docs) => items.push(Item::Plain {
-                    path: t.path.clone(),
-                    docs,
-                }),
+                Ok(docs) => {
+                    let mut res = Vec::new();
+                    objects(docs, &t.path, &mut res, diags);
+                    items.push(Item::Plain { objects: res });
+                }
                 Err(d) => diags.push(d),
             },
             TemplateKind::Jinja | TemplateKind::Partial => {
@@ -292,7 +302,7 @@ pub fn render(
                 let mut sops = Vec::new();
                 for item in &prep.items {
                     match item {
-                        Item::Plain { path, docs } => objects(docs.clone(), path, &mut resources, &mut d),
+                        Item::Plain { objects } => resources.extend(objects.iter().cloned()),
                         Item::Sops { rel, bytes } => sops.push(SopsFile { rel: rel.clone(), bytes: bytes.clone() }),
                         Item::Jinja { name, path } => {
                             let env = prep.env.as_ref().expect("env exists when templates do");
@@ -305,7 +315,7 @@ pub fn render(
                                     });
                                     match yaml::parse_documents(&src, budget) {
                                         Ok(docs) => objects(docs, path, &mut resources, &mut d),
-                                        Err(e) => d.push(e.help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
+                                        Err(e) => d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
                                     }
                                 }
                                 Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
@@ -390,7 +400,7 @@ fn template_diag(
         }
         _ => d = d.at(&Span::file(&Source::new(path, ""))),
     }
-    d = d.label(format!("while rendering for cluster {cluster}"));
+    d = d.on_cluster(cluster);
     if !e.chain.is_empty() {
         let chain: Vec<String> = e
             .chain
@@ -527,13 +537,21 @@ fn finish_cluster(
                     id.2.as_deref()
                         .map(|n| format!(" in namespace {n}"))
                         .unwrap_or_default();
-                d.push(Diagnostic::error(format!(
-                    "two resources {} `{}`{ns} on cluster {} (from {} and {})",
-                    r.kind, r.name, rc.name, other_unit, u.name
-                ))
-                .at(&name_span)
-                .related(other_span, "the other one")
-                .help("an object may be defined once per cluster; rename one, or place only one of the components"));
+                let from = if *other_unit == u.name {
+                    format!("both from {}", u.name)
+                } else {
+                    format!("from {other_unit} and {}", u.name)
+                };
+                d.push(
+                    Diagnostic::error(format!(
+                        "{} `{}`{ns} is defined twice on one cluster ({from})",
+                        r.kind, r.name
+                    ))
+                    .at(&name_span)
+                    .on_cluster(&rc.name)
+                    .related(other_span, "the other one")
+                    .help("an object may be defined once per cluster; rename one, or place only one of the components"),
+                );
             } else {
                 ids.insert(id, (u.name.clone(), name_span.clone()));
                 if let Some(prev) = paths.insert(r.path.clone(), r.name.clone()) {
@@ -543,6 +561,7 @@ fn finish_cluster(
                             r.name, r.path
                         ))
                         .at(&name_span)
+                        .on_cluster(&rc.name)
                         .help("file names are lower case; names that differ only in case collide"),
                     );
                 }
@@ -559,6 +578,7 @@ fn finish_cluster(
                             r.name
                         ))
                         .at(&r.node.key_span(key))
+                        .on_cluster(&rc.name)
                         .redacted()
                         .help(format!(
                             "encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` in {}",

@@ -263,8 +263,57 @@ pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
         });
     }
     out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    check_values_schemas(repo, &out, &mut diags);
     out.members = members;
     (out, diags)
+}
+
+/// Every cluster's merged values must pass the unit's `valuesSchema`. Errors point at the
+/// layer that set the offending value: merged leaves keep the span they were written at.
+fn check_values_schemas(repo: &Repo, resolved: &Resolved, diags: &mut Diags) {
+    let mut validators: BTreeMap<usize, Option<(jsonschema::Validator, serde_json::Value)>> =
+        BTreeMap::new();
+    for rc in &resolved.clusters {
+        for ru in &rc.units {
+            let u = &repo.units[ru.unit];
+            let Some(schema_node) = &u.values_schema else {
+                continue;
+            };
+            let entry = validators.entry(ru.unit).or_insert_with(|| {
+                let schema = schema_node.to_json();
+                match jsonschema::draft202012::new(&schema) {
+                    Ok(v) => Some((v, schema)),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::error(format!(
+                                "`valuesSchema` of `{}` is not a valid JSON Schema: {e}",
+                                u.name
+                            ))
+                            .at(&schema_node.span),
+                        );
+                        None
+                    }
+                }
+            });
+            let Some((validator, schema)) = entry else {
+                continue;
+            };
+            let what = format!("values of {}", u.name);
+            for d in crate::validate::schema::check_with(validator, schema, &ru.values.node, &what)
+            {
+                let d = d.on_cluster(&rc.name);
+                let d = if d.help.is_none() {
+                    d.help(format!(
+                        "the value must satisfy `valuesSchema` in {}",
+                        u.file
+                    ))
+                } else {
+                    d
+                };
+                diags.push(d);
+            }
+        }
+    }
 }
 
 /// Groups of equal priority that both contain a cluster must not set one leaf differently.
