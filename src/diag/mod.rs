@@ -251,7 +251,14 @@ impl Diagnostic {
             Some(n) => format!("{} ({n})", span.src.path),
             None => span.src.path.clone(),
         };
-        if self.redact || text.is_empty() {
+        if text.is_empty() && !self.redact {
+            // A file-level problem (unreadable, too large, a link): name the file, no snippet.
+            return Snippet::source("")
+                .line_start(1)
+                .path(path)
+                .annotation(kind(primary).span(0..0).label(label));
+        }
+        if self.redact {
             // Show a one-line stand-in so the location is still printed.
             let (line, col) = span.src.line_col(start);
             let stand_in = format!("{}<redacted>", " ".repeat(col.saturating_sub(1)));

@@ -76,14 +76,22 @@ impl Merger<'_, '_> {
     }
 
     /// A layer changes `path` from `old` to `new` (None = delete): check the locks.
-    fn check_locks(&mut self, path: &[String], old: Option<&Node>, new: Option<&Node>, at: &Span) {
+    /// Returns false (and reports) when a lock forbids the change; it is then not applied,
+    /// so one violation does not cascade into errors about the changed value.
+    fn check_locks(
+        &mut self,
+        path: &[String],
+        old: Option<&Node>,
+        new: Option<&Node>,
+        at: &Span,
+    ) -> bool {
         let same = match (old, new) {
             (Some(a), Some(b)) => a.same(b),
             (None, None) => true,
             _ => false,
         };
         if same {
-            return;
+            return true;
         }
         for l in self.active {
             let covers = l.rel.len() <= path.len() && l.rel.iter().zip(path).all(|(a, b)| a == b);
@@ -104,9 +112,10 @@ impl Merger<'_, '_> {
                     .related(&l.lock.span, "locked here")
                     .help("remove this setting, or set exactly the locked value"),
                 );
-                return;
+                return false;
             }
         }
+        true
     }
 
     fn apply(&mut self, dst: &mut Node, src: &Map, path: &mut Vec<String>) {
@@ -123,10 +132,11 @@ impl Merger<'_, '_> {
                 Value::Null => {
                     if let Some(o) = old {
                         let o = o.clone();
-                        self.check_locks(path, Some(&o), None, &v.span);
-                        self.shadow(path, &o);
-                        if let Value::Map(dm) = &mut dst.v {
-                            dm.shift_remove(k.name.as_str());
+                        if self.check_locks(path, Some(&o), None, &v.span) {
+                            self.shadow(path, &o);
+                            if let Value::Map(dm) = &mut dst.v {
+                                dm.shift_remove(k.name.as_str());
+                            }
                         }
                     }
                 }
@@ -138,11 +148,14 @@ impl Merger<'_, '_> {
                 }
                 _ => {
                     let o = old.cloned();
+                    // Setting a map where nothing (or a non-map) was: lock check against the whole map.
+                    if !self.check_locks(path, o.as_ref(), Some(v), &v.span) {
+                        path.pop();
+                        continue;
+                    }
                     if let Some(o) = &o {
                         self.shadow(path, o);
                     }
-                    // Setting a map where nothing (or a non-map) was: lock check against the whole map.
-                    self.check_locks(path, o.as_ref(), Some(v), &v.span);
                     let mut newv = v.clone();
                     strip_nulls(&mut newv);
                     if let Value::Map(dm) = &mut dst.v {

@@ -149,7 +149,7 @@ pub fn check_with(
                 let at = if pointer.is_empty() {
                     what.to_string()
                 } else {
-                    format!("`{}`", pointer.join("."))
+                    format!("`{}`", display_field(&pointer, what))
                 };
                 Diagnostic::error(format!("missing required field `{p}` in {at}")).at(&span)
             }
@@ -242,12 +242,23 @@ fn article(t: &str) -> String {
     }
 }
 
+/// `spec.selector.matchExpressions[0].operator`.
 fn display_field(pointer: &[String], what: &str) -> String {
     if pointer.is_empty() {
-        what.to_string()
-    } else {
-        pointer.join(".")
+        return what.to_string();
     }
+    let mut s = String::new();
+    for seg in pointer {
+        if seg.parse::<usize>().is_ok() {
+            s.push_str(&format!("[{seg}]"));
+        } else {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.push_str(seg);
+        }
+    }
+    s
 }
 
 fn decode_pointer(p: &str) -> Vec<String> {

@@ -1,1 +1,7 @@
-
+//! Integration tests: the `fleetc` binary on real directories, checked by real consumers.
+mod cases;
+mod cli;
+mod common;
+mod golden;
+mod kustomize;
+mod schemas;

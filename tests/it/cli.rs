@@ -1,0 +1,225 @@
+//! Command-line behaviour: atomic output, refusals, `--check`, up-to-date renders.
+use std::path::Path;
+
+use crate::common::*;
+
+fn base_copy(tmp: &Path) -> std::path::PathBuf {
+    let repo = tmp.join("repo");
+    copy_dir(&root().join("tests/it/cases/_base"), &repo);
+    repo
+}
+
+fn side_dirs(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("fleetc-"))
+        .collect()
+}
+
+#[test]
+fn a_failed_render_leaves_the_previous_tree_untouched() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &[]);
+    let before = read_tree(&out);
+    // Break a template: the next render must fail and change nothing.
+    std::fs::write(
+        repo.join("components/web/templates/app.yaml.j2"),
+        "kind: {{ nope }}\n",
+    )
+    .expect("write");
+    let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert_eq!(read_tree(&out), before);
+    assert!(
+        side_dirs(tmp.path()).is_empty(),
+        "leftovers: {:?}",
+        side_dirs(tmp.path())
+    );
+}
+
+#[test]
+fn rerendering_the_same_input_touches_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &[]);
+    let f = out.join("inventory.json");
+    let m1 = std::fs::metadata(&f)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 0);
+    assert!(
+        text(&o.stdout).contains("up to date"),
+        "{}",
+        text(&o.stdout)
+    );
+    let m2 = std::fs::metadata(&f)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    assert_eq!(m1, m2);
+    // A change is swapped in whole.
+    std::fs::write(
+        repo.join("clusters/c.yaml"),
+        std::fs::read_to_string(repo.join("clusters/c.yaml"))
+            .expect("read")
+            .replace("team-c", "team-z"),
+    )
+    .expect("write");
+    let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&std::fs::read(&f).expect("read")).contains("team-z"));
+    assert!(side_dirs(tmp.path()).is_empty());
+}
+
+#[test]
+fn output_directories_fleetc_did_not_create_are_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    base_copy(tmp.path());
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("precious.txt"), "keep me").expect("write");
+    let o = fleetc(&["render", "repo", "-o", "foreign"], tmp.path());
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("not created by fleetc"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("precious.txt")).expect("read"),
+        "keep me"
+    );
+    // The repository itself, and its parents.
+    for bad in ["repo", ".", "/"] {
+        let o = fleetc(&["render", "repo", "-o", bad], tmp.path());
+        assert_eq!(code(&o), 2, "-o {bad}: {}", text(&o.stderr));
+    }
+    // A symbolic link is never written through.
+    #[cfg(unix)]
+    {
+        let target = tmp.path().join("target");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::os::unix::fs::symlink(&target, tmp.path().join("link")).expect("symlink");
+        let o = fleetc(&["render", "repo", "-o", "link"], tmp.path());
+        assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+        assert!(std::fs::read_dir(&target).expect("read").next().is_none());
+    }
+}
+
+#[test]
+fn check_lists_every_difference_and_exits_1() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &[]);
+    let o = fleetc(&["render", "repo", "-o", "out", "--check"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    std::fs::write(out.join("clusters/a/kustomization.yaml"), "edited\n").expect("write");
+    std::fs::remove_file(out.join("clusters/b/kustomization.yaml")).expect("rm");
+    std::fs::write(out.join("clusters/extra.yaml"), "x: 1\n").expect("write");
+    let o = fleetc(&["render", "repo", "-o", "out", "--check"], tmp.path());
+    assert_eq!(code(&o), 1);
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("changed out/clusters/a/kustomization.yaml"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("missing out/clusters/b/kustomization.yaml"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("extra out/clusters/extra.yaml"), "{stdout}");
+    // --check never writes.
+    assert_eq!(
+        std::fs::read_to_string(out.join("clusters/a/kustomization.yaml")).expect("read"),
+        "edited\n"
+    );
+}
+
+#[test]
+fn cluster_filter_renders_only_those_clusters() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &["--cluster", "b"]);
+    let dirs: Vec<String> = std::fs::read_dir(out.join("clusters"))
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs, vec!["b".to_string()]);
+}
+
+#[test]
+fn plain_yaml_with_another_engines_braces_is_never_templated() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let corpus = root().join("../shared/corpus/kyverno-policies");
+    let dir = repo.join("components/web/templates");
+    let mut with_braces = 0;
+    for e in std::fs::read_dir(&corpus).expect("shared/corpus").flatten() {
+        let t = std::fs::read_to_string(e.path()).expect("read");
+        if t.contains("{{") {
+            with_braces += 1;
+        }
+        std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
+    }
+    assert!(with_braces >= 10);
+    let out = render(&repo, tmp.path(), &[]);
+    // Every corpus policy comes out with the same data, plus fleetc's labels and annotation.
+    for e in std::fs::read_dir(&corpus).expect("corpus").flatten() {
+        let src = std::fs::read_to_string(e.path()).expect("read");
+        let orig = fleetc::load::yaml::parse_single(
+            &fleetc::diag::Source::new("o", src.as_str()),
+            &Default::default(),
+        )
+        .expect("parse")
+        .expect("doc");
+        let name = orig
+            .get_path(&["metadata", "name"])
+            .and_then(|n| n.as_str())
+            .expect("name")
+            .to_string();
+        let path = out.join(format!(
+            "clusters/a/components/web/clusterpolicy.kyverno.io_{name}.yaml"
+        ));
+        let got_text =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+        let mut got = fleetc::load::yaml::parse_single(
+            &fleetc::diag::Source::new("g", got_text.as_str()),
+            &Default::default(),
+        )
+        .expect("parse")
+        .expect("doc")
+        .to_json();
+        let md = got["metadata"].as_object_mut().expect("metadata");
+        let labels = md
+            .get_mut("labels")
+            .and_then(|l| l.as_object_mut())
+            .expect("labels");
+        for k in ["app.kubernetes.io/managed-by", "fleetc.dev/cluster"] {
+            labels.remove(k);
+        }
+        if labels.is_empty() {
+            md.remove("labels");
+        }
+        let ann = md
+            .get_mut("annotations")
+            .and_then(|a| a.as_object_mut())
+            .expect("annotations");
+        ann.remove("fleetc.dev/source");
+        if ann.is_empty() {
+            md.remove("annotations");
+        }
+        assert_eq!(
+            got,
+            orig.to_json(),
+            "{} changed meaning",
+            e.path().display()
+        );
+    }
+}

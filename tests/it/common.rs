@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fleetc(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetc"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run fleetc")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    for e in walkdir::WalkDir::new(src).sort_by_file_name() {
+        let e = e.expect("walk");
+        let rel = e.path().strip_prefix(src).expect("prefix");
+        let to = dst.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+        } else {
+            std::fs::copy(e.path(), &to).expect("copy");
+        }
+    }
+}
+
+/// Every regular file under `dir` (relative path → bytes), without fleetc's marker.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.expect("walk");
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("prefix")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel != ".fleetc-output" {
+                out.insert(rel, std::fs::read(e.path()).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// The example fleets: (name, path).
+pub fn examples() -> Vec<(String, PathBuf)> {
+    let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(root().join("examples"))
+        .expect("examples/")
+        .flatten()
+        .filter(|e| e.path().join("fleet.yaml").is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Render `repo` into a fresh `out` inside `tmp`; panics with stderr on failure.
+pub fn render(repo: &Path, tmp: &Path, extra: &[&str]) -> PathBuf {
+    let out = tmp.join("out");
+    let repo_s = repo.to_string_lossy().into_owned();
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = vec!["render", repo_s.as_str(), "-o", out_s.as_str()];
+    args.extend_from_slice(extra);
+    let o = fleetc(&args, tmp);
+    assert_eq!(code(&o), 0, "render failed:\n{}", text(&o.stderr));
+    out
+}
