@@ -635,3 +635,50 @@ pub fn placement(file: &str, node: &Node) -> Placement {
 pub fn is_nonempty_map(n: &Node) -> bool {
     matches!(&n.v, Value::Map(m) if !m.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::load::yaml::{parse_single, Budget};
+
+    fn sel(text: &str) -> Selector {
+        selector(
+            &parse_single(&Source::new("s", text), &Budget::default())
+                .expect("yaml")
+                .expect("doc"),
+        )
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> IndexMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn label_selectors_follow_kubernetes() {
+        let l = labels(&[("env", "prod"), ("region", "eu")]);
+        let none = labels(&[]);
+        assert!(sel("matchLabels: {env: prod}").matches(&l));
+        assert!(!sel("matchLabels: {env: prod, tier: web}").matches(&l));
+        assert!(
+            sel("matchExpressions: [{key: region, operator: In, values: [eu, us]}]").matches(&l)
+        );
+        assert!(!sel("matchExpressions: [{key: region, operator: In, values: [us]}]").matches(&l));
+        // NotIn and DoesNotExist match objects without the label, as in Kubernetes.
+        assert!(sel("matchExpressions: [{key: tier, operator: NotIn, values: [web]}]").matches(&l));
+        assert!(
+            sel("matchExpressions: [{key: tier, operator: NotIn, values: [web]}]").matches(&none)
+        );
+        assert!(
+            !sel("matchExpressions: [{key: env, operator: NotIn, values: [prod]}]").matches(&l)
+        );
+        assert!(sel("matchExpressions: [{key: env, operator: Exists}]").matches(&l));
+        assert!(!sel("matchExpressions: [{key: env, operator: Exists}]").matches(&none));
+        assert!(sel("matchExpressions: [{key: env, operator: DoesNotExist}]").matches(&none));
+        // matchLabels AND matchExpressions.
+        assert!(!sel("matchLabels: {env: prod}\nmatchExpressions: [{key: region, operator: In, values: [us]}]").matches(&l));
+    }
+}

@@ -198,3 +198,117 @@ fn strip_nulls(n: &mut Node) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::load::yaml::{parse_single, Budget};
+
+    fn node(name: &str, text: &str) -> Node {
+        parse_single(&Source::new(name, text), &Budget::default())
+            .expect("yaml")
+            .expect("doc")
+    }
+
+    fn lock(path: &str, src: &Node) -> Lock {
+        Lock {
+            path: path.split('.').map(String::from).collect(),
+            text: path.into(),
+            span: src.span.clone(),
+        }
+    }
+
+    #[test]
+    fn maps_merge_lists_replace_null_deletes_and_provenance_is_kept() {
+        let a = node("a.yaml", "m: {x: 1, y: 2}\nl: [1, 2]\nz: 1\n");
+        let b = node("b.yaml", "m: {y: 3}\nl: [9]\nz: null\n");
+        let mut d = Diags::default();
+        let layers = [
+            Layer {
+                node: Some(&a),
+                file: "a.yaml",
+                locks: vec![],
+            },
+            Layer {
+                node: Some(&b),
+                file: "b.yaml",
+                locks: vec![],
+            },
+        ];
+        let m = merge(&layers, "values.x", &a.span, &mut d);
+        assert!(d.items.is_empty());
+        let out = m.node.to_json();
+        assert_eq!(out, serde_json::json!({"m": {"x": 1, "y": 3}, "l": [9]}));
+        assert_eq!(
+            m.node.get_path(&["m", "y"]).expect("y").span.path(),
+            "b.yaml"
+        );
+        assert_eq!(
+            m.node.get_path(&["m", "x"]).expect("x").span.path(),
+            "a.yaml"
+        );
+        assert_eq!(m.shadowed["values.x.m.y"][0].path(), "a.yaml");
+        assert_eq!(m.shadowed["values.x.z"][0].path(), "a.yaml");
+    }
+
+    #[test]
+    fn locks_bind_later_layers_only() {
+        let f = node("fleet.yaml", "port: 80\nsec: {a: 1}\n");
+        let same = node("g.yaml", "port: 80\n");
+        let changed = node("c.yaml", "port: 81\n");
+        let above = node("p.yaml", "sec: 5\n");
+        let lk = [lock("port", &f), lock("sec", &f)];
+        fn active(l: &[Lock]) -> Vec<ActiveLock<'_>> {
+            l.iter()
+                .map(|l| ActiveLock {
+                    rel: &l.path,
+                    lock: l,
+                    file: "fleet.yaml",
+                })
+                .collect()
+        }
+        let mut d = Diags::default();
+        let layers = [
+            Layer {
+                node: Some(&f),
+                file: "fleet.yaml",
+                locks: active(&lk),
+            },
+            Layer {
+                node: Some(&same),
+                file: "g.yaml",
+                locks: vec![],
+            },
+            Layer {
+                node: Some(&changed),
+                file: "c.yaml",
+                locks: vec![],
+            },
+            Layer {
+                node: Some(&above),
+                file: "p.yaml",
+                locks: vec![],
+            },
+        ];
+        let m = merge(&layers, "values", &f.span, &mut d);
+        let msgs: Vec<_> = d
+            .items
+            .iter()
+            .map(|x| {
+                (
+                    x.span.as_ref().expect("span").path().to_string(),
+                    x.message.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(msgs[0].0, "c.yaml");
+        assert_eq!(msgs[1].0, "p.yaml");
+        // Violations are not applied.
+        assert_eq!(
+            m.node.to_json(),
+            serde_json::json!({"port": 80, "sec": {"a": 1}})
+        );
+    }
+}

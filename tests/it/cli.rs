@@ -223,3 +223,70 @@ fn plain_yaml_with_another_engines_braces_is_never_templated() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_followed_inside_the_repo_and_refused_outside() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    // Inside: a shared values file reached through `../`.
+    std::fs::create_dir(repo.join("shared")).expect("mkdir");
+    std::fs::rename(repo.join("clusters/c.yaml"), repo.join("shared/c.yaml")).expect("mv");
+    std::os::unix::fs::symlink("../shared/c.yaml", repo.join("clusters/c.yaml")).expect("symlink");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    // Outside: refused, and its content never printed.
+    std::fs::write(tmp.path().join("outside.yaml"), "secret-content: 42\n").expect("write");
+    std::os::unix::fs::symlink("../../outside.yaml", repo.join("clusters/d.yaml"))
+        .expect("symlink");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("clusters/d.yaml") && err.contains("outside the repository"),
+        "{err}"
+    );
+    assert!(!err.contains("secret-content"));
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let fifo = repo.join("clusters/pipe.yaml");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("clusters/pipe.yaml"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn no_input_ever_panics_the_binary() {
+    // A few hostile shapes at once; the exit code is 2, never 101 (panic).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    std::fs::write(repo.join("clusters/bin.yaml"), [0xff, 0xfe, 0x00, 0x41]).expect("write");
+    std::fs::write(repo.join("groups/list.yaml"), "- a\n- b\n").expect("write");
+    std::fs::write(repo.join("placements/multi.yaml"), "a: 1\n---\nb: 2\n").expect("write");
+    std::fs::write(repo.join("components/web/templates/x.yaml.j2"), "{% for %}").expect("write");
+    std::fs::write(
+        repo.join("components/web/templates/y.yaml"),
+        "- just\n- a list\n",
+    )
+    .expect("write");
+    let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        !tmp.path().join("out").exists(),
+        "nothing may be written on failure"
+    );
+}
