@@ -6,7 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use crate::diag::{Diagnostic, Diags};
-use crate::load::model::{Placement, Repo, Target};
+use crate::load::model::{NameRef, Placement, Repo, Selector, Target};
+
+/// Clusters a selector matches plus the (known) clusters listed by name.
+fn matched_or_listed(
+    repo: &Repo,
+    selector: Option<&Selector>,
+    listed: &[NameRef],
+) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    if let Some(s) = selector.filter(|s| !s.is_empty()) {
+        set.extend(
+            repo.clusters
+                .iter()
+                .filter(|c| s.matches(&c.labels))
+                .map(|c| c.name.clone()),
+        );
+    }
+    set.extend(
+        listed
+            .iter()
+            .filter(|r| repo.cluster(&r.name).is_some())
+            .map(|r| r.name.clone()),
+    );
+    set
+}
 
 /// Group name → member cluster names (selector ∪ clusters ∪ member groups).
 pub fn memberships(repo: &Repo) -> BTreeMap<String, BTreeSet<String>> {
@@ -25,23 +49,7 @@ pub fn memberships(repo: &Repo) -> BTreeMap<String, BTreeSet<String>> {
         if !visiting.insert(name.to_string()) {
             return BTreeSet::new(); // a cycle: reported by validation
         }
-        let mut set: BTreeSet<String> = BTreeSet::new();
-        if let Some(s) = &g.selector {
-            if !s.is_empty() {
-                set.extend(
-                    repo.clusters
-                        .iter()
-                        .filter(|c| s.matches(&c.labels))
-                        .map(|c| c.name.clone()),
-                );
-            }
-        }
-        set.extend(
-            g.clusters
-                .iter()
-                .filter(|r| repo.cluster(&r.name).is_some())
-                .map(|r| r.name.clone()),
-        );
+        let mut set = matched_or_listed(repo, g.selector.as_ref(), &g.clusters);
         for sub in &g.groups {
             set.extend(members_of(repo, &sub.name, memo, visiting));
         }
@@ -71,22 +79,7 @@ pub fn eval_target(
             set.extend(m.iter().cloned());
         }
     }
-    if let Some(s) = &t.selector {
-        if !s.is_empty() {
-            set.extend(
-                repo.clusters
-                    .iter()
-                    .filter(|c| s.matches(&c.labels))
-                    .map(|c| c.name.clone()),
-            );
-        }
-    }
-    set.extend(
-        t.clusters
-            .iter()
-            .filter(|r| repo.cluster(&r.name).is_some())
-            .map(|r| r.name.clone()),
-    );
+    set.extend(matched_or_listed(repo, t.selector.as_ref(), &t.clusters));
     for x in &t.exclude {
         set.remove(&x.name);
     }
