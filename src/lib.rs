@@ -22,7 +22,7 @@ use load::yaml::Budget;
 use render::template::TemplateLimits;
 
 /// Settings of one compile.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     pub budget: Budget,
     pub template_limits: TemplateLimits,
@@ -32,6 +32,28 @@ pub struct Options {
     pub clusters: Vec<String>,
     /// The git revision rendered, recorded in inventory.json.
     pub source_rev: Option<String>,
+    /// "Today" as YYYY-MM-DD, for exemption expiry (see [`resolve::policy::today`]).
+    pub today: String,
+}
+
+impl Default for Options {
+    /// Defaults, with "today" from `SOURCE_DATE_EPOCH` or the clock.
+    fn default() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        let today = resolve::policy::today(None, epoch.as_deref(), now)
+            .unwrap_or_else(|_| resolve::policy::date_of_epoch(now));
+        Options {
+            budget: Budget::default(),
+            template_limits: TemplateLimits::default(),
+            format: None,
+            clusters: Vec::new(),
+            source_rev: None,
+            today,
+        }
+    }
 }
 
 /// Everything a successful compile produced.
@@ -93,7 +115,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         diags.normalize();
         return (None, diags);
     }
-    let (mut resolved, d) = resolve::resolve(&repo);
+    let (mut resolved, d) = resolve::resolve(&repo, &opts.today);
     diags.extend(d);
     if !opts.clusters.is_empty() {
         resolved

@@ -95,16 +95,7 @@ enum Command {
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    let month: u32 = s.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
-    let day: u32 = s.get(8..10).and_then(|m| m.parse().ok()).unwrap_or(0);
-    if ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
+    if fleetc::resolve::policy::valid_date(s) {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not a date in the form YYYY-MM-DD"))
@@ -170,8 +161,17 @@ fn main() -> ExitCode {
         color,
         deny_warnings: cli.deny_warnings,
     };
-    // --today is accepted now so hooks can pin it; exemptions use it once policies compile.
-    let _ = &cli.today;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let today = match fleetc::resolve::policy::today(cli.today.as_deref(), epoch.as_deref(), now) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
         Command::Validate { repo } => {
@@ -182,21 +182,25 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let (compiled, diags) = compile(&fs, &Options::default());
+            let (compiled, diags) = compile(
+                &fs,
+                &Options {
+                    today: today.clone(),
+                    ..Default::default()
+                },
+            );
             if ui.report(&diags) {
                 return ExitCode::from(2);
             }
             if let Some(c) = compiled {
+                let policies = c.repo.units.iter().filter(|u| u.policy.is_some()).count();
                 println!(
-                    "fleet `{}` is valid: {} clusters, {} groups, {} components, {} placements",
-                    c.repo
-                        .fleet
-                        .as_ref()
-                        .map(|f| f.name.as_str())
-                        .unwrap_or_default(),
+                    "fleet `{}` is valid: {} clusters, {} groups, {} components, {} policies, {} placements",
+                    c.repo.fleet.as_ref().map(|f| f.name.as_str()).unwrap_or_default(),
                     c.repo.clusters.len(),
                     c.repo.groups.len(),
-                    c.repo.units.len(),
+                    c.repo.units.len() - policies,
+                    policies,
                     c.repo.placements.len()
                 );
             }

@@ -234,9 +234,68 @@ pub struct Unit {
     pub allow_plaintext_secrets: bool,
     pub cluster_scoped_kinds: Vec<String>,
     pub helm: Option<Node>,
+    /// Policy-only settings (None for components).
+    pub policy: Option<PolicySpec>,
     pub templates: Vec<TemplateFile>,
     pub name_span: Span,
     pub node: Node,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Kyverno,
+    Gatekeeper,
+    None,
+}
+
+/// A policy's mode on one cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Audit,
+    Enforce,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Audit => "audit",
+            Mode::Enforce => "enforce",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The policy stays on the cluster, in audit mode.
+    Audit,
+    /// The policy's resources are left off the cluster.
+    Skip,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exemption {
+    pub target: Target,
+    pub reason: String,
+    pub approved_by: String,
+    /// ISO date, valid through that day (UTC).
+    pub expires: String,
+    pub expires_span: Span,
+    pub effect: Effect,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct PolicySpec {
+    pub engine: Engine,
+    /// The fleet-wide baseline.
+    pub mode: Mode,
+    /// Where the mode is tightened to enforce.
+    pub enforce: Option<Target>,
+    /// Where the policy applies (None: every cluster).
+    pub target: Option<Target>,
+    pub exemptible: bool,
+    pub exemptible_span: Option<Span>,
+    pub exemptions: Vec<Exemption>,
 }
 
 #[derive(Clone, Debug)]
@@ -544,9 +603,65 @@ pub fn unit(
             })
             .unwrap_or_default(),
         helm: opt_map(spec.get("helm")),
+        policy: (kind == UnitKind::Policy).then(|| policy_spec(&spec)),
         templates,
         name_span,
         node,
+    }
+}
+
+fn policy_spec(spec: &Node) -> PolicySpec {
+    PolicySpec {
+        engine: match spec.get("engine").and_then(Node::as_str) {
+            Some("kyverno") => Engine::Kyverno,
+            Some("gatekeeper") => Engine::Gatekeeper,
+            _ => Engine::None,
+        },
+        mode: match spec.get("mode").and_then(Node::as_str) {
+            Some("enforce") => Mode::Enforce,
+            _ => Mode::Audit,
+        },
+        enforce: spec.get("enforce").map(target),
+        target: spec.get("target").map(target),
+        exemptible: spec
+            .get("exemptible")
+            .and_then(Node::as_bool)
+            .unwrap_or(true),
+        exemptible_span: spec.get("exemptible").map(|n| n.span.clone()),
+        exemptions: spec
+            .get("exemptions")
+            .and_then(Node::as_seq)
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|e| Exemption {
+                        target: e.get("target").map_or_else(|| empty_target(e), target),
+                        reason: s(e.get("reason")).unwrap_or_default(),
+                        approved_by: s(e.get("approvedBy")).unwrap_or_default(),
+                        expires: s(e.get("expires")).unwrap_or_default(),
+                        expires_span: e
+                            .get("expires")
+                            .map_or_else(|| e.span.clone(), |n| n.span.clone()),
+                        effect: match e.get("effect").and_then(Node::as_str) {
+                            Some("skip") => Effect::Skip,
+                            _ => Effect::Audit,
+                        },
+                        span: e.span.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn empty_target(n: &Node) -> Target {
+    Target {
+        all: false,
+        groups: vec![],
+        selector: None,
+        clusters: vec![],
+        exclude: vec![],
+        span: n.span.clone(),
     }
 }
 

@@ -19,7 +19,7 @@ use minijinja::Value as JValue;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
-use crate::load::model::{Repo, TemplateKind, Unit, UnitKind};
+use crate::load::model::{Engine, Mode, Repo, TemplateKind, Unit, UnitKind};
 use crate::load::source_of;
 use crate::load::yaml::{self, Budget, Key, Map, Node, Value};
 use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
@@ -55,6 +55,8 @@ pub struct RenderedUnit {
     pub kind: UnitKind,
     pub placement: Option<String>,
     pub version: Option<String>,
+    /// Policies: the resolved mode on this cluster.
+    pub mode: Option<Mode>,
     pub resources: Vec<Resource>,
     pub sops: Vec<SopsFile>,
 }
@@ -163,6 +165,7 @@ fn context(repo: &Repo, rc: &ResolvedCluster, ru: &ResolvedUnit) -> JValue {
         name => u.name.clone(),
         namespace => u.namespace.clone(),
         version => ru.version.clone(),
+        mode => ru.mode.map(|m| m.as_str()),
     };
     let cluster = minijinja::context! {
         name => c.name.clone(),
@@ -329,6 +332,7 @@ pub fn render(
                     kind: u.kind,
                     placement: ru.placement.map(|p| repo.placements[p].name.clone()),
                     version: ru.version.clone(),
+                    mode: ru.mode,
                     resources,
                     sops,
                 });
@@ -477,6 +481,56 @@ fn child_map<'a>(map: &'a mut Map, key: &str, span: &Span) -> &'a mut Map {
 
 type Identity = (String, String, Option<String>, String);
 
+/// Write a policy's resolved mode into its engine's own fields (SPEC §2 Policy):
+/// Kyverno `spec.validationFailureAction` and every rule's `validate.failureAction`
+/// that is present; Gatekeeper constraints' `spec.enforcementAction`.
+fn apply_mode(engine: Engine, mode: Mode, r: &mut Resource) {
+    let span = r.node.span.clone();
+    let Value::Map(top) = &mut r.node.v else {
+        return;
+    };
+    match engine {
+        Engine::Kyverno
+            if r.group == "kyverno.io" && matches!(r.kind.as_str(), "ClusterPolicy" | "Policy") =>
+        {
+            let action = if mode == Mode::Enforce {
+                "Enforce"
+            } else {
+                "Audit"
+            };
+            let spec = child_map(top, "spec", &span);
+            set_string(spec, "validationFailureAction", action, &span);
+            if let Some(Value::Seq(rules)) = spec.get_mut("rules").map(|n| &mut n.v) {
+                for rule in rules {
+                    if let Some(Value::Map(v)) = rule
+                        .as_map_mut()
+                        .and_then(|m| m.get_mut("validate"))
+                        .map(|n| &mut n.v)
+                    {
+                        if v.contains_key("failureAction") {
+                            set_string(v, "failureAction", action, &span);
+                        }
+                    }
+                }
+            }
+        }
+        Engine::Gatekeeper if r.group == "constraints.gatekeeper.sh" => {
+            let action = if mode == Mode::Enforce {
+                "deny"
+            } else {
+                "dryrun"
+            };
+            set_string(
+                child_map(top, "spec", &span),
+                "enforcementAction",
+                action,
+                &span,
+            );
+        }
+        _ => {}
+    }
+}
+
 fn finish_cluster(
     repo: &Repo,
     rc: &mut RenderedCluster,
@@ -488,6 +542,7 @@ fn finish_cluster(
     let mut ids: BTreeMap<Identity, (String, Span)> = BTreeMap::new();
     for ru in &mut rc.units {
         let u = &repo.units[ru.unit];
+        let ru_mode = ru.mode;
         let mut paths: BTreeMap<String, String> = BTreeMap::new();
         for s in &ru.sops {
             paths.insert(s.rel.to_lowercase(), s.rel.clone());
@@ -520,6 +575,9 @@ fn finish_cluster(
                 set_string(ann, "fleetc.dev/source", &r.source, &span);
             }
 
+            if let (Some(p), Some(mode)) = (&u.policy, ru_mode) {
+                apply_mode(p.engine, mode, r);
+            }
             let file_ns = if scoped { None } else { r.namespace.as_deref() };
             r.path = kinds::file_name(&r.group, &r.kind, file_ns, &r.name);
             let id = (

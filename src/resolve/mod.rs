@@ -7,6 +7,7 @@
 //! alongside. Locks and equal-priority conflicts are checked while merging.
 
 pub mod merge;
+pub mod policy;
 pub mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,10 @@ pub struct ResolvedUnit {
     pub placement: Option<usize>,
     pub values: Merged,
     pub version: Option<String>,
+    /// Policies: the resolved mode on this cluster.
+    pub mode: Option<crate::load::model::Mode>,
+    /// Policies: the exemption (index into the policy's list) that applies here.
+    pub exemption: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -68,7 +73,8 @@ fn sub<'a>(n: Option<&'a Node>, key: &str) -> Option<&'a Node> {
     n.and_then(|n| n.get(key)).filter(|n| !n.is_null())
 }
 
-pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
+/// Resolve the fleet; `today` (YYYY-MM-DD) decides which exemptions have expired.
+pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     let mut diags = Diags::default();
     let Some(fleet) = &repo.fleet else {
         return (Resolved::default(), diags);
@@ -147,6 +153,19 @@ pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
         );
     }
 
+    // Policies → clusters, with their mode there.
+    let mut policies_on: BTreeMap<String, Vec<(usize, policy::PolicyOn)>> = BTreeMap::new();
+    for (ui, u) in repo
+        .units
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.kind == UnitKind::Policy)
+    {
+        for (c, on) in policy::place(repo, u, &members, today, &mut diags) {
+            policies_on.entry(c).or_default().push((ui, on));
+        }
+    }
+
     let fleet_vars_locks = relative_locks(&fleet.locked, &["vars"], &fleet.file);
     let mut out = Resolved::default();
     let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
@@ -191,34 +210,23 @@ pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
         );
 
         let mut units = Vec::new();
+        let mut merge_unit =
+            |u: &crate::load::model::Unit, layers: Vec<Layer<'_>>, diags: &mut Diags| {
+                let root = format!("values.{}", u.name);
+                let values = merge::merge(&layers, &root, &u.name_span, diags);
+                equal_priority(
+                    &gs,
+                    |g| sub(g.values.as_ref(), &u.name),
+                    &root,
+                    &mut conflicts_seen,
+                    diags,
+                );
+                values
+            };
         for &(ui, pi) in placed.get(&c.name).map(Vec::as_slice).unwrap_or_default() {
             let u = &repo.units[ui];
             let p = &repo.placements[pi];
-            let root = ["values", u.name.as_str()];
-            let mut layers: Vec<Layer<'_>> = vec![
-                Layer {
-                    node: u.values.as_ref(),
-                    file: &u.file,
-                    locks: vec![],
-                },
-                Layer {
-                    node: sub(fleet.values.as_ref(), &u.name),
-                    file: &fleet.file,
-                    locks: relative_locks(&fleet.locked, &root, &fleet.file),
-                },
-            ];
-            for g in &gs {
-                layers.push(Layer {
-                    node: sub(g.values.as_ref(), &u.name),
-                    file: &g.file,
-                    locks: relative_locks(&g.locked, &root, &g.file),
-                });
-            }
-            layers.push(Layer {
-                node: sub(c.values.as_ref(), &u.name),
-                file: &c.file,
-                locks: vec![],
-            });
+            let mut layers = base_layers(fleet, &gs, c, u);
             layers.push(Layer {
                 node: p.values.as_ref(),
                 file: &p.file,
@@ -233,24 +241,30 @@ pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
                     });
                 }
             }
-            let values = merge::merge(
-                &layers,
-                &format!("values.{}", u.name),
-                &u.name_span,
-                &mut diags,
-            );
-            equal_priority(
-                &gs,
-                |g| sub(g.values.as_ref(), &u.name),
-                &format!("values.{}", u.name),
-                &mut conflicts_seen,
-                &mut diags,
-            );
+            let values = merge_unit(u, layers, &mut diags);
             units.push(ResolvedUnit {
                 unit: ui,
                 placement: Some(pi),
                 values,
                 version: u.version.clone(),
+                mode: None,
+                exemption: None,
+            });
+        }
+        for (ui, on) in policies_on
+            .get(&c.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let u = &repo.units[*ui];
+            let values = merge_unit(u, base_layers(fleet, &gs, c, u), &mut diags);
+            units.push(ResolvedUnit {
+                unit: *ui,
+                placement: None,
+                values,
+                version: u.version.clone(),
+                mode: Some(on.mode),
+                exemption: on.exemption,
             });
         }
         units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));
@@ -266,6 +280,41 @@ pub fn resolve(repo: &Repo) -> (Resolved, Diags) {
     check_values_schemas(repo, &out, &mut diags);
     out.members = members;
     (out, diags)
+}
+
+/// The layers every unit's values start with: its defaults, Fleet, groups (in order), Cluster.
+fn base_layers<'a>(
+    fleet: &'a crate::load::model::Fleet,
+    gs: &[&'a crate::load::model::Group],
+    c: &'a crate::load::model::Cluster,
+    u: &'a crate::load::model::Unit,
+) -> Vec<Layer<'a>> {
+    let root = ["values", u.name.as_str()];
+    let mut layers = vec![
+        Layer {
+            node: u.values.as_ref(),
+            file: &u.file,
+            locks: vec![],
+        },
+        Layer {
+            node: sub(fleet.values.as_ref(), &u.name),
+            file: &fleet.file,
+            locks: relative_locks(&fleet.locked, &root, &fleet.file),
+        },
+    ];
+    for g in gs {
+        layers.push(Layer {
+            node: sub(g.values.as_ref(), &u.name),
+            file: &g.file,
+            locks: relative_locks(&g.locked, &root, &g.file),
+        });
+    }
+    layers.push(Layer {
+        node: sub(c.values.as_ref(), &u.name),
+        file: &c.file,
+        locks: vec![],
+    });
+    layers
 }
 
 /// Every cluster's merged values must pass the unit's `valuesSchema`. Errors point at the

@@ -133,10 +133,20 @@ pub fn check(repo: &Repo) -> Diags {
                 Some(_) => {}
             }
         }
-        if u.kind == UnitKind::Policy {
-            diags.push(Diagnostic::error(format!("policy `{}`: policies are not supported by this version of fleetc yet", u.name))
-                .at(&u.name_span)
-                .help("policy rendering, modes and exemptions arrive with the policy engine; remove the policies/ directory for now"));
+        if let Some(p) = &u.policy {
+            for t in [&p.target, &p.enforce].into_iter().flatten() {
+                check_target(t, repo, &mut diags);
+            }
+            for ex in &p.exemptions {
+                check_target(&ex.target, repo, &mut diags);
+                if !crate::resolve::policy::valid_date(&ex.expires) {
+                    diags.push(
+                        Diagnostic::error(format!("`{}` is not a calendar date", ex.expires))
+                            .at(&ex.expires_span)
+                            .help("write the last day the exemption is valid as YYYY-MM-DD"),
+                    );
+                }
+            }
         }
         if u.helm.is_some() {
             diags.push(Diagnostic::error(format!("component `{}` is a Helm chart, which the plain output format cannot carry", u.name))
