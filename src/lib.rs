@@ -11,6 +11,7 @@
 pub mod diag;
 pub mod emit;
 pub mod load;
+pub mod promote;
 pub mod render;
 pub mod resolve;
 pub mod source;

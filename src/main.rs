@@ -87,6 +87,14 @@ enum Command {
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
     },
+    /// Advance a rollout by one wave: edits `promotedThrough` in the placement file (one line).
+    Promote {
+        /// The fleet repository (default: the current directory).
+        #[arg(default_value = ".", value_name = "REPO")]
+        repo_or_placement: PathBuf,
+        /// The placement whose rollout moves on.
+        placement: Option<String>,
+    },
     /// Print the JSON Schema of a fleet kind (or list the kinds).
     Schema {
         /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement or Inventory.
@@ -174,6 +182,43 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
+        Command::Promote {
+            repo_or_placement,
+            placement,
+        } => {
+            // `fleetc promote PLACEMENT` or `fleetc promote REPO PLACEMENT`.
+            let (repo, name) = match placement {
+                Some(p) => (repo_or_placement, p),
+                None => (
+                    PathBuf::from("."),
+                    repo_or_placement.to_string_lossy().into_owned(),
+                ),
+            };
+            match fleetc::promote::promote(&repo, &name) {
+                Ok(p) => {
+                    println!(
+                        "{}:{}: promotedThrough: {} → {}",
+                        p.file,
+                        p.line,
+                        p.from.as_deref().unwrap_or("(none)"),
+                        p.to
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(fleetc::promote::PromoteError::Invalid(d)) => {
+                    ui.report(&d);
+                    ExitCode::from(2)
+                }
+                Err(fleetc::promote::PromoteError::Refused(m)) => {
+                    eprintln!("error: {m}");
+                    ExitCode::from(2)
+                }
+                Err(fleetc::promote::PromoteError::Io(m)) => {
+                    eprintln!("error: {m}");
+                    ExitCode::from(3)
+                }
+            }
+        }
         Command::Validate { repo } => {
             let fs = match load_fs(&repo, cli.max_file_size) {
                 Ok(fs) => fs,

@@ -119,6 +119,9 @@ pub fn tree(
                 "name": ru.name,
                 "version": ru.version,
                 "placement": ru.placement,
+                "mode": ru.mode.map(|m| m.as_str()),
+                "wave": ru.wave.as_ref().map(|w| w.0.clone()),
+                "promoted": ru.wave.as_ref().map(|w| w.1),
                 "path": format!("{base}/{dir}"),
                 "resources": inv_res,
             }));

@@ -331,8 +331,55 @@ pub struct Placement {
     pub values: Option<Node>,
     pub targets: Vec<Customization>,
     pub patches: Option<Node>,
-    pub rollout: Option<Node>,
+    pub rollout: Option<Rollout>,
     pub name_span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Wave {
+    pub name: String,
+    /// None: every cluster not in an earlier wave.
+    pub target: Option<Target>,
+    pub span: Span,
+}
+
+/// SPEC §6: ordered waves and how far the new version and values are promoted.
+#[derive(Clone, Debug)]
+pub struct Rollout {
+    pub waves: Vec<Wave>,
+    pub promoted_through: Option<NameRef>,
+    pub version: Option<String>,
+    pub values: Option<Node>,
+    pub span: Span,
+}
+
+fn rollout(n: &Node) -> Rollout {
+    Rollout {
+        waves: n
+            .get("waves")
+            .and_then(Node::as_seq)
+            .map(|ws| {
+                ws.iter()
+                    .map(|w| Wave {
+                        name: s(w.get("name")).unwrap_or_default(),
+                        target: w.get("target").map(target),
+                        span: w
+                            .get("name")
+                            .map_or_else(|| w.span.clone(), |x| x.span.clone()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        promoted_through: n.get("promotedThrough").and_then(|x| {
+            x.as_str().map(|v| NameRef {
+                name: v.to_string(),
+                span: x.span.clone(),
+            })
+        }),
+        version: s(n.get("version")),
+        values: opt_map(n.get("values")),
+        span: n.span.clone(),
+    }
 }
 
 /// Everything loaded from one repository.
@@ -741,7 +788,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
             })
             .unwrap_or_default(),
         patches: opt_map(spec.get("patches")),
-        rollout: opt_map(spec.get("rollout")),
+        rollout: spec.get("rollout").map(rollout),
         name_span,
     }
 }

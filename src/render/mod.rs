@@ -57,6 +57,8 @@ pub struct RenderedUnit {
     pub version: Option<String>,
     /// Policies: the resolved mode on this cluster.
     pub mode: Option<Mode>,
+    /// Rollouts: the cluster's wave and whether it is promoted.
+    pub wave: Option<(String, bool)>,
     pub resources: Vec<Resource>,
     pub sops: Vec<SopsFile>,
 }
@@ -333,6 +335,7 @@ pub fn render(
                     placement: ru.placement.map(|p| repo.placements[p].name.clone()),
                     version: ru.version.clone(),
                     mode: ru.mode,
+                    wave: ru.wave.clone(),
                     resources,
                     sops,
                 });

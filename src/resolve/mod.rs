@@ -30,6 +30,8 @@ pub struct ResolvedUnit {
     pub mode: Option<crate::load::model::Mode>,
     /// Policies: the exemption (index into the policy's list) that applies here.
     pub exemption: Option<usize>,
+    /// Rollouts: the wave this cluster is in, and whether it is promoted.
+    pub wave: Option<(String, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +94,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     // Placement → clusters.
     let mut placed: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new(); // cluster → (unit, placement)
     let mut first_on: BTreeMap<(usize, String), usize> = BTreeMap::new(); // (unit, cluster) → placement
+    let mut waves: BTreeMap<(usize, String), (String, bool)> = BTreeMap::new(); // (placement, cluster) → wave
     for (pi, p) in repo.placements.iter().enumerate() {
         let Some(ui) = repo
             .units
@@ -115,6 +118,14 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
             }
             first_on.insert((ui, c.clone()), pi);
             placed.entry(c).or_default().push((ui, pi));
+        }
+        if let Some(r) = &p.rollout {
+            let on: Vec<String> = first_on
+                .iter()
+                .filter(|(_, &x)| x == pi)
+                .map(|((_, c), _)| c.clone())
+                .collect();
+            assign_waves(repo, pi, r, &on, &members, &mut waves, &mut diags);
         }
     }
 
@@ -241,14 +252,25 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                     });
                 }
             }
+            let wave = waves.get(&(pi, c.name.clone())).cloned();
+            let mut version = u.version.clone();
+            if let (Some((_, true)), Some(r)) = (&wave, &p.rollout) {
+                layers.push(Layer {
+                    node: r.values.as_ref(),
+                    file: &p.file,
+                    locks: vec![],
+                });
+                version = r.version.clone().or(version);
+            }
             let values = merge_unit(u, layers, &mut diags);
             units.push(ResolvedUnit {
                 unit: ui,
                 placement: Some(pi),
                 values,
-                version: u.version.clone(),
+                version,
                 mode: None,
                 exemption: None,
+                wave,
             });
         }
         for (ui, on) in policies_on
@@ -265,6 +287,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 version: u.version.clone(),
                 mode: Some(on.mode),
                 exemption: on.exemption,
+                wave: None,
             });
         }
         units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));
@@ -280,6 +303,77 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     check_values_schemas(repo, &out, &mut diags);
     out.members = members;
     (out, diags)
+}
+
+/// SPEC §6: each cluster of a rolled-out placement is in the first wave whose
+/// Target selects it (a wave without one takes the rest); waves up to
+/// `promotedThrough` are promoted.
+fn assign_waves(
+    repo: &Repo,
+    pi: usize,
+    r: &crate::load::model::Rollout,
+    clusters: &[String],
+    members: &BTreeMap<String, BTreeSet<String>>,
+    out: &mut BTreeMap<(usize, String), (String, bool)>,
+    diags: &mut Diags,
+) {
+    let p = &repo.placements[pi];
+    let promoted_upto = r
+        .promoted_through
+        .as_ref()
+        .and_then(|pt| r.waves.iter().position(|w| w.name == pt.name));
+    let selected: Vec<Option<BTreeSet<String>>> = r
+        .waves
+        .iter()
+        .map(|w| {
+            w.target
+                .as_ref()
+                .map(|t| select::eval_target(repo, t, members))
+        })
+        .collect();
+    let mut count = vec![0usize; r.waves.len()];
+    let mut lost = Vec::new();
+    for c in clusters {
+        match selected
+            .iter()
+            .position(|s| s.as_ref().is_none_or(|s| s.contains(c)))
+        {
+            Some(i) => {
+                count[i] += 1;
+                out.insert(
+                    (pi, c.clone()),
+                    (
+                        r.waves[i].name.clone(),
+                        promoted_upto.is_some_and(|u| i <= u),
+                    ),
+                );
+            }
+            None => lost.push(c.as_str()),
+        }
+    }
+    if !lost.is_empty() {
+        diags.push(
+            Diagnostic::error(format!(
+                "placement `{}` selects {} that no rollout wave takes: {}",
+                p.name,
+                if lost.len() == 1 { "a cluster" } else { "clusters" },
+                lost.join(", ")
+            ))
+            .at(&r.span)
+            .help("every selected cluster must fall in one wave; add them to a wave, or end with a wave without a target"),
+        );
+    }
+    for (w, n) in r.waves.iter().zip(count) {
+        if n == 0 {
+            diags.push(
+                Diagnostic::warning(format!(
+                    "wave `{}` of placement `{}` gets no cluster",
+                    w.name, p.name
+                ))
+                .at(&w.span),
+            );
+        }
+    }
 }
 
 /// The layers every unit's values start with: its defaults, Fleet, groups (in order), Cluster.

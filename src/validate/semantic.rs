@@ -191,7 +191,31 @@ pub fn check(repo: &Repo) -> Diags {
             diags.push(not_yet("patches", &patches.span));
         }
         if let Some(r) = &p.rollout {
-            diags.push(not_yet("rollouts", &r.span));
+            let mut seen: BTreeMap<&str, &Span> = BTreeMap::new();
+            for (i, w) in r.waves.iter().enumerate() {
+                if let Some(first) = seen.insert(&w.name, &w.span) {
+                    diags.push(
+                        Diagnostic::error(format!("wave `{}` is named twice", w.name))
+                            .at(&w.span)
+                            .related(first, "first wave of that name"),
+                    );
+                }
+                match &w.target {
+                    Some(t) => check_target(t, repo, &mut diags),
+                    None if i + 1 < r.waves.len() => diags.push(
+                        Diagnostic::error(format!("wave `{}` has no target but is not the last wave", w.name))
+                            .at(&w.span)
+                            .help("a wave without a target takes every remaining cluster, so only the last wave may omit it"),
+                    ),
+                    None => {}
+                }
+            }
+            if let Some(pt) = &r.promoted_through {
+                if !r.waves.iter().any(|w| w.name == pt.name) {
+                    let names: Vec<String> = r.waves.iter().map(|w| w.name.clone()).collect();
+                    diags.push(unknown("wave", pt, &names));
+                }
+            }
         }
     }
 

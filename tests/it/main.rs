@@ -5,4 +5,5 @@ mod common;
 mod golden;
 mod kustomize;
 mod policies;
+mod rollout;
 mod schemas;
