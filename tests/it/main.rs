@@ -7,3 +7,4 @@ mod kustomize;
 mod policies;
 mod rollout;
 mod schemas;
+mod selection;
