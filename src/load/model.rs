@@ -726,17 +726,9 @@ pub fn placement(file: &str, node: &Node) -> Placement {
             name: s(comp).unwrap_or_default(),
             span: comp.map_or_else(|| spec.span.clone(), |c| c.span.clone()),
         },
-        target: spec.get("target").map_or_else(
-            || Target {
-                all: false,
-                groups: vec![],
-                selector: None,
-                clusters: vec![],
-                exclude: vec![],
-                span: spec.span.clone(),
-            },
-            target,
-        ),
+        target: spec
+            .get("target")
+            .map_or_else(|| empty_target(&spec), target),
         tolerations: spec
             .get("tolerations")
             .and_then(Node::as_seq)
@@ -770,17 +762,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
                 ts.iter()
                     .map(|t| Customization {
                         name: s(t.get("name")),
-                        target: t.get("target").map_or_else(
-                            || Target {
-                                all: false,
-                                groups: vec![],
-                                selector: None,
-                                clusters: vec![],
-                                exclude: vec![],
-                                span: t.span.clone(),
-                            },
-                            target,
-                        ),
+                        target: t.get("target").map_or_else(|| empty_target(t), target),
                         values: opt_map(t.get("values")),
                         patches: opt_map(t.get("patches")),
                     })

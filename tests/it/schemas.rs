@@ -28,6 +28,14 @@ fn samples(kind_dir: &str) -> Vec<(String, String)> {
     v
 }
 
+/// Parse a sample and check it against the schema of its own kind.
+fn check_sample(name: &str, t: &str) -> Vec<fleetc::diag::Diagnostic> {
+    let node = parse_single(&Source::new(name, t), &Budget::default())
+        .expect("yaml")
+        .expect("doc");
+    schema::check(&kind_of(t), &node)
+}
+
 fn kind_of(text: &str) -> String {
     text.lines()
         .find_map(|l| l.strip_prefix("kind: "))
@@ -51,10 +59,7 @@ fn valid_samples_pass() {
         assert!(kinds.contains(k), "no valid sample of {k}");
     }
     for (name, t) in s {
-        let node = parse_single(&Source::new(&name, t.as_str()), &Budget::default())
-            .expect("yaml")
-            .expect("doc");
-        let errs = schema::check(&kind_of(&t), &node);
+        let errs = check_sample(&name, &t);
         assert!(
             errs.is_empty(),
             "{name} should be valid: {:?}",
@@ -68,10 +73,7 @@ fn invalid_samples_fail() {
     let s = samples("invalid");
     assert!(s.len() >= 6);
     for (name, t) in s {
-        let node = parse_single(&Source::new(&name, t.as_str()), &Budget::default())
-            .expect("yaml")
-            .expect("doc");
-        let errs = schema::check(&kind_of(&t), &node);
+        let errs = check_sample(&name, &t);
         assert!(
             !errs.is_empty(),
             "{name} should be rejected by the {} schema",
