@@ -10,6 +10,7 @@
 
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod load;
 pub mod promote;
 pub mod render;

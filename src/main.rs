@@ -87,6 +87,18 @@ enum Command {
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
     },
+    /// Explain one cluster: its groups and why, every placement and policy, and where each value came from.
+    Explain {
+        /// `[REPO] CLUSTER`: the repository (default `.`) and the cluster.
+        #[arg(num_args = 1..=2, required = true, value_name = "[REPO] CLUSTER")]
+        args: Vec<String>,
+        /// Only this component or policy.
+        #[arg(long, value_name = "NAME")]
+        component: Option<String>,
+        /// Only this value path (e.g. `replicas` with --component, `values.web.replicas`, `vars.domain`).
+        #[arg(long, value_name = "PATH")]
+        value: Option<String>,
+    },
     /// Advance a rollout by one wave: edits `promotedThrough` in the placement file (one line).
     Promote {
         /// The fleet repository (default: the current directory).
@@ -182,6 +194,47 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
+        Command::Explain {
+            args,
+            component,
+            value,
+        } => {
+            let (repo, cluster) = match args.as_slice() {
+                [c] => (PathBuf::from("."), c.clone()),
+                [r, c] => (PathBuf::from(r), c.clone()),
+                _ => unreachable!("clap enforces 1..=2"),
+            };
+            let fs = match load_fs(&repo, cli.max_file_size) {
+                Ok(fs) => fs,
+                Err(d) => {
+                    ui.report(&d);
+                    return ExitCode::from(2);
+                }
+            };
+            let (compiled, diags) = compile(
+                &fs,
+                &Options {
+                    today: today.clone(),
+                    ..Default::default()
+                },
+            );
+            if ui.report(&diags) {
+                return ExitCode::from(2);
+            }
+            let Some(c) = compiled else {
+                return ExitCode::from(2);
+            };
+            match fleetc::explain::explain(&c, &cluster, component.as_deref(), value.as_deref()) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Promote {
             repo_or_placement,
             placement,

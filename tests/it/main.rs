@@ -2,6 +2,7 @@
 mod cases;
 mod cli;
 mod common;
+mod explain;
 mod golden;
 mod kustomize;
 mod policies;

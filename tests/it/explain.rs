@@ -1,0 +1,63 @@
+//! `fleetc explain`: which layer set a value and what it shadowed.
+use crate::common::*;
+
+#[test]
+fn explain_names_the_winning_layer_and_what_it_shadowed() {
+    let repo = root().join("examples/fleet-repo");
+    let o = fleetc(
+        &[
+            "explain",
+            &repo.to_string_lossy(),
+            "prod-eu-west-1",
+            "--component",
+            "ingress-nginx",
+            "--value",
+            "replicas",
+        ],
+        &root(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    // Three layers set replicas: the component (1), fleet.yaml (2), the placement's `eu` customization (3).
+    assert!(out.contains("values.ingress-nginx.replicas = 3"), "{out}");
+    insta::with_settings!({snapshot_path => root().join("tests/it/snapshots"), prepend_module_to_snapshot => false, omit_expression => true}, {
+        insta::assert_snapshot!("explain_prod_eu_west_1_ingress_replicas", out);
+    });
+}
+
+#[test]
+fn explain_says_why_something_is_not_selected() {
+    let repo = root().join("examples/fleet-repo");
+    let o = fleetc(
+        &["explain", &repo.to_string_lossy(), "edge-factory-2"],
+        &root(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("ingress-nginx → ingress-nginx: not selected: excluded by excludeClusters"),
+        "{out}"
+    );
+    assert!(
+        out.contains("disallow-default-namespace: skipped until 2030-12-31 by security-team"),
+        "{out}"
+    );
+    assert!(
+        out.contains("edge (priority 20): listed in clusters"),
+        "{out}"
+    );
+    assert!(
+        out.contains("regulated (priority 30): via member group edge"),
+        "{out}"
+    );
+    let o = fleetc(
+        &["explain", &repo.to_string_lossy(), "prod-eu-west"],
+        &root(),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("did you mean `prod-eu-west-1`?"),
+        "{}",
+        text(&o.stderr)
+    );
+}
