@@ -10,6 +10,7 @@
 //! Results keep file order and are sorted by name, whatever the thread count.
 
 pub mod kinds;
+pub mod patch;
 pub mod template;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,6 +5,7 @@ mod common;
 mod explain;
 mod golden;
 mod kustomize;
+mod patches;
 mod policies;
 mod rollout;
 mod schemas;
