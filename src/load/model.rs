@@ -316,7 +316,66 @@ pub struct Customization {
     pub name: Option<String>,
     pub target: Target,
     pub values: Option<Node>,
-    pub patches: Option<Node>,
+    pub patches: Vec<Patch>,
+}
+
+/// Which resources a patch applies to (every field that is set must match).
+#[derive(Clone, Debug)]
+pub struct PatchTarget {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub selector: Option<Selector>,
+}
+
+#[derive(Clone, Debug)]
+pub enum PatchBody {
+    /// Strategic merge (built-in kinds) or JSON merge patch (custom resources).
+    Merge(Node),
+    /// RFC 6902 operations.
+    Json(Vec<Node>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Patch {
+    pub target: PatchTarget,
+    pub body: PatchBody,
+    /// The whole patch entry.
+    pub span: Span,
+    pub target_span: Span,
+}
+
+fn patches(n: Option<&Node>) -> Vec<Patch> {
+    n.and_then(Node::as_seq)
+        .map(|items| {
+            items
+                .iter()
+                .map(|p| {
+                    let t = p.get("target");
+                    let ts = |k: &str| s(t.and_then(|t| t.get(k)));
+                    Patch {
+                        target: PatchTarget {
+                            group: ts("group"),
+                            version: ts("version"),
+                            kind: ts("kind"),
+                            name: ts("name"),
+                            namespace: ts("namespace"),
+                            selector: t.and_then(|t| t.get("labelSelector")).map(selector),
+                        },
+                        body: match (p.get("patch"), p.get("jsonPatch").and_then(Node::as_seq)) {
+                            (Some(m), _) => PatchBody::Merge(m.clone()),
+                            (None, Some(ops)) => PatchBody::Json(ops.to_vec()),
+                            (None, None) => PatchBody::Json(Vec::new()),
+                        },
+                        span: p.span.clone(),
+                        target_span: t.map_or_else(|| p.span.clone(), |t| t.span.clone()),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Clone, Debug)]
@@ -330,7 +389,7 @@ pub struct Placement {
     pub spread_by: Option<String>,
     pub values: Option<Node>,
     pub targets: Vec<Customization>,
-    pub patches: Option<Node>,
+    pub patches: Vec<Patch>,
     pub rollout: Option<Rollout>,
     pub name_span: Span,
 }
@@ -764,12 +823,12 @@ pub fn placement(file: &str, node: &Node) -> Placement {
                         name: s(t.get("name")),
                         target: t.get("target").map_or_else(|| empty_target(t), target),
                         values: opt_map(t.get("values")),
-                        patches: opt_map(t.get("patches")),
+                        patches: patches(t.get("patches")),
                     })
                     .collect()
             })
             .unwrap_or_default(),
-        patches: opt_map(spec.get("patches")),
+        patches: patches(spec.get("patches")),
         rollout: spec.get("rollout").map(rollout),
         name_span,
     }

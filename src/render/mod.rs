@@ -20,11 +20,15 @@ use minijinja::Value as JValue;
 use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
-use crate::load::model::{Engine, Mode, Repo, TemplateKind, Unit, UnitKind};
+use crate::load::model::{
+    Engine, Mode, Patch, PatchBody, PatchTarget, Repo, TemplateKind, Unit, UnitKind,
+};
 use crate::load::source_of;
 use crate::load::yaml::{self, Budget, Key, Map, Node, Value};
+use crate::resolve::PatchId;
 use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
 use crate::source::FileSet;
+use indexmap::IndexMap;
 use template::TemplateLimits;
 
 /// One rendered Kubernetes object.
@@ -60,6 +64,8 @@ pub struct RenderedUnit {
     pub mode: Option<Mode>,
     /// Rollouts: the cluster's wave and whether it is promoted.
     pub wave: Option<(String, bool)>,
+    /// Patches to apply on this cluster (from the resolved placement).
+    pub patches: Vec<(PatchId, Patch)>,
     pub resources: Vec<Resource>,
     pub sops: Vec<SopsFile>,
 }
@@ -337,6 +343,7 @@ pub fn render(
                     version: ru.version.clone(),
                     mode: ru.mode,
                     wave: ru.wave.clone(),
+                    patches: ru.patches.clone(),
                     resources,
                     sops,
                 });
@@ -370,18 +377,47 @@ pub fn render(
         .map(|f| f.common_labels.clone())
         .unwrap_or_default();
 
-    // Phase 2: defaulting, labels, checks, file names.
-    let phase2: Vec<(RenderedCluster, Diags)> = phase1
+    // Phase 2: defaulting, patches, labels, checks, file names.
+    let phase2: Vec<(RenderedCluster, Diags, BTreeSet<PatchId>)> = phase1
         .into_par_iter()
         .map(|(mut rc, mut d)| {
-            finish_cluster(repo, &mut rc, &crd_scopes, &fleet_labels, &mut d);
-            (rc, d)
+            let mut matched = BTreeSet::new();
+            finish_cluster(
+                repo,
+                &mut rc,
+                &crd_scopes,
+                &fleet_labels,
+                &mut matched,
+                &mut d,
+            );
+            (rc, d, matched)
         })
         .collect();
     let mut out = Rendered::default();
-    for (rc, d) in phase2 {
+    let mut applicable: BTreeSet<PatchId> = BTreeSet::new();
+    let mut matched: BTreeSet<PatchId> = BTreeSet::new();
+    for (rc, d, m) in phase2 {
         diags.extend(d);
+        applicable.extend(
+            rc.units
+                .iter()
+                .flat_map(|u| u.patches.iter().map(|(id, _)| *id)),
+        );
+        matched.extend(m);
         out.clusters.push(rc);
+    }
+    // A patch whose target matches nothing on every cluster it applies to is an error.
+    for (pi, ci, i) in applicable.difference(&matched) {
+        let p = &repo.placements[*pi];
+        let patch = match ci {
+            Some(c) => &p.targets[*c].patches[*i],
+            None => &p.patches[*i],
+        };
+        diags.push(
+            Diagnostic::error(format!("this patch of placement `{}` matches no resource on any cluster it applies to", p.name))
+                .at(&patch.target_span)
+                .help("check kind, name and namespace (after defaulting) against the component's resources"),
+        );
     }
     (out, diags)
 }
@@ -485,6 +521,81 @@ fn child_map<'a>(map: &'a mut Map, key: &str, span: &Span) -> &'a mut Map {
 
 type Identity = (String, String, Option<String>, String);
 
+fn patch_matches(t: &PatchTarget, r: &Resource) -> bool {
+    let version = r.api_version.rsplit('/').next().unwrap_or_default();
+    t.kind.as_ref().is_none_or(|k| *k == r.kind)
+        && t.name.as_ref().is_none_or(|n| *n == r.name)
+        && t.namespace
+            .as_ref()
+            .is_none_or(|n| Some(n) == r.namespace.as_ref())
+        && t.group.as_ref().is_none_or(|g| *g == r.group)
+        && t.version.as_ref().is_none_or(|v| v == version)
+        && t.selector.as_ref().is_none_or(|s| {
+            let labels: IndexMap<String, String> = r
+                .node
+                .get_path(&["metadata", "labels"])
+                .and_then(Node::as_map)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.name.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            s.matches(&labels)
+        })
+}
+
+/// Apply every patch whose target matches `r` (SPEC §5): strategic merge for built-in
+/// kinds, JSON merge patch for custom resources, or RFC 6902 operations. The object's
+/// name and namespace are read again afterwards (a patch may change them).
+fn apply_patches(
+    patches: &[(PatchId, Patch)],
+    r: &mut Resource,
+    cluster: &str,
+    matched: &mut BTreeSet<PatchId>,
+    d: &mut Diags,
+) {
+    for (id, p) in patches {
+        if !patch_matches(&p.target, r) {
+            continue;
+        }
+        matched.insert(*id);
+        let result = match &p.body {
+            PatchBody::Merge(body) if patch::is_builtin(&r.group) => {
+                patch::strategic(&mut r.node, body, &r.group, &r.kind)
+            }
+            PatchBody::Merge(body) => {
+                patch::merge_patch(&mut r.node, body);
+                Ok(())
+            }
+            PatchBody::Json(ops) => patch::json_patch(&mut r.node, ops),
+        };
+        if let Err(e) = result {
+            d.push(
+                Diagnostic::error(format!(
+                    "patch cannot be applied to {} `{}`: {e}",
+                    r.kind, r.name
+                ))
+                .at(&p.span)
+                .on_cluster(cluster),
+            );
+        }
+    }
+    if let Some(n) = r
+        .node
+        .get_path(&["metadata", "name"])
+        .and_then(Node::as_str)
+    {
+        r.name = n.to_string();
+    }
+    r.namespace = r
+        .node
+        .get_path(&["metadata", "namespace"])
+        .and_then(Node::as_str)
+        .map(str::to_string)
+        .or(r.namespace.take());
+}
+
 /// Write a policy's resolved mode into its engine's own fields (SPEC §2 Policy):
 /// Kyverno `spec.validationFailureAction` and every rule's `validate.failureAction`
 /// that is present; Gatekeeper constraints' `spec.enforcementAction`.
@@ -540,6 +651,7 @@ fn finish_cluster(
     rc: &mut RenderedCluster,
     crd: &BTreeMap<(String, String), bool>,
     fleet_labels: &[(String, String)],
+    matched: &mut BTreeSet<PatchId>,
     d: &mut Diags,
 ) {
     // (group, kind, namespace, name) → (unit, where the name is written)
@@ -560,12 +672,16 @@ fn finish_cluster(
             let Value::Map(top) = &mut r.node.v else {
                 continue;
             };
-            let md = child_map(top, "metadata", &span);
             if !scoped {
                 if let Some(ns) = &r.namespace {
-                    set_string(md, "namespace", ns, &span);
+                    set_string(child_map(top, "metadata", &span), "namespace", ns, &span);
                 }
             }
+            apply_patches(&ru.patches, r, &rc.name, matched, d);
+            let Value::Map(top) = &mut r.node.v else {
+                continue;
+            };
+            let md = child_map(top, "metadata", &span);
             {
                 let labels = child_map(md, "labels", &span);
                 for (k, v) in fleet_labels {

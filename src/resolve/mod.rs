@@ -32,7 +32,13 @@ pub struct ResolvedUnit {
     pub exemption: Option<usize>,
     /// Rollouts: the wave this cluster is in, and whether it is promoted.
     pub wave: Option<(String, bool)>,
+    /// Patches for this cluster, in the order they apply: the placement's, then each
+    /// matching customization's.
+    pub patches: Vec<(PatchId, crate::load::model::Patch)>,
 }
+
+/// A patch of a placement: (placement, customization if any, index in its list).
+pub type PatchId = (usize, Option<usize>, usize);
 
 #[derive(Clone, Debug)]
 pub struct ResolvedCluster {
@@ -252,6 +258,22 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                     });
                 }
             }
+            let mut patches: Vec<(PatchId, crate::load::model::Patch)> = p
+                .patches
+                .iter()
+                .enumerate()
+                .map(|(i, x)| ((pi, None, i), x.clone()))
+                .collect();
+            for (ti, t) in p.targets.iter().enumerate() {
+                if select::eval_target(repo, &t.target, &members).contains(&c.name) {
+                    patches.extend(
+                        t.patches
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| ((pi, Some(ti), i), x.clone())),
+                    );
+                }
+            }
             let wave = waves.get(&(pi, c.name.clone())).cloned();
             let mut version = u.version.clone();
             if let (Some((_, true)), Some(r)) = (&wave, &p.rollout) {
@@ -271,6 +293,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 mode: None,
                 exemption: None,
                 wave,
+                patches,
             });
         }
         for (ui, on) in policies_on
@@ -288,6 +311,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 mode: Some(on.mode),
                 exemption: on.exemption,
                 wave: None,
+                patches: Vec::new(),
             });
         }
         units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));

@@ -183,12 +183,15 @@ pub fn check(repo: &Repo) -> Diags {
         check_target(&p.target, repo, &mut diags);
         for c in &p.targets {
             check_target(&c.target, repo, &mut diags);
-            if let Some(patches) = &c.patches {
-                diags.push(not_yet("patches", &patches.span));
-            }
         }
-        if let Some(patches) = &p.patches {
-            diags.push(not_yet("patches", &patches.span));
+        for patch in p
+            .patches
+            .iter()
+            .chain(p.targets.iter().flat_map(|c| &c.patches))
+        {
+            if let Some(s) = &patch.target.selector {
+                check_selector(s, &mut diags);
+            }
         }
         if let Some(r) = &p.rollout {
             let mut seen: BTreeMap<&str, &Span> = BTreeMap::new();
@@ -248,16 +251,6 @@ pub fn check(repo: &Repo) -> Diags {
         }
     }
     diags
-}
-
-fn not_yet(what: &str, span: &Span) -> Diagnostic {
-    Diagnostic::error(format!(
-        "{what} are not supported by this version of fleetc yet"
-    ))
-    .at(span)
-    .help(
-        "remove this field for now; it is part of the SPEC and will be compiled by a later version",
-    )
 }
 
 /// Every cycle in a name graph, once each: (the names around it, the span of the edge that closes it).
