@@ -160,6 +160,31 @@ impl Ui {
     }
 }
 
+/// Read and compile a repository with default options; on any error, print the
+/// diagnostics and return the exit code to use.
+fn compile_repo(
+    ui: &Ui,
+    repo: &Path,
+    max_file_size: u64,
+    today: &str,
+) -> Result<fleetc::Compiled, ExitCode> {
+    let fs = load_fs(repo, max_file_size).map_err(|d| {
+        ui.report(&d);
+        ExitCode::from(2)
+    })?;
+    let (compiled, diags) = compile(
+        &fs,
+        &Options {
+            today: today.to_string(),
+            ..Default::default()
+        },
+    );
+    if ui.report(&diags) {
+        return Err(ExitCode::from(2));
+    }
+    compiled.ok_or(ExitCode::from(2))
+}
+
 fn load_fs(repo: &Path, max_file_size: u64) -> Result<source::FileSet, Diags> {
     let limits = source::Limits {
         max_file_bytes: max_file_size,
@@ -204,25 +229,9 @@ fn main() -> ExitCode {
                 [r, c] => (PathBuf::from(r), c.clone()),
                 _ => unreachable!("clap enforces 1..=2"),
             };
-            let fs = match load_fs(&repo, cli.max_file_size) {
-                Ok(fs) => fs,
-                Err(d) => {
-                    ui.report(&d);
-                    return ExitCode::from(2);
-                }
-            };
-            let (compiled, diags) = compile(
-                &fs,
-                &Options {
-                    today: today.clone(),
-                    ..Default::default()
-                },
-            );
-            if ui.report(&diags) {
-                return ExitCode::from(2);
-            }
-            let Some(c) = compiled else {
-                return ExitCode::from(2);
+            let c = match compile_repo(&ui, &repo, cli.max_file_size, &today) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
             match fleetc::explain::explain(&c, &cluster, component.as_deref(), value.as_deref()) {
                 Ok(text) => {
@@ -273,35 +282,20 @@ fn main() -> ExitCode {
             }
         }
         Command::Validate { repo } => {
-            let fs = match load_fs(&repo, cli.max_file_size) {
-                Ok(fs) => fs,
-                Err(d) => {
-                    ui.report(&d);
-                    return ExitCode::from(2);
-                }
+            let c = match compile_repo(&ui, &repo, cli.max_file_size, &today) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
-            let (compiled, diags) = compile(
-                &fs,
-                &Options {
-                    today: today.clone(),
-                    ..Default::default()
-                },
+            let policies = c.repo.units.iter().filter(|u| u.policy.is_some()).count();
+            println!(
+                "fleet `{}` is valid: {} clusters, {} groups, {} components, {} policies, {} placements",
+                c.repo.fleet.as_ref().map(|f| f.name.as_str()).unwrap_or_default(),
+                c.repo.clusters.len(),
+                c.repo.groups.len(),
+                c.repo.units.len() - policies,
+                policies,
+                c.repo.placements.len()
             );
-            if ui.report(&diags) {
-                return ExitCode::from(2);
-            }
-            if let Some(c) = compiled {
-                let policies = c.repo.units.iter().filter(|u| u.policy.is_some()).count();
-                println!(
-                    "fleet `{}` is valid: {} clusters, {} groups, {} components, {} policies, {} placements",
-                    c.repo.fleet.as_ref().map(|f| f.name.as_str()).unwrap_or_default(),
-                    c.repo.clusters.len(),
-                    c.repo.groups.len(),
-                    c.repo.units.len() - policies,
-                    policies,
-                    c.repo.placements.len()
-                );
-            }
             ExitCode::SUCCESS
         }
         Command::Render {
