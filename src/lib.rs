@@ -41,12 +41,9 @@ pub struct Options {
 impl Default for Options {
     /// Defaults, with "today" from `SOURCE_DATE_EPOCH` or the clock.
     fn default() -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
-        let today = resolve::policy::today(None, epoch.as_deref(), now)
-            .unwrap_or_else(|_| resolve::policy::date_of_epoch(now));
+        // An unreadable SOURCE_DATE_EPOCH is the CLI's to report; a library default falls back to the clock.
+        let today =
+            resolve::policy::today_here(None).unwrap_or_else(|_| resolve::policy::clock_date());
         Options {
             budget: Budget::default(),
             template_limits: TemplateLimits::default(),

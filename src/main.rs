@@ -206,11 +206,7 @@ fn main() -> ExitCode {
         color,
         deny_warnings: cli.deny_warnings,
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let today = match fleetc::resolve::policy::today(cli.today.as_deref(), epoch.as_deref(), now) {
+    let today = match fleetc::resolve::policy::today_here(cli.today.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");

@@ -136,11 +136,6 @@ impl Diagnostic {
         self
     }
 
-    pub fn at_opt(mut self, span: Option<&Span>) -> Self {
-        self.span = span.cloned();
-        self
-    }
-
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self

@@ -7,7 +7,7 @@
 use indexmap::IndexMap;
 
 use crate::diag::Span;
-use crate::load::yaml::{Node, Value};
+use crate::load::yaml::Node;
 
 /// A name written in a fleet file (a reference to a cluster, group, component...).
 #[derive(Clone, Debug)]
@@ -832,11 +832,6 @@ pub fn placement(file: &str, node: &Node) -> Placement {
         rollout: spec.get("rollout").map(rollout),
         name_span,
     }
-}
-
-/// True when a YAML value is a non-empty mapping.
-pub fn is_nonempty_map(n: &Node) -> bool {
-    matches!(&n.v, Value::Map(m) if !m.is_empty())
 }
 
 #[cfg(test)]

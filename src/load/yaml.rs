@@ -187,21 +187,6 @@ impl Node {
         Node::new(Value::Str(s.into()), span.clone())
     }
 
-    /// Insert or replace `key` in a mapping node (no-op on other nodes).
-    pub fn insert(&mut self, key: &str, value: Node) {
-        if let Value::Map(m) = &mut self.v {
-            let k = Key {
-                name: key.to_string(),
-                span: value.span.clone(),
-            };
-            if let Some(slot) = m.get_mut(key) {
-                *slot = value;
-            } else {
-                m.insert(k, value);
-            }
-        }
-    }
-
     /// Convert to a JSON value (for schemas, templates and inventory).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Span};
 use crate::load::model::{Lock, Repo, UnitKind};
-use crate::load::yaml::{Map, Node, Value};
+use crate::load::yaml::{Node, Value};
 use merge::{Layer, Merged};
 
 /// One unit (component) placed on one cluster.
@@ -545,9 +545,4 @@ fn conflicts(a: &Node, b: &Node, path: &mut Vec<String>, out: &mut Vec<(Vec<Stri
             }
         }
     }
-}
-
-/// An empty mapping node.
-pub fn empty_map(span: &Span) -> Node {
-    Node::map(Map::new(), span.clone())
 }

@@ -196,6 +196,26 @@ pub fn today(
     Ok(date_of_epoch(now_secs))
 }
 
+/// [`today`] from this process: `--today` if given, else `SOURCE_DATE_EPOCH`, else the clock.
+pub fn today_here(flag: Option<&str>) -> Result<String, String> {
+    today(
+        flag,
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        now_secs(),
+    )
+}
+
+/// The clock's UTC date.
+pub fn clock_date() -> String {
+    date_of_epoch(now_secs())
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

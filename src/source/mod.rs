@@ -50,14 +50,6 @@ impl FileSet {
         self.files.get(path)
     }
 
-    /// Paths under `dir/` (exclusive), in order.
-    pub fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Arc<[u8]>)> {
-        let prefix = format!("{dir}/");
-        self.files
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-    }
-
     pub fn insert(&mut self, path: impl Into<String>, bytes: impl Into<Arc<[u8]>>) {
         self.files.insert(path.into(), bytes.into());
     }
