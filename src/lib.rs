@@ -78,28 +78,11 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         .format
         .or(repo.fleet.as_ref().map(|f| f.format))
         .unwrap_or(Format::Flux);
-    if format != Format::Plain {
-        let span = repo.fleet.as_ref().and_then(|f| f.format_span.clone());
-        let mut d = Diagnostic::error(format!(
-            "output format `{}` is not supported by this version of fleetc yet",
-            format.as_str()
-        ))
-        .help("set `spec.output.format: plain` in fleet.yaml, or pass --format plain");
-        if opts.format.is_none() {
-            d = match span {
-                Some(s) => d.at(&s),
-                None => d.at(&repo
-                    .fleet
-                    .as_ref()
-                    .map(|f| f.node.span.clone())
-                    .expect("fleet loaded")),
-            };
-            if repo.fleet.as_ref().is_some_and(|f| f.format_span.is_none()) {
-                d = d.label("the default format is flux");
-            }
-        }
-        diags.push(d);
-    }
+    diags.extend(validate::semantic::check_format(
+        &repo,
+        format,
+        opts.format.is_some(),
+    ));
     for name in &opts.clusters {
         if repo.cluster(name).is_none() {
             let known: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
@@ -121,7 +104,17 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
             .clusters
             .retain(|c| opts.clusters.contains(&c.name));
     }
-    let (rendered, d) = render::render(fs, &repo, &resolved, &opts.budget, &opts.template_limits);
+    if format == Format::ArgoCd {
+        diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
+    }
+    let (rendered, d) = render::render(
+        fs,
+        &repo,
+        &resolved,
+        &opts.budget,
+        &opts.template_limits,
+        format,
+    );
     diags.extend(d);
     diags.normalize();
     if diags.has_errors() {

@@ -2,6 +2,7 @@
 //! map of path → bytes, which is then written to a directory (atomically, see
 //! [`write`]) or compared with one (`render --check`).
 
+pub mod agents;
 pub mod write;
 pub mod yaml;
 
@@ -31,7 +32,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A `kustomization.yaml` listing `resources` (already sorted).
-fn kustomization(resources: &[String]) -> Vec<u8> {
+pub(crate) fn kustomization(resources: &[String]) -> Vec<u8> {
     let mut s = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n");
     if resources.is_empty() {
         s.push_str("resources: []\n");
@@ -84,12 +85,38 @@ pub fn tree(
 ) -> Tree {
     let mut files = BTreeMap::new();
     let mut inv_clusters = Vec::new();
+    let fleet_labels: Vec<(String, String)> = repo
+        .fleet
+        .as_ref()
+        .map(|f| f.common_labels.clone())
+        .unwrap_or_default();
+    let depth = agents::depths(repo);
     for (ci, rc) in rendered.clusters.iter().enumerate() {
         let base = format!("clusters/{}", rc.name);
         let mut unit_dirs = Vec::new();
         let mut inv_units = Vec::new();
+        match format {
+            Format::Flux => {
+                for (p, bytes) in agents::flux_cluster(repo, rc, &fleet_labels) {
+                    files.insert(format!("{base}/flux/{p}"), bytes);
+                }
+                files.insert(
+                    format!("bootstrap/{}.yaml", rc.name),
+                    agents::flux_bootstrap(repo, &rc.name, &fleet_labels),
+                );
+            }
+            Format::ArgoCd => {
+                for (p, bytes) in agents::argocd_cluster(repo, resolved, rc, &depth, &fleet_labels)
+                {
+                    files.insert(format!("argocd/{}/{p}", rc.name), bytes);
+                }
+            }
+            Format::Plain => {}
+        }
         for ru in &rc.units {
             let dir = format!("{}/{}", ru.kind.dir(), ru.name);
+            // An Argo CD Helm Application carries the chart itself: no directory.
+            let has_dir = !(format == Format::ArgoCd && repo.units[ru.unit].helm.is_some());
             let mut listed = Vec::new();
             let mut inv_res = Vec::new();
             for r in &ru.resources {
@@ -110,10 +137,12 @@ pub fn tree(
                 files.insert(format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec());
             }
             listed.sort();
-            files.insert(
-                format!("{base}/{dir}/kustomization.yaml"),
-                kustomization(&listed),
-            );
+            if has_dir {
+                files.insert(
+                    format!("{base}/{dir}/kustomization.yaml"),
+                    kustomization(&listed),
+                );
+            }
             inv_units.push(serde_json::json!({
                 "kind": ru.kind.as_str(),
                 "name": ru.name,
@@ -122,10 +151,20 @@ pub fn tree(
                 "mode": ru.mode.map(|m| m.as_str()),
                 "wave": ru.wave.as_ref().map(|w| w.0.clone()),
                 "promoted": ru.wave.as_ref().map(|w| w.1),
-                "path": format!("{base}/{dir}"),
+                "path": has_dir.then(|| format!("{base}/{dir}")),
+                "agent": match format {
+                    Format::Flux => Some(format!(
+                        "{base}/flux/{}",
+                        agents::kustomization_file(&ru.name)
+                    )),
+                    Format::ArgoCd => Some(format!("argocd/{}/{}.yaml", rc.name, ru.name)),
+                    Format::Plain => None,
+                },
                 "resources": inv_res,
             }));
-            unit_dirs.push(dir);
+            if has_dir {
+                unit_dirs.push(dir);
+            }
         }
         unit_dirs.sort();
         files.insert(
@@ -163,6 +202,12 @@ pub fn tree(
         "sourceRevision": source_rev,
         "clusters": inv_clusters,
     });
+    if format == Format::ArgoCd && !rendered.clusters.is_empty() {
+        files.insert(
+            "bootstrap/argocd.yaml".into(),
+            agents::argocd_bootstrap(repo, &fleet_labels),
+        );
+    }
     let mut inv = serde_json::to_string_pretty(&inventory).unwrap_or_default();
     inv.push('\n');
     files.insert("inventory.json".into(), inv.into_bytes());

@@ -120,12 +120,30 @@ impl Format {
     }
 }
 
+/// `Fleet.spec.output`: where and how agents pull the rendered tree.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// Git URL of the repository holding the rendered branch.
+    pub repository: Option<String>,
+    /// The rendered branch (default `rendered`).
+    pub branch: String,
+    /// Flux reconcile interval (default `10m`).
+    pub interval: String,
+    /// Flux decryption Secret for components with SOPS files.
+    pub sops_secret: Option<String>,
+    /// Argo CD project (default `default`).
+    pub argocd_project: String,
+    /// `spec.output` if written, else `spec`, else the document.
+    pub span: Span,
+}
+
 #[derive(Clone, Debug)]
 pub struct Fleet {
     pub name: String,
     pub file: String,
     pub format: Format,
     pub format_span: Option<Span>,
+    pub output: Output,
     pub vars: Option<Node>,
     pub values: Option<Node>,
     pub locked: Vec<Lock>,
@@ -212,10 +230,20 @@ pub struct TemplateFile {
     pub kind: TemplateKind,
 }
 
+/// `Component.spec.helm`: a chart fleetc does not render itself.
 #[derive(Clone, Debug)]
 pub struct Helm {
     pub chart: String,
     pub repository: String,
+    /// The `helm:` key.
+    pub span: Span,
+}
+
+impl Helm {
+    /// An OCI registry (`oci://...`) rather than an HTTP chart repository.
+    pub fn is_oci(&self) -> bool {
+        self.repository.starts_with("oci://")
+    }
 }
 
 /// A Component or a Policy: templates plus values.
@@ -233,7 +261,7 @@ pub struct Unit {
     pub values_schema: Option<Node>,
     pub allow_plaintext_secrets: bool,
     pub cluster_scoped_kinds: Vec<String>,
-    pub helm: Option<Node>,
+    pub helm: Option<Helm>,
     /// Policy-only settings (None for components).
     pub policy: Option<PolicySpec>,
     pub templates: Vec<TemplateFile>,
@@ -589,7 +617,25 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         .cloned()
         .unwrap_or_else(|| empty_spec(&node));
     let fmt_node = spec.get_path(&["output", "format"]);
+    let out = spec.get("output");
+    let out_s = |k: &str| s(out.and_then(|o| o.get(k)));
+    let output = Output {
+        repository: out_s("repository"),
+        branch: out_s("branch").unwrap_or_else(|| "rendered".into()),
+        interval: out_s("interval").unwrap_or_else(|| "10m".into()),
+        sops_secret: out_s("sopsSecret"),
+        argocd_project: s(out.and_then(|o| o.get_path(&["argocd", "project"])))
+            .unwrap_or_else(|| "default".into()),
+        span: if out.is_some() {
+            spec.key_span("output")
+        } else if node.get("spec").is_some() {
+            node.key_span("spec")
+        } else {
+            node.span.clone()
+        },
+    };
     Fleet {
+        output,
         name,
         file: file.into(),
         format: fmt_node
@@ -708,7 +754,14 @@ pub fn unit(
                     .collect()
             })
             .unwrap_or_default(),
-        helm: opt_map(spec.get("helm")),
+        helm: spec.get("helm").and_then(|h| {
+            h.as_map()?;
+            Some(Helm {
+                chart: s(h.get("chart")).unwrap_or_default(),
+                repository: s(h.get("repository")).unwrap_or_default(),
+                span: spec.key_span("helm"),
+            })
+        }),
         policy: (kind == UnitKind::Policy).then(|| policy_spec(&spec)),
         templates,
         name_span,

@@ -9,6 +9,7 @@
 //! annotation, identity and Secret checks, and the file name of each object.
 //! Results keep file order and are sorted by name, whatever the thread count.
 
+pub mod helm;
 pub mod kinds;
 pub mod patch;
 pub mod template;
@@ -21,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
 use crate::load::model::{
-    Engine, Mode, Patch, PatchBody, PatchTarget, Repo, TemplateKind, Unit, UnitKind,
+    Engine, Format, Mode, Patch, PatchBody, PatchTarget, Repo, TemplateKind, Unit, UnitKind,
 };
 use crate::load::source_of;
 use crate::load::yaml::{self, Budget, Key, Map, Node, Value};
@@ -287,6 +288,7 @@ pub fn render(
     resolved: &Resolved,
     budget: &Budget,
     limits: &TemplateLimits,
+    format: Format,
 ) -> (Rendered, Diags) {
     let mut diags = Diags::default();
     let used: BTreeSet<usize> = resolved
@@ -312,6 +314,10 @@ pub fn render(
                 let ctx = context(repo, rc, ru);
                 let mut resources = Vec::new();
                 let mut sops = Vec::new();
+                if let (Some(h), Format::Flux) = (&u.helm, format) {
+                    let interval = repo.fleet.as_ref().map_or("10m", |f| f.output.interval.as_str());
+                    resources.extend(helm::flux_objects(u, h, ru, interval));
+                }
                 for item in &prep.items {
                     match item {
                         Item::Plain { objects } => resources.extend(objects.iter().cloned()),

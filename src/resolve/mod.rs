@@ -135,41 +135,6 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         }
     }
 
-    // dependsOn must be placed on the same cluster.
-    let mut missing: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
-    for (c, list) in &placed {
-        let names: BTreeSet<&str> = list
-            .iter()
-            .map(|(u, _)| repo.units[*u].name.as_str())
-            .collect();
-        for (u, p) in list {
-            for d in &repo.units[*u].depends_on {
-                if !names.contains(d.name.as_str()) {
-                    missing
-                        .entry((*p, d.name.clone()))
-                        .or_default()
-                        .push(c.clone());
-                }
-            }
-        }
-    }
-    for ((p, dep), clusters) in missing {
-        let pl = &repo.placements[p];
-        diags.push(
-            Diagnostic::error(format!(
-            "placement `{}` puts `{}` on {} where `{dep}`, which it depends on, is not placed: {}",
-            pl.name,
-            pl.component.name,
-            if clusters.len() == 1 { "a cluster" } else { "clusters" },
-            clusters.join(", ")
-        ))
-            .at(&pl.component.span)
-            .help(format!(
-                "place `{dep}` on those clusters too, or exclude them from this placement"
-            )),
-        );
-    }
-
     // Policies → clusters, with their mode there.
     let mut policies_on: BTreeMap<String, Vec<(usize, policy::PolicyOn)>> = BTreeMap::new();
     for (ui, u) in repo
@@ -181,6 +146,85 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         for (c, on) in policy::place(repo, u, &members, today, &mut diags) {
             policies_on.entry(c).or_default().push((ui, on));
         }
+    }
+
+    // dependsOn must be on the same cluster: a component (by its placement) or
+    // a policy (by its target) whose dependency is absent there.
+    let mut missing: BTreeMap<(Option<usize>, usize, String), Vec<String>> = BTreeMap::new();
+    let cluster_names: BTreeSet<&String> = placed.keys().chain(policies_on.keys()).collect();
+    for c in cluster_names {
+        // (unit, placement: None for a policy)
+        let mut here: Vec<(usize, Option<usize>)> = placed
+            .get(c)
+            .map(|l| l.iter().map(|&(u, p)| (u, Some(p))).collect())
+            .unwrap_or_default();
+        here.extend(
+            policies_on
+                .get(c)
+                .into_iter()
+                .flatten()
+                .map(|(u, _)| (*u, None)),
+        );
+        let names: BTreeSet<&str> = here
+            .iter()
+            .map(|(u, _)| repo.units[*u].name.as_str())
+            .collect();
+        for (u, p) in &here {
+            for d in &repo.units[*u].depends_on {
+                if !names.contains(d.name.as_str()) {
+                    missing
+                        .entry((*p, *u, d.name.clone()))
+                        .or_default()
+                        .push(c.clone());
+                }
+            }
+        }
+    }
+    for ((p, u, dep), clusters) in missing {
+        let unit = &repo.units[u];
+        let on = format!(
+            "{} where `{dep}`, which it depends on, is not placed: {}",
+            if clusters.len() == 1 {
+                "a cluster"
+            } else {
+                "clusters"
+            },
+            clusters.join(", ")
+        );
+        let dep_span = unit
+            .depends_on
+            .iter()
+            .find(|d| d.name == dep)
+            .map(|d| d.span.clone());
+        let mut d = match p {
+            Some(p) => {
+                let pl = &repo.placements[p];
+                Diagnostic::error(format!(
+                    "placement `{}` puts `{}` on {on}",
+                    pl.name, pl.component.name
+                ))
+                .at(&pl.component.span)
+                .help(format!(
+                    "place `{dep}` on those clusters too, or exclude them from this placement"
+                ))
+            }
+            None => {
+                let at = unit
+                    .policy
+                    .as_ref()
+                    .and_then(|p| p.target.as_ref())
+                    .map_or_else(|| unit.name_span.clone(), |t| t.span.clone());
+                Diagnostic::error(format!("policy `{}` applies to {on}", unit.name))
+                    .at(&at)
+                    .help(format!(
+                        "place `{dep}` on those clusters too, or narrow the policy's target"
+                    ))
+            }
+        };
+        if let Some(s) = dep_span {
+            d = d.related(&s, "the dependency is declared here");
+        }
+        diags.push(d);
     }
 
     let fleet_vars_locks = relative_locks(&fleet.locked, &["vars"], &fleet.file);

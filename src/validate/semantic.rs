@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{Diagnostic, Diags, Span};
-use crate::load::model::{NameRef, Repo, Selector, Target, UnitKind};
+use crate::diag::{Diagnostic, Diags, Source, Span};
+use crate::load::model::{Format, NameRef, Repo, Selector, Target, TemplateKind, UnitKind};
 use crate::validate::schema::did_you_mean;
 
 fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
@@ -148,10 +148,28 @@ pub fn check(repo: &Repo) -> Diags {
                 }
             }
         }
-        if u.helm.is_some() {
-            diags.push(Diagnostic::error(format!("component `{}` is a Helm chart, which the plain output format cannot carry", u.name))
-                .at(&u.node.key_span("spec"))
-                .help("Helm components are emitted as Flux HelmReleases or Argo CD Applications; use `output.format: flux` or `argocd`"));
+        if let Some(h) = &u.helm {
+            if u.version.is_none() {
+                diags.push(
+                    Diagnostic::error(format!("Helm component `{}` has no `version`", u.name))
+                        .at(&h.span)
+                        .help(format!("set `spec.version` to the `{}` chart version to install; an unpinned chart would change under the fleet without a commit", h.chart)),
+                );
+            }
+            if u.namespace.is_none() {
+                diags.push(
+                    Diagnostic::error(format!("Helm component `{}` has no `namespace`", u.name))
+                        .at(&h.span)
+                        .help("set `spec.namespace`: the chart is installed into it"),
+                );
+            }
+            if let Some(t) = u.templates.first() {
+                diags.push(
+                    Diagnostic::error(format!("Helm component `{}` also has templates ({})", u.name, t.path))
+                        .at(&h.span)
+                        .help("a component is either a Helm chart or templates; put extra resources in their own component that `dependsOn` this one"),
+                );
+            }
         }
     }
     let dep_edges: BTreeMap<&str, Vec<&NameRef>> = repo
@@ -298,4 +316,74 @@ fn find_cycles(edges: &BTreeMap<&str, Vec<&NameRef>>) -> Vec<(Vec<String>, Span)
         }
     }
     out
+}
+
+/// Checks that depend on the output format (SPEC §7): what the agents
+/// consuming it need from the fleet.
+pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
+    let mut diags = Diags::default();
+    let Some(fleet) = &repo.fleet else {
+        return diags;
+    };
+    let how = if overridden {
+        format!("--format {}", format.as_str())
+    } else {
+        format!("output.format: {}", format.as_str())
+    };
+    match format {
+        Format::Plain => {
+            for u in repo.units.iter() {
+                if let Some(h) = &u.helm {
+                    let mut d = Diagnostic::error(format!(
+                        "component `{}` is a Helm chart, which the plain output format cannot carry",
+                        u.name
+                    ))
+                    .at(&h.span)
+                    .help("fleetc does not run Helm: a chart is emitted as a Flux HelmRelease (format `flux`) or an Argo CD Application (format `argocd`); choose one of those formats");
+                    if let (false, Some(fs)) = (overridden, &fleet.format_span) {
+                        d = d.related(fs, "the plain format is chosen here");
+                    }
+                    diags.push(d);
+                }
+            }
+        }
+        Format::Flux | Format::ArgoCd => {
+            if fleet.output.repository.is_none() {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "{how} needs `spec.output.repository`, the git URL agents pull the rendered branch from"
+                    ))
+                    .at(&fleet.output.span)
+                    .help("add `repository: https://git.example.com/platform/fleet.git` (and optionally `branch`, default `rendered`) under spec.output"),
+                );
+            }
+        }
+    }
+    if format == Format::ArgoCd {
+        for c in &repo.clusters {
+            if c.server.is_none() {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "cluster `{}` has no `server`, which {how} needs",
+                        c.name
+                    ))
+                    .at(&c.name_span)
+                    .help("set `spec.server` to the cluster's API endpoint as registered in Argo CD (e.g. https://10.0.0.1:6443)"),
+                );
+            }
+        }
+        for u in &repo.units {
+            if let Some(t) = u.templates.iter().find(|t| t.kind == TemplateKind::Sops) {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "{} is SOPS-encrypted, and Argo CD applies files as they are",
+                        t.path
+                    ))
+                    .at(&Span::file(&Source::new(t.path.clone(), "")))
+                    .help("decrypt on the hub with a config management plugin (e.g. KSOPS), or use the flux format, whose Kustomizations decrypt SOPS"),
+                );
+            }
+        }
+    }
+    diags
 }

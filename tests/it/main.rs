@@ -1,7 +1,9 @@
 //! Integration tests: the `fleetc` binary on real directories, checked by real consumers.
+mod agents;
 mod cases;
 mod cli;
 mod common;
+mod crds;
 mod explain;
 mod golden;
 mod kustomize;

@@ -1,5 +1,10 @@
 //! Project chores: `cargo xtask bless` rewrites golden/ from examples/;
 //! `cargo xtask check` fails when golden/ is stale.
+//!
+//! `golden/<example>/<format>/` is the tree `fleetc render --format <format>`
+//! writes for `examples/<example>/`, for every format the example compiles in
+//! (a Helm component cannot be carried by `plain`: no golden tree then, and
+//! the golden test checks that the render fails).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -24,19 +29,47 @@ fn examples() -> Result<Vec<(String, PathBuf)>> {
     Ok(v)
 }
 
-/// The rendered tree of one example, exactly as `fleetc render` writes it (minus the marker).
-fn render(path: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+/// Output path → bytes.
+type Files = BTreeMap<String, Vec<u8>>;
+
+const FORMATS: [&str; 3] = ["flux", "argocd", "plain"];
+
+/// The rendered tree of one example in one format, exactly as `fleetc render`
+/// writes it (minus the marker); None when the example does not compile in it.
+fn render(path: &Path, format: &str) -> Result<Option<Files>> {
     let fs = fleetc::source::read_dir(path, &Default::default())
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
-    let (compiled, diags) = fleetc::compile(&fs, &fleetc::Options::default());
-    match compiled {
-        Some(c) => Ok(c.tree.files),
-        None => bail!(
-            "{} does not compile:\n{}",
-            path.display(),
-            diags.render(false)
-        ),
+    let opts = fleetc::Options {
+        format: fleetc::load::model::Format::parse(format),
+        ..Default::default()
+    };
+    let (compiled, _) = fleetc::compile(&fs, &opts);
+    Ok(compiled.map(|c| c.tree.files))
+}
+
+/// Every (example, format) tree; an example must compile in at least its own format.
+fn renders() -> Result<Vec<(String, Files)>> {
+    let mut out = Vec::new();
+    for (name, path) in examples()? {
+        let mut any = false;
+        for f in FORMATS {
+            if let Some(files) = render(&path, f)? {
+                out.push((format!("{name}/{f}"), files));
+                any = true;
+            }
+        }
+        if !any {
+            let fs = fleetc::source::read_dir(&path, &Default::default())
+                .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
+            let (_, diags) = fleetc::compile(&fs, &fleetc::Options::default());
+            bail!(
+                "{} does not compile:\n{}",
+                path.display(),
+                diags.render(false)
+            );
+        }
     }
+    Ok(out)
 }
 
 fn read_golden(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
@@ -64,12 +97,14 @@ fn read_golden(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
 }
 
 fn bless() -> Result<()> {
-    for (name, path) in examples()? {
-        let files = render(&path)?;
+    for (name, _) in examples()? {
         let dir = root().join("golden").join(&name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
+    }
+    for (name, files) in renders()? {
+        let dir = root().join("golden").join(&name);
         for (p, bytes) in &files {
             let f = dir.join(p);
             std::fs::create_dir_all(f.parent().expect("file has a parent"))?;
@@ -82,10 +117,10 @@ fn bless() -> Result<()> {
 
 fn check() -> Result<()> {
     let mut stale = 0;
-    for (name, path) in examples()? {
-        let files = render(&path)?;
-        let golden = read_golden(&root().join("golden").join(&name))?;
-        if files != golden {
+    let trees = renders()?;
+    for (name, files) in &trees {
+        let golden = read_golden(&root().join("golden").join(name))?;
+        if *files != golden {
             let changed = files
                 .iter()
                 .filter(|(p, b)| golden.get(*p) != Some(b))
@@ -95,6 +130,16 @@ fn check() -> Result<()> {
             stale += 1;
         } else {
             println!("golden/{name} is up to date ({} files)", files.len());
+        }
+    }
+    for (example, _) in examples()? {
+        for f in FORMATS {
+            let name = format!("{example}/{f}");
+            if root().join("golden").join(&name).exists() && !trees.iter().any(|(n, _)| *n == name)
+            {
+                eprintln!("golden/{name} exists but the example no longer compiles in that format");
+                stale += 1;
+            }
         }
     }
     if stale > 0 {

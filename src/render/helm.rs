@@ -1,0 +1,97 @@
+//! Helm components (SPEC §2 Component.helm). fleetc runs no Helm: in the
+//! flux format a chart becomes a `HelmRepository` and a `HelmRelease` in the
+//! component's directory, carrying the cluster's merged values and the chart
+//! version; the Argo CD format carries it in the Application (`emit::argocd`).
+//! Both objects then go through resource processing like any other (labels,
+//! patches, identity checks), so a placement may patch the `HelmRelease`.
+
+use serde_json::json;
+
+use super::Resource;
+use crate::load::model::{Helm, Unit};
+use crate::load::yaml::{Key, Node};
+use crate::resolve::ResolvedUnit;
+
+/// Namespace of every Flux object fleetc writes.
+pub const FLUX_NAMESPACE: &str = "flux-system";
+
+/// The `HelmRepository` and `HelmRelease` of a Helm component on one cluster.
+pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Vec<Resource> {
+    let mut repo_spec = json!({ "interval": interval, "url": h.repository });
+    if h.is_oci() {
+        repo_spec["type"] = json!("oci");
+    }
+    let repository = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
+        "spec": repo_spec,
+    });
+    let mut chart = json!({
+        "chart": h.chart,
+        "sourceRef": { "kind": "HelmRepository", "name": u.name },
+    });
+    if let Some(v) = &ru.version {
+        chart["version"] = json!(v);
+    }
+    let mut spec = json!({
+        "interval": interval,
+        "releaseName": u.name,
+        "chart": { "spec": chart },
+        "install": { "createNamespace": true },
+    });
+    if let Some(ns) = &u.namespace {
+        spec["targetNamespace"] = json!(ns);
+        spec["storageNamespace"] = json!(ns);
+    }
+    let release = json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
+        "spec": spec,
+    });
+    [
+        ("source.toolkit.fluxcd.io", repository),
+        ("helm.toolkit.fluxcd.io", release),
+    ]
+    .into_iter()
+    .map(|(group, obj)| {
+        let mut node = Node::from_json(&obj, &h.span);
+        if obj["kind"] == "HelmRelease" {
+            with_values(&mut node, &ru.values.node);
+        }
+        Resource {
+            api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),
+            group: group.to_string(),
+            kind: obj["kind"].as_str().unwrap_or_default().to_string(),
+            name: u.name.clone(),
+            namespace: Some(FLUX_NAMESPACE.to_string()),
+            source: u.file.clone(),
+            path: String::new(),
+            node,
+        }
+    })
+    .collect()
+}
+
+/// Set `spec.values` to the merged values (kept as parsed, spans and all),
+/// unless there are none.
+fn with_values(obj: &mut Node, values: &Node) {
+    if values.as_map().is_none_or(|m| m.is_empty()) {
+        return;
+    }
+    if let Some(spec) = obj
+        .as_map_mut()
+        .and_then(|m| m.get_mut("spec"))
+        .and_then(Node::as_map_mut)
+    {
+        let span = values.span.clone();
+        spec.insert(
+            Key {
+                name: "values".into(),
+                span,
+            },
+            values.clone(),
+        );
+    }
+}
