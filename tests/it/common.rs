@@ -80,3 +80,18 @@ pub fn render(repo: &Path, tmp: &Path, extra: &[&str]) -> PathBuf {
     assert_eq!(code(&o), 0, "render failed:\n{}", text(&o.stderr));
     out
 }
+
+/// Every golden tree (they equal fresh renders: see golden.rs).
+pub fn golden_trees() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for (name, _) in examples() {
+        for f in ["flux", "argocd", "plain"] {
+            let d = root().join("golden").join(&name).join(f);
+            if d.is_dir() {
+                v.push(d);
+            }
+        }
+    }
+    assert!(!v.is_empty(), "no golden trees");
+    v
+}

@@ -1,5 +1,6 @@
 //! Every Flux and Argo CD object fleetc emits validates against the official
-//! CRDs of those projects (copies in ../shared/crds/, sources in SOURCES.md):
+//! CRDs of those projects (copies in ../shared/crds/, sources in SOURCES.md),
+//! in every golden tree (which golden.rs proves equal to fresh renders):
 //! the `openAPIV3Schema` of the served version, read as JSON Schema.
 //!
 //! The API server prunes unknown fields silently, but `kubectl apply` (strict
@@ -143,34 +144,21 @@ fn every_emitted_flux_and_argocd_object_matches_its_crd() {
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
-    for (name, path) in examples() {
-        for f in ["flux", "argocd"] {
-            let tmp = tempfile::tempdir().expect("tempdir");
-            let o = fleetc(
-                &[
-                    "render",
-                    &path.to_string_lossy(),
-                    "-o",
-                    "out",
-                    "--format",
-                    f,
-                ],
-                tmp.path(),
-            );
-            if code(&o) != 0 {
-                continue; // e.g. a fleet without `server`s in argocd; golden.rs covers which render
-            }
-            for (p, obj) in objects_of(&tmp.path().join("out")) {
-                if let Some(errs) = problems(&schemas, &obj) {
-                    *counts
-                        .entry(format!(
-                            "{} {}",
-                            obj["apiVersion"].as_str().unwrap_or(""),
-                            obj["kind"].as_str().unwrap_or("")
-                        ))
-                        .or_default() += 1;
-                    failures.extend(errs.into_iter().map(|e| format!("{name}/{f}/{p}: {e}")));
-                }
+    for tree in golden_trees() {
+        let name = tree
+            .strip_prefix(root().join("golden"))
+            .expect("golden/")
+            .display()
+            .to_string();
+        for (p, obj) in objects_of(&tree) {
+            if let Some(errs) = problems(&schemas, &obj) {
+                let kind = format!(
+                    "{} {}",
+                    obj["apiVersion"].as_str().unwrap_or(""),
+                    obj["kind"].as_str().unwrap_or("")
+                );
+                *counts.entry(kind).or_default() += 1;
+                failures.extend(errs.into_iter().map(|e| format!("{name}/{p}: {e}")));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! an emitted Flux `Kustomization` or Argo CD `Application` points at, and
 //! produce exactly the objects fleetc wrote there (same set, compared as data).
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use fleetc::diag::Source;
@@ -82,21 +82,6 @@ fn check_cluster(k: &str, dir: &Path) {
             dir.display()
         );
     }
-}
-
-/// Every golden tree (they equal fresh renders: see golden.rs).
-fn golden_trees() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for (name, _) in examples() {
-        for f in ["flux", "argocd", "plain"] {
-            let d = root().join("golden").join(&name).join(f);
-            if d.is_dir() {
-                v.push(d);
-            }
-        }
-    }
-    assert!(!v.is_empty(), "no golden trees");
-    v
 }
 
 #[test]
