@@ -9,8 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod explain;
+pub mod git;
 pub mod load;
 pub mod promote;
 pub mod render;

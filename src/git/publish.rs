@@ -1,0 +1,216 @@
+//! `fleetc publish`: the rendered tree as a commit on a branch, written
+//! straight into the object database (SPEC §8).
+//!
+//! - parent = the branch's tip; the message ends with the trailer
+//!   `Fleetc-Source: <sha>`;
+//! - author and committer are `fleetc` at the source commit's committer time,
+//!   so the same source and the same tip give the same commit id;
+//! - no commit when the tree equals the tip's;
+//! - a source older than the one the tip was rendered from (the tip's source
+//!   descends from it) is refused unless forced;
+//! - the ref moves by compare-and-swap from the tip that was read; when
+//!   another publish moved it first, the decision is made again against the
+//!   new tip (a few times), so racing publishers leave a full render.
+//!
+//! HEAD, the index and the work tree are never touched.
+
+use gix::bstr::ByteSlice;
+use gix::objs::tree::EntryKind;
+use gix::refs::transaction::{PreviousValue, RefEdit};
+use gix::refs::{FullName, Target};
+use gix::ObjectId;
+
+use super::{short, Failure, Git};
+use crate::diag::Diagnostic;
+use crate::emit::Tree;
+
+/// The trailer naming the source commit.
+pub const TRAILER: &str = "Fleetc-Source";
+/// Attempts of the compare-and-swap before giving up.
+const ATTEMPTS: usize = 5;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new commit is the branch's tip.
+    Committed {
+        commit: ObjectId,
+        parent: Option<ObjectId>,
+    },
+    /// The branch already holds this tree.
+    Unchanged { tip: ObjectId },
+}
+
+/// Write `tree` onto branch `branch` as rendered from `source`.
+pub fn publish(
+    git: &Git,
+    source: ObjectId,
+    branch: &str,
+    tree: &Tree,
+    message: Option<&str>,
+    force: bool,
+) -> Result<Outcome, Failure> {
+    let repo = &git.repo;
+    let name = branch_ref(branch)?;
+    let tree_id = write_tree(git, tree)?;
+    let src = repo
+        .find_commit(source)
+        .map_err(|e| Failure::other(format!("cannot read commit {source}: {e}")))?;
+    let time = src
+        .committer()
+        .map_err(|e| Failure::other(format!("cannot read the committer of {source}: {e}")))?
+        .time()
+        .map_err(|e| Failure::other(format!("cannot read the commit time of {source}: {e}")))?;
+    let subject = message.map_or_else(
+        || format!("Render {}", short(source)),
+        |m| m.trim_end().to_string(),
+    );
+    let body = format!("{subject}\n\n{TRAILER}: {}\n", source.to_hex());
+    let signature = gix::actor::Signature {
+        name: "fleetc".into(),
+        email: "fleetc@localhost".into(),
+        time,
+    };
+
+    for _ in 0..ATTEMPTS {
+        let tip = tip_of(git, &name)?;
+        if let Some(tip) = tip {
+            let tip_commit = repo
+                .find_commit(tip)
+                .map_err(|e| Failure::other(format!("cannot read {branch}'s tip {tip}: {e}")))?;
+            let tip_tree = tip_commit
+                .tree_id()
+                .map_err(|e| Failure::other(format!("cannot read {branch}'s tip tree: {e}")))?
+                .detach();
+            if !force {
+                if let Some(prev) = source_of(&tip_commit) {
+                    if prev != source && is_ancestor(git, source, prev)? {
+                        return Err(Failure::invalid(
+                            Diagnostic::error(format!(
+                                "refusing to publish {}: branch `{branch}` was rendered from {}, which is newer",
+                                short(source),
+                                short(prev)
+                            ))
+                            .help("publish a newer revision, or pass --force to move the branch back"),
+                        ));
+                    }
+                }
+            }
+            if tip_tree == tree_id {
+                return Ok(Outcome::Unchanged { tip });
+            }
+        }
+        let commit = gix::objs::Commit {
+            tree: tree_id,
+            parents: tip.into_iter().collect(),
+            author: signature.clone(),
+            committer: signature.clone(),
+            encoding: None,
+            message: body.clone().into(),
+            extra_headers: Vec::new(),
+        };
+        let id = repo
+            .write_object(&commit)
+            .map_err(|e| Failure::other(format!("cannot write the commit: {e}")))?
+            .detach();
+        let expected = match tip {
+            Some(t) => PreviousValue::MustExistAndMatch(Target::Object(t)),
+            None => PreviousValue::MustNotExist,
+        };
+        let edit = RefEdit::update(
+            name.clone(),
+            Target::Object(id),
+            expected,
+            format!("fleetc publish: {subject}"),
+        );
+        let mut time_buf = Default::default();
+        match repo.edit_references_as([edit], Some(signature.to_ref(&mut time_buf))) {
+            Ok(_) => {
+                return Ok(Outcome::Committed {
+                    commit: id,
+                    parent: tip,
+                })
+            }
+            Err(_) if tip_of(git, &name)? != tip => continue, // another publish won; decide again
+            Err(e) => {
+                return Err(Failure::other(format!(
+                    "cannot update {}: {e}",
+                    name.as_bstr()
+                )))
+            }
+        }
+    }
+    Err(Failure::other(format!(
+        "branch `{branch}` kept moving while publishing ({ATTEMPTS} attempts); run again"
+    )))
+}
+
+fn branch_ref(branch: &str) -> Result<FullName, Failure> {
+    let full = if branch.starts_with("refs/") {
+        branch.to_string()
+    } else {
+        format!("refs/heads/{branch}")
+    };
+    if branch.starts_with('-') || full == "refs/heads/HEAD" {
+        return Err(Failure::invalid(Diagnostic::error(format!(
+            "`{branch}` is not a branch name"
+        ))));
+    }
+    FullName::try_from(full.as_str()).map_err(|e| {
+        Failure::invalid(Diagnostic::error(format!(
+            "`{branch}` is not a valid branch name: {e}"
+        )))
+    })
+}
+
+/// The commit the branch points at, if it exists.
+fn tip_of(git: &Git, name: &FullName) -> Result<Option<ObjectId>, Failure> {
+    let r = git
+        .repo
+        .try_find_reference(name.as_bstr())
+        .map_err(|e| Failure::other(format!("cannot read {}: {e}", name.as_bstr())))?;
+    match r {
+        None => Ok(None),
+        Some(mut r) => {
+            let id = r
+                .peel_to_id()
+                .map_err(|e| Failure::other(format!("cannot resolve {}: {e}", name.as_bstr())))?;
+            Ok(Some(id.detach()))
+        }
+    }
+}
+
+/// The source commit named by a rendered commit's trailer.
+fn source_of(c: &gix::Commit<'_>) -> Option<ObjectId> {
+    let msg = c.message_raw().ok()?;
+    msg.lines().rev().find_map(|l| {
+        let l = l.to_str().ok()?;
+        let v = l.strip_prefix(TRAILER)?.strip_prefix(':')?.trim();
+        ObjectId::from_hex(v.as_bytes()).ok()
+    })
+}
+
+/// Whether `a` is an ancestor of `b`.
+fn is_ancestor(git: &Git, a: ObjectId, b: ObjectId) -> Result<bool, Failure> {
+    if git.repo.find_commit(b).is_err() {
+        return Ok(false); // the tip names a commit this clone does not have
+    }
+    match git.repo.merge_base(a, b) {
+        Ok(Some(base)) => Ok(base.detach() == a),
+        Ok(None) => Ok(false),
+        Err(e) => Err(Failure::other(format!("cannot compare {a} and {b}: {e}"))),
+    }
+}
+
+/// Write every file as a blob and the directories as trees.
+fn write_tree(git: &Git, tree: &Tree) -> Result<ObjectId, Failure> {
+    let repo = &git.repo;
+    let fail = |e: &dyn std::fmt::Display| Failure::other(format!("cannot write the tree: {e}"));
+    let mut editor = repo.empty_tree().edit().map_err(|e| fail(&e))?;
+    for (path, bytes) in &tree.files {
+        let id = repo.write_blob(bytes).map_err(|e| fail(&e))?.detach();
+        editor
+            .upsert(path.as_str(), EntryKind::Blob, id)
+            .map_err(|e| fail(&e))?;
+    }
+    Ok(editor.write().map_err(|e| fail(&e))?.detach())
+}
