@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use fleetc::diag::Diags;
 use fleetc::emit::write::{self, Difference, Outcome, WriteError};
+use fleetc::git::{Failure, Git};
 use fleetc::load::model::Format;
 use fleetc::{compile, source, validate, Options};
 
@@ -43,6 +44,13 @@ enum ColorChoice {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Flux,
     Argocd,
@@ -66,11 +74,17 @@ enum Command {
         /// The fleet repository (default: the current directory).
         #[arg(default_value = ".")]
         repo: PathBuf,
+        /// Read the fleet from this git revision instead of the work tree.
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
     },
     /// Render the per-cluster tree into OUT (atomically), or compare with it (--check).
     Render {
         #[arg(default_value = ".")]
         repo: PathBuf,
+        /// Read the fleet from this git revision instead of the work tree.
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
         /// Output directory (created by fleetc; an existing one must carry fleetc's marker).
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
@@ -98,6 +112,43 @@ enum Command {
         /// Only this value path (e.g. `replicas` with --component, `values.web.replicas`, `vars.domain`).
         #[arg(long, value_name = "PATH")]
         value: Option<String>,
+        /// Read the fleet from this git revision instead of the work tree.
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+    },
+    /// Compare the rendered fleet of two revisions, resource by resource per cluster.
+    Diff {
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+        /// The revision to compare against (e.g. origin/main).
+        #[arg(long, value_name = "REV")]
+        base: String,
+        /// The revision to compare (default: the work tree).
+        #[arg(long, value_name = "REV")]
+        head: Option<String>,
+        /// Output: text (a terminal or CI log), markdown (a PR comment) or json.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Largest markdown output, in bytes (GitHub's comment limit is 65536 characters).
+        #[arg(long, value_name = "N", default_value_t = 65000, value_parser = clap::value_parser!(u64).range(2000..))]
+        max_bytes: u64,
+    },
+    /// Commit the rendered tree of a revision onto a branch (no checkout, no push).
+    Publish {
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+        /// The source revision (default: HEAD).
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        rev: String,
+        /// The branch to commit onto (created when missing).
+        #[arg(long, value_name = "B")]
+        branch: String,
+        /// Commit subject (default: "Render <source>").
+        #[arg(long, value_name = "M")]
+        message: Option<String>,
+        /// Publish even when the branch was rendered from a newer source.
+        #[arg(long)]
+        force: bool,
     },
     /// Advance a rollout by one wave: edits `promotedThrough` in the placement file (one line).
     Promote {
@@ -124,6 +175,8 @@ fn parse_date(s: &str) -> Result<String, String> {
 
 struct Ui {
     color: bool,
+    /// Colour for results on stdout (diff text).
+    color_stdout: bool,
     deny_warnings: bool,
 }
 
@@ -160,37 +213,70 @@ impl Ui {
     }
 }
 
-/// Read and compile a repository with default options; on any error, print the
+/// A fleet read from the work tree or from a git revision.
+struct Loaded {
+    fs: source::FileSet,
+    /// The commit it was read from (full hex), for inventory.json.
+    commit: Option<String>,
+}
+
+/// Read the fleet at `repo`, from `rev` when given; on failure, print the
 /// diagnostics and return the exit code to use.
+fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<Loaded, ExitCode> {
+    let limits = source::Limits {
+        max_file_bytes: max_file_size,
+        ..Default::default()
+    };
+    match rev {
+        None => match source::read_dir(repo, &limits) {
+            Ok(fs) => Ok(Loaded { fs, commit: None }),
+            Err(d) => {
+                ui.report(&d);
+                Err(ExitCode::from(2))
+            }
+        },
+        Some(rev) => {
+            let read = Git::open(repo).and_then(|g| {
+                let id = g.commit_id(rev)?;
+                Ok((g.read(id, &limits)?, id))
+            });
+            match read {
+                Ok((fs, id)) => Ok(Loaded {
+                    fs,
+                    commit: Some(id.to_hex().to_string()),
+                }),
+                Err(f) => Err(git_failure(ui, &f)),
+            }
+        }
+    }
+}
+
+fn git_failure(ui: &Ui, f: &Failure) -> ExitCode {
+    ui.report(f.diags());
+    ExitCode::from(f.exit_code())
+}
+
+/// Read and compile a repository; on any error, print the diagnostics and
+/// return the exit code to use.
 fn compile_repo(
     ui: &Ui,
     repo: &Path,
+    rev: Option<&str>,
     max_file_size: u64,
-    today: &str,
+    opts: Options,
 ) -> Result<fleetc::Compiled, ExitCode> {
-    let fs = load_fs(repo, max_file_size).map_err(|d| {
-        ui.report(&d);
-        ExitCode::from(2)
-    })?;
+    let loaded = load(ui, repo, rev, max_file_size)?;
     let (compiled, diags) = compile(
-        &fs,
+        &loaded.fs,
         &Options {
-            today: today.to_string(),
-            ..Default::default()
+            source_rev: loaded.commit,
+            ..opts
         },
     );
     if ui.report(&diags) {
         return Err(ExitCode::from(2));
     }
     compiled.ok_or(ExitCode::from(2))
-}
-
-fn load_fs(repo: &Path, max_file_size: u64) -> Result<source::FileSet, Diags> {
-    let limits = source::Limits {
-        max_file_bytes: max_file_size,
-        ..Default::default()
-    };
-    source::read_dir(repo, &limits)
 }
 
 fn main() -> ExitCode {
@@ -202,8 +288,16 @@ fn main() -> ExitCode {
             std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    let color_stdout = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
     let ui = Ui {
         color,
+        color_stdout,
         deny_warnings: cli.deny_warnings,
     };
     let today = match fleetc::resolve::policy::today_here(cli.today.as_deref()) {
@@ -213,19 +307,56 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let opts = || Options {
+        today: today.clone(),
+        ..Default::default()
+    };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
+        Command::Diff {
+            repo,
+            base,
+            head,
+            format,
+            max_bytes,
+        } => diff(
+            &ui,
+            &repo,
+            &base,
+            head.as_deref(),
+            format,
+            max_bytes,
+            cli.max_file_size,
+            opts(),
+        ),
+        Command::Publish {
+            repo,
+            rev,
+            branch,
+            message,
+            force,
+        } => publish(
+            &ui,
+            &repo,
+            &rev,
+            &branch,
+            message.as_deref(),
+            force,
+            cli.max_file_size,
+            opts(),
+        ),
         Command::Explain {
             args,
             component,
             value,
+            rev,
         } => {
             let (repo, cluster) = match args.as_slice() {
                 [c] => (PathBuf::from("."), c.clone()),
                 [r, c] => (PathBuf::from(r), c.clone()),
                 _ => unreachable!("clap enforces 1..=2"),
             };
-            let c = match compile_repo(&ui, &repo, cli.max_file_size, &today) {
+            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -277,8 +408,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Validate { repo } => {
-            let c = match compile_repo(&ui, &repo, cli.max_file_size, &today) {
+        Command::Validate { repo, rev } => {
+            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -296,6 +427,7 @@ fn main() -> ExitCode {
         }
         Command::Render {
             repo,
+            rev,
             output,
             format,
             clusters,
@@ -318,24 +450,14 @@ fn main() -> ExitCode {
             if let Some(code) = refuse_output(&repo, &output) {
                 return code;
             }
-            let fs = match load_fs(&repo, cli.max_file_size) {
-                Ok(fs) => fs,
-                Err(d) => {
-                    ui.report(&d);
-                    return ExitCode::from(2);
-                }
-            };
             let opts = Options {
                 format: format.map(Format::from),
                 clusters,
-                ..Default::default()
+                ..opts()
             };
-            let (compiled, diags) = compile(&fs, &opts);
-            if ui.report(&diags) {
-                return ExitCode::from(2);
-            }
-            let Some(c) = compiled else {
-                return ExitCode::from(2);
+            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
             if check {
                 return match write::compare(&output, &c.tree) {
@@ -387,6 +509,159 @@ fn main() -> ExitCode {
                 Err(e) => write_error(&e),
             }
         }
+    }
+}
+
+/// One side of a diff, compiled; a side that does not render is exit 3.
+fn diff_side(
+    ui: &Ui,
+    git: &Git,
+    repo: &Path,
+    rev: Option<&str>,
+    max_file_size: u64,
+    opts: &Options,
+) -> Result<(fleetc::Compiled, String), ExitCode> {
+    let limits = source::Limits {
+        max_file_bytes: max_file_size,
+        ..Default::default()
+    };
+    let (fs, label, commit) = match rev {
+        Some(r) => {
+            let read = git
+                .commit_id(r)
+                .and_then(|id| Ok((git.read(id, &limits)?, id)));
+            match read {
+                Ok((fs, id)) => (
+                    fs,
+                    format!("{r} ({})", fleetc::git::short(id)),
+                    Some(id.to_hex().to_string()),
+                ),
+                Err(f) => return Err(git_failure(ui, &f)),
+            }
+        }
+        None => match source::read_dir(repo, &limits) {
+            Ok(fs) => (fs, "the work tree".to_string(), None),
+            Err(d) => {
+                eprintln!("error: the work tree cannot be read:");
+                ui.report(&d);
+                return Err(ExitCode::from(3));
+            }
+        },
+    };
+    let (compiled, diags) = compile(
+        &fs,
+        &Options {
+            source_rev: commit,
+            ..opts.clone()
+        },
+    );
+    match compiled {
+        Some(c) => Ok((c, label)),
+        None => {
+            eprintln!(
+                "error: {label} does not render, so there is nothing to compare; its errors:"
+            );
+            ui.report(&diags);
+            Err(ExitCode::from(3))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn diff(
+    ui: &Ui,
+    repo: &Path,
+    base: &str,
+    head: Option<&str>,
+    format: DiffFormat,
+    max_bytes: u64,
+    max_file_size: u64,
+    opts: Options,
+) -> ExitCode {
+    let git = match Git::open(repo) {
+        Ok(g) => g,
+        Err(f) => return git_failure(ui, &f),
+    };
+    let (b, base_label) = match diff_side(ui, &git, repo, Some(base), max_file_size, &opts) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (h, head_label) = match diff_side(ui, &git, repo, head, max_file_size, &opts) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let mut groups = b.resolved.members.clone();
+    groups.extend(h.resolved.members.clone());
+    let report = fleetc::diff::compare(&b.tree, &h.tree, &groups, &base_label, &head_label);
+    let text = match format {
+        DiffFormat::Text => fleetc::diff::format::text(&report, ui.color_stdout),
+        DiffFormat::Markdown => fleetc::diff::format::markdown(
+            &report,
+            usize::try_from(max_bytes).unwrap_or(usize::MAX),
+        ),
+        DiffFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&fleetc::diff::format::json(&report))
+                .unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::from(3);
+    }
+    if report.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    ui: &Ui,
+    repo: &Path,
+    rev: &str,
+    branch: &str,
+    message: Option<&str>,
+    force: bool,
+    max_file_size: u64,
+    opts: Options,
+) -> ExitCode {
+    let git = match Git::open(repo) {
+        Ok(g) => g,
+        Err(f) => return git_failure(ui, &f),
+    };
+    let source = match git.commit_id(rev) {
+        Ok(id) => id,
+        Err(f) => return git_failure(ui, &f),
+    };
+    let c = match compile_repo(ui, repo, Some(rev), max_file_size, opts) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match fleetc::git::publish::publish(&git, source, branch, &c.tree, message, force) {
+        Ok(fleetc::git::publish::Outcome::Committed { commit, .. }) => {
+            println!(
+                "published {} onto {branch} (rendered from {})",
+                fleetc::git::short(commit),
+                fleetc::git::short(source)
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(fleetc::git::publish::Outcome::Unchanged { tip }) => {
+            println!(
+                "{branch} is up to date at {} (rendered from {})",
+                fleetc::git::short(tip),
+                fleetc::git::short(source)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(f) => git_failure(ui, &f),
     }
 }
 
