@@ -236,10 +236,7 @@ fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<L
             }
         },
         Some(rev) => {
-            let read = Git::open(repo).and_then(|g| {
-                let id = g.commit_id(rev)?;
-                Ok((g.read(id, &limits)?, id))
-            });
+            let read = Git::open(repo).and_then(|g| g.read_rev(rev, &limits));
             match read {
                 Ok((fs, id)) => Ok(Loaded {
                     fs,
@@ -527,9 +524,7 @@ fn diff_side(
     };
     let (fs, label, commit) = match rev {
         Some(r) => {
-            let read = git
-                .commit_id(r)
-                .and_then(|id| Ok((git.read(id, &limits)?, id)));
+            let read = git.read_rev(r, &limits);
             match read {
                 Ok((fs, id)) => (
                     fs,

@@ -182,6 +182,12 @@ impl Git {
         Ok(r.set)
     }
 
+    /// The commit `rev` names and the fleet read from it.
+    pub fn read_rev(&self, rev: &str, limits: &Limits) -> Result<(FileSet, ObjectId), Failure> {
+        let id = self.commit_id(rev)?;
+        Ok((self.read(id, limits)?, id))
+    }
+
     /// The work tree root.
     pub fn workdir(&self) -> Option<PathBuf> {
         self.repo.workdir().map(Path::to_path_buf)

@@ -2,13 +2,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use crate::git::{example_repo, git};
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let t = std::fs::read_to_string(path).expect("read");
-    assert!(t.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, t.replacen(from, to, 1)).expect("write");
-}
+use crate::git::{edit, example_repo, git};
 
 /// Commit ids vary with the example's content; snapshots show a placeholder.
 fn redact_ids(s: &str) -> String {

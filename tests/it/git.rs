@@ -41,7 +41,8 @@ pub fn example_repo(tmp: &Path) -> PathBuf {
     w
 }
 
-fn edit(path: &Path, from: &str, to: &str) {
+/// Replace the first `from` in a file; panics when it is absent.
+pub fn edit(path: &Path, from: &str, to: &str) {
     let t = std::fs::read_to_string(path).expect("read");
     assert!(t.contains(from), "{} has no {from:?}", path.display());
     std::fs::write(path, t.replacen(from, to, 1)).expect("write");
