@@ -5,6 +5,8 @@
 //! writes for `examples/<example>/`, for every format the example compiles in
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
+mod synth;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
