@@ -5,6 +5,7 @@
 //! writes for `examples/<example>/`, for every format the example compiles in
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
+mod bench;
 mod synth;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
@@ -155,10 +156,15 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bless") => bless(),
         Some("check") => check(),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check>");
+            eprintln!("usage: cargo xtask <bless|check|bench>");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
             eprintln!("  check  fail when golden/ differs from a fresh render");
+            eprintln!(
+                "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
+            );
+            eprintln!("         [--kustomize-max 1000] [--dir target/bench]: fleetc vs cp -r and kustomize");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,431 @@
+//! `cargo xtask bench`: fleetc against the file-system floor and the
+//! kustomize peer on generated fleets (see synth.rs), side by side in one run.
+//!
+//! Per size N: cold render to disk, `render --check`, an up-to-date
+//! re-render, `validate`, `diff` between two revisions that differ in one
+//! group value, `cp -r` of the rendered tree (paired with each cold render),
+//! and `kubectl kustomize` over every cluster of the twin, parallel over the
+//! cores (N ≤ 1000 unless --kustomize-max says otherwise). Following
+//! ../shared/BENCHMARKING.md: old trees are moved aside, never deleted between
+//! timed runs; `sync` before each run; medians and ratios of paired runs.
+//! Times and peak RSS come from /usr/bin/time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::synth::{self, Size};
+
+struct Opts {
+    sizes: Vec<usize>,
+    components: usize,
+    resources: usize,
+    runs: usize,
+    kustomize_max: usize,
+    dir: PathBuf,
+}
+
+fn parse(args: &[String]) -> Result<Opts> {
+    let mut o = Opts {
+        sizes: vec![100, 1000, 10_000],
+        components: 20,
+        resources: 6,
+        runs: 3,
+        kustomize_max: 1000,
+        dir: crate::root().join("target/bench"),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--sizes" => {
+                o.sizes = val()?
+                    .split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse()
+                            .context("--sizes: numbers separated by commas")
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "--components" => o.components = val()?.parse()?,
+            "--resources" => o.resources = val()?.parse()?,
+            "--runs" => o.runs = val()?.parse()?,
+            "--kustomize-max" => o.kustomize_max = val()?.parse()?,
+            "--dir" => o.dir = PathBuf::from(val()?),
+            other => bail!("unknown argument {other}; see `cargo xtask` for usage"),
+        }
+    }
+    if o.runs == 0 || o.resources == 0 || o.resources > synth::KINDS.len() {
+        bail!("--runs ≥ 1 and 1 ≤ --resources ≤ {}", synth::KINDS.len());
+    }
+    Ok(o)
+}
+
+/// One timed command: wall seconds and peak RSS (KiB) of the process.
+struct Timed {
+    secs: f64,
+    peak_kib: u64,
+    code: i32,
+}
+
+fn timed(cmd: &[&str], cwd: &Path, stdout: Option<&Path>) -> Result<Timed> {
+    let _ = Command::new("sync").status();
+    let report = tempfile::NamedTempFile::new()?;
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "%e %M", "-o"])
+        .arg(report.path())
+        .args(cmd)
+        .current_dir(cwd)
+        .stderr(Stdio::null());
+    match stdout {
+        Some(p) => c.stdout(std::fs::File::create(p)?),
+        None => c.stdout(Stdio::null()),
+    };
+    let status = c
+        .status()
+        .context("/usr/bin/time is required (apt-get install time)")?;
+    let text = std::fs::read_to_string(report.path())?;
+    let last = text.lines().last().unwrap_or_default();
+    let mut f = last.split_whitespace();
+    let secs: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
+    let peak_kib: u64 = f.next().unwrap_or("0").parse().unwrap_or(0);
+    Ok(Timed {
+        secs,
+        peak_kib,
+        code: status.code().unwrap_or(-1),
+    })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<()> {
+    let st = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("git {args:?} failed");
+    }
+    Ok(())
+}
+
+/// `kubectl kustomize` of every cluster of the twin, `jobs` at a time; wall seconds.
+fn kustomize_loop(twin: &Path, out: &Path, clusters: usize, jobs: usize) -> Result<f64> {
+    std::fs::create_dir_all(out)?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let _ = Command::new("sync").status();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= clusters {
+                    break;
+                }
+                let c = synth::cluster_name(i);
+                let ok = std::fs::File::create(out.join(format!("{c}.yaml")))
+                    .ok()
+                    .and_then(|f| {
+                        Command::new("kubectl")
+                            .arg("kustomize")
+                            .arg(twin.join("clusters").join(&c))
+                            .stdout(f)
+                            .stderr(Stdio::null())
+                            .status()
+                            .ok()
+                    })
+                    .is_some_and(|st| st.success());
+                if !ok {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+        bail!("kubectl kustomize failed on the twin of {}", twin.display());
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+struct Row {
+    n: usize,
+    what: &'static str,
+    secs: f64,
+    runs: usize,
+    peak_mib: Option<f64>,
+    note: String,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    let root = crate::root();
+    let st = Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "--locked",
+            "-p",
+            "fleetc",
+            "--bin",
+            "fleetc",
+        ])
+        .current_dir(&root)
+        .status()?;
+    if !st.success() {
+        bail!("cargo build --release failed");
+    }
+    let fleetc = root.join("target/release/fleetc");
+    let fleetc = fleetc.to_string_lossy().into_owned();
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::fs::create_dir_all(&o.dir)?;
+    let trash = o.dir.join("trash");
+    std::fs::create_dir_all(&trash)?;
+    let mut rows: Vec<Row> = Vec::new();
+    for &n in &o.sizes {
+        let size = Size {
+            clusters: n,
+            components: o.components,
+            resources: o.resources,
+        };
+        let dir = o.dir.join(format!("n{n}"));
+        if dir.exists() {
+            std::fs::rename(&dir, trash.join(format!("n{n}-{}", std::process::id())))?;
+        }
+        eprintln!(
+            "bench: generating N={n} ({} resources)",
+            n * o.components * o.resources
+        );
+        let fleet_dir = dir.join("fleet");
+        synth::write(&fleet_dir, &synth::fleet(size, false))?;
+        let repo = dir.join("repo");
+        synth::write(&repo.join("fleet"), &synth::fleet(size, false))?;
+        git(&repo, &["init", "-q", "-b", "main"])?;
+        git(&repo, &["add", "-A"])?;
+        git(&repo, &["commit", "-q", "-m", "base"])?;
+        synth::write(&repo.join("fleet"), &synth::fleet(size, true))?;
+        git(&repo, &["commit", "-q", "-am", "prod log level"])?;
+
+        // Cold renders, each paired with a cp -r of its own output.
+        let (mut render, mut cp, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        let mut peak: u64 = 0;
+        for k in 0..o.runs {
+            let out = dir.join(format!("out-{k}"));
+            let t = timed(
+                &[&fleetc, "render", "fleet", "-o", &out.to_string_lossy()],
+                &dir,
+                None,
+            )?;
+            if t.code != 0 {
+                bail!("fleetc render failed at N={n}");
+            }
+            let c = timed(
+                &[
+                    "cp",
+                    "-r",
+                    &out.to_string_lossy(),
+                    &dir.join(format!("cp-{k}")).to_string_lossy(),
+                ],
+                &dir,
+                None,
+            )?;
+            peak = peak.max(t.peak_kib);
+            ratio.push(t.secs / c.secs.max(0.001));
+            render.push(t.secs);
+            cp.push(c.secs);
+        }
+        let files = walk_count(&dir.join("out-0"));
+        let render_med = median(&mut render);
+        rows.push(Row {
+            n,
+            what: "fleetc render (cold, to disk)",
+            secs: render_med,
+            runs: o.runs,
+            peak_mib: Some(peak as f64 / 1024.0),
+            note: format!(
+                "{files} files; {:.2}× its paired cp -r (median of pairs)",
+                median(&mut ratio)
+            ),
+        });
+        rows.push(Row {
+            n,
+            what: "cp -r of the rendered tree",
+            secs: median(&mut cp),
+            runs: o.runs,
+            peak_mib: None,
+            note: String::new(),
+        });
+
+        let mut measure =
+            |what: &'static str, cmd: &[&str], cwd: &Path, want: i32| -> Result<f64> {
+                let mut secs = Vec::new();
+                let mut pk = 0;
+                for _ in 0..o.runs {
+                    let t = timed(cmd, cwd, None)?;
+                    if t.code != want {
+                        bail!("{what} exited {} at N={n}, expected {want}", t.code);
+                    }
+                    pk = pk.max(t.peak_kib);
+                    secs.push(t.secs);
+                }
+                let m = median(&mut secs);
+                rows.push(Row {
+                    n,
+                    what,
+                    secs: m,
+                    runs: o.runs,
+                    peak_mib: Some(pk as f64 / 1024.0),
+                    note: String::new(),
+                });
+                Ok(m)
+            };
+        let out0 = dir.join("out-0").to_string_lossy().into_owned();
+        let check = measure(
+            "fleetc render --check",
+            &[&fleetc, "render", "fleet", "--check", "-o", &out0],
+            &dir,
+            0,
+        )?;
+        let rerender = measure(
+            "fleetc render (up to date)",
+            &[&fleetc, "render", "fleet", "-o", &out0],
+            &dir,
+            0,
+        )?;
+        let validate = measure("fleetc validate", &[&fleetc, "validate", "fleet"], &dir, 0)?;
+        let diff = measure(
+            "fleetc diff (two revisions)",
+            &[
+                &fleetc, "diff", "fleet", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+            ],
+            &repo,
+            1,
+        )?;
+        annotate(
+            &mut rows,
+            n,
+            "fleetc render --check",
+            format!("{:.2}× cold render", check / render_med),
+        );
+        annotate(
+            &mut rows,
+            n,
+            "fleetc render (up to date)",
+            format!("{:.0}% of cold render", 100.0 * rerender / render_med),
+        );
+
+        if n <= o.kustomize_max {
+            let twin = dir.join("kustomize");
+            synth::write(&twin, &synth::kustomize(size))?;
+            eprintln!("bench: kubectl kustomize over {n} clusters, {jobs} at a time");
+            let secs = kustomize_loop(&twin, &dir.join("kustomize-out"), n, jobs)?;
+            rows.push(Row {
+                n,
+                what: "kubectl kustomize loop (parallel)",
+                secs,
+                runs: 1,
+                peak_mib: None,
+                note: format!(
+                    "{:.0}× cold render; {:.0}× validate; {:.0}× diff",
+                    secs / render_med,
+                    secs / validate.max(0.001),
+                    secs / diff.max(0.001)
+                ),
+            });
+        }
+        print_rows(&rows, n);
+    }
+    let table = table(&rows);
+    let cpus = jobs;
+    let report = format!(
+        "machine: {cpus} cores; kubectl: {}\nfleet: {} components × {} resources per cluster\n\n{table}",
+        kubectl_version(),
+        o.components,
+        o.resources
+    );
+    std::fs::write(o.dir.join("results.md"), &report)?;
+    println!("{report}");
+    eprintln!(
+        "bench: results in {}; old trees are in {} (delete them when nothing is timed)",
+        o.dir.join("results.md").display(),
+        trash.display()
+    );
+    Ok(())
+}
+
+fn annotate(rows: &mut [Row], n: usize, what: &str, note: String) {
+    if let Some(r) = rows.iter_mut().find(|r| r.n == n && r.what == what) {
+        r.note = note;
+    }
+}
+
+fn walk_count(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(e.path());
+                } else {
+                    n += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+fn kubectl_version() -> String {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|| "not found".into())
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut s = String::from("| N | measure | median (s) | runs | peak RSS (MiB) | notes |\n|---:|---|---:|---:|---:|---|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {:.3} | {} | {} | {} |\n",
+            r.n,
+            r.what,
+            r.secs,
+            r.runs,
+            r.peak_mib.map_or("–".into(), |m| format!("{m:.0}")),
+            r.note
+        ));
+    }
+    s
+}
+
+fn print_rows(rows: &[Row], n: usize) {
+    for r in rows.iter().filter(|r| r.n == n) {
+        eprintln!(
+            "  N={:<6} {:<36} {:>9.3} s  {}",
+            r.n, r.what, r.secs, r.note
+        );
+    }
+}
