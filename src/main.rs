@@ -627,12 +627,12 @@ fn publish(
     max_file_size: u64,
     opts: Options,
 ) -> ExitCode {
-    let git = match Git::open(repo) {
-        Ok(g) => g,
-        Err(f) => return git_failure(ui, &f),
-    };
-    let source = match git.commit_id(rev) {
-        Ok(id) => id,
+    let opened = Git::open(repo).and_then(|g| {
+        let id = g.commit_id(rev)?;
+        Ok((g, id))
+    });
+    let (git, source) = match opened {
+        Ok(x) => x,
         Err(f) => return git_failure(ui, &f),
     };
     let c = match compile_repo(ui, repo, Some(rev), max_file_size, opts) {
