@@ -223,10 +223,7 @@ struct Loaded {
 /// Read the fleet at `repo`, from `rev` when given; on failure, print the
 /// diagnostics and return the exit code to use.
 fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<Loaded, ExitCode> {
-    let limits = source::Limits {
-        max_file_bytes: max_file_size,
-        ..Default::default()
-    };
+    let limits = limits(max_file_size);
     match rev {
         None => match source::read_dir(repo, &limits) {
             Ok(fs) => Ok(Loaded { fs, commit: None }),
@@ -245,6 +242,14 @@ fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<L
                 Err(f) => Err(git_failure(ui, &f)),
             }
         }
+    }
+}
+
+/// Input limits from `--max-file-size`.
+fn limits(max_file_size: u64) -> source::Limits {
+    source::Limits {
+        max_file_bytes: max_file_size,
+        ..Default::default()
     }
 }
 
@@ -518,10 +523,7 @@ fn diff_side(
     max_file_size: u64,
     opts: &Options,
 ) -> Result<(fleetc::Compiled, String), ExitCode> {
-    let limits = source::Limits {
-        max_file_bytes: max_file_size,
-        ..Default::default()
-    };
+    let limits = limits(max_file_size);
     let (fs, label, commit) = match rev {
         Some(r) => {
             let read = git.read_rev(r, &limits);

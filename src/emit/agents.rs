@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
-use crate::load::model::{Output, Repo, Unit};
+use crate::load::model::{Repo, Unit};
 use crate::load::yaml::Node;
 use crate::render::helm::FLUX_NAMESPACE;
 use crate::render::kinds;
@@ -121,7 +121,7 @@ pub fn flux_cluster(
     rc: &RenderedCluster,
     fleet_labels: &[(String, String)],
 ) -> Vec<(String, Vec<u8>)> {
-    let out = output(repo);
+    let out = repo.output();
     let needed = depended_on(repo, rc);
     let mut files = Vec::new();
     for ru in &rc.units {
@@ -183,7 +183,7 @@ pub fn kustomization_file(unit: &str) -> String {
 /// `bootstrap/<c>.yaml`: the GitRepository of the rendered branch and the
 /// root Kustomization over `clusters/<c>/flux`.
 pub fn flux_bootstrap(repo: &Repo, cluster: &str, fleet_labels: &[(String, String)]) -> Vec<u8> {
-    let out = output(repo);
+    let out = repo.output();
     let source = repo
         .fleet
         .as_ref()
@@ -220,7 +220,7 @@ pub fn argocd_cluster(
     depth: &[usize],
     fleet_labels: &[(String, String)],
 ) -> Vec<(String, Vec<u8>)> {
-    let out = output(repo);
+    let out = repo.output();
     let Some(res) = resolved.clusters.iter().find(|c| c.name == rc.name) else {
         return Vec::new();
     };
@@ -308,7 +308,7 @@ fn helm_source(
 /// `bootstrap/argocd.yaml`: the Application health check that makes sync
 /// waves between child Applications wait, then the root Application over `argocd/`.
 pub fn argocd_bootstrap(repo: &Repo, fleet_labels: &[(String, String)]) -> Vec<u8> {
-    let out = output(repo);
+    let out = repo.output();
     let source = repo
         .fleet
         .as_ref()
@@ -358,20 +358,6 @@ return hs
 /// Name of the Application of unit `unit` on `cluster`.
 pub fn app_name(cluster: &str, unit: &str) -> String {
     format!("{cluster}-{unit}")
-}
-
-fn output(repo: &Repo) -> Output {
-    repo.fleet.as_ref().map_or_else(
-        || Output {
-            repository: None,
-            branch: "rendered".into(),
-            interval: "10m".into(),
-            sops_secret: None,
-            argocd_project: "default".into(),
-            span: Span::file(&Source::new("fleet.yaml", "")),
-        },
-        |f| f.output.clone(),
-    )
 }
 
 /// Two (cluster, unit) pairs whose Application names collide (`a-b` + `c`

@@ -9,7 +9,7 @@
 
 pub mod publish;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
@@ -186,11 +186,6 @@ impl Git {
     pub fn read_rev(&self, rev: &str, limits: &Limits) -> Result<(FileSet, ObjectId), Failure> {
         let id = self.commit_id(rev)?;
         Ok((self.read(id, limits)?, id))
-    }
-
-    /// The work tree root.
-    pub fn workdir(&self) -> Option<PathBuf> {
-        self.repo.workdir().map(Path::to_path_buf)
     }
 }
 

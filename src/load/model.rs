@@ -137,6 +137,20 @@ pub struct Output {
     pub span: Span,
 }
 
+impl Output {
+    /// The SPEC's defaults: branch `rendered`, interval `10m`, project `default`.
+    fn defaults(span: Span) -> Output {
+        Output {
+            repository: None,
+            branch: "rendered".into(),
+            interval: "10m".into(),
+            sops_secret: None,
+            argocd_project: "default".into(),
+            span,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Fleet {
     pub name: String,
@@ -480,6 +494,15 @@ pub struct Repo {
 }
 
 impl Repo {
+    /// `Fleet.spec.output`, with the defaults when there is no fleet.yaml
+    /// (loading reports that as an error before anything reads this).
+    pub fn output(&self) -> Output {
+        self.fleet.as_ref().map_or_else(
+            || Output::defaults(Span::file(&crate::diag::Source::new("fleet.yaml", ""))),
+            |f| f.output.clone(),
+        )
+    }
+
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name == name)
     }
@@ -619,20 +642,22 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
     let fmt_node = spec.get_path(&["output", "format"]);
     let out = spec.get("output");
     let out_s = |k: &str| s(out.and_then(|o| o.get(k)));
+    let span = if out.is_some() {
+        spec.key_span("output")
+    } else if node.get("spec").is_some() {
+        node.key_span("spec")
+    } else {
+        node.span.clone()
+    };
+    let d = Output::defaults(span);
     let output = Output {
         repository: out_s("repository"),
-        branch: out_s("branch").unwrap_or_else(|| "rendered".into()),
-        interval: out_s("interval").unwrap_or_else(|| "10m".into()),
+        branch: out_s("branch").unwrap_or(d.branch),
+        interval: out_s("interval").unwrap_or(d.interval),
         sops_secret: out_s("sopsSecret"),
         argocd_project: s(out.and_then(|o| o.get_path(&["argocd", "project"])))
-            .unwrap_or_else(|| "default".into()),
-        span: if out.is_some() {
-            spec.key_span("output")
-        } else if node.get("spec").is_some() {
-            node.key_span("spec")
-        } else {
-            node.span.clone()
-        },
+            .unwrap_or(d.argocd_project),
+        span: d.span,
     };
     Fleet {
         output,

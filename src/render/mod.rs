@@ -315,8 +315,7 @@ pub fn render(
                 let mut resources = Vec::new();
                 let mut sops = Vec::new();
                 if let (Some(h), Format::Flux) = (&u.helm, format) {
-                    let interval = repo.fleet.as_ref().map_or("10m", |f| f.output.interval.as_str());
-                    resources.extend(helm::flux_objects(u, h, ru, interval));
+                    resources.extend(helm::flux_objects(u, h, ru, &repo.output().interval));
                 }
                 for item in &prep.items {
                     match item {

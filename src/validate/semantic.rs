@@ -1,5 +1,6 @@
 //! Semantic checks over the typed model: references, cycles, empty targets,
-//! shared names, and what this version of fleetc cannot compile yet.
+//! shared names, Helm components, and what the output format needs
+//! ([`check_format`]).
 //! Everything that can be checked without resolving clusters lives here.
 
 use std::collections::{BTreeMap, BTreeSet};
