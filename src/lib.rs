@@ -38,6 +38,8 @@ pub struct Options {
     pub source_rev: Option<String>,
     /// "Today" as YYYY-MM-DD, for exemption expiry (see [`resolve::policy::today`]).
     pub today: String,
+    /// Build the output tree (false for `validate`: everything is checked, nothing serialised).
+    pub tree: bool,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             clusters: Vec::new(),
             source_rev: None,
             today,
+            tree: true,
         }
     }
 }
@@ -122,14 +125,18 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     if diags.has_errors() {
         return (None, diags);
     }
-    let tree = emit::tree(
-        fs,
-        &repo,
-        &resolved,
-        &rendered,
-        format,
-        opts.source_rev.as_deref(),
-    );
+    let tree = if opts.tree {
+        emit::tree(
+            fs,
+            &repo,
+            &resolved,
+            &rendered,
+            format,
+            opts.source_rev.as_deref(),
+        )
+    } else {
+        emit::Tree::default()
+    };
     (
         Some(Compiled {
             repo,

@@ -20,6 +20,7 @@ mod mask;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use similar::{ChangeTag, TextDiff};
 
 use crate::emit::Tree;
@@ -312,6 +313,9 @@ fn change_of(cluster: &str, rel: &str, old: Option<&[u8]>, new: Option<&[u8]>) -
     })
 }
 
+/// (cluster, path, old bytes, new bytes) of a file that differs.
+type Pair<'a> = (&'a String, &'a String, Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// Compare two output trees. `groups` maps group names to their members (head's,
 /// then base's for groups only base has), to name folded cluster lists.
 pub fn compare(
@@ -331,32 +335,42 @@ pub fn compare(
         clusters_total: clusters.len(),
         ..Default::default()
     };
-    let mut folded: BTreeMap<String, Block> = BTreeMap::new();
+    // Every (cluster, path) pair, in order; the line diffs run in parallel.
+    let mut pairs: Vec<Pair<'_>> = Vec::new();
     for c in clusters {
         let fa = a.get(c).unwrap_or(&empty);
         let fb = b.get(c).unwrap_or(&empty);
         let paths: BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
         for p in paths {
-            let Some(ch) = change_of(c, p, fa.get(p).copied(), fb.get(p).copied()) else {
-                continue;
-            };
-            report.clusters_changed.insert(c.clone());
-            report.totals.add(ch.op, 1);
-            let u = report.units.entry(ch.unit.clone()).or_default();
-            u.0.add(ch.op, 1);
-            u.1.insert(c.clone());
-            match folded.get_mut(&ch.key) {
-                Some(block) => block.clusters.push(c.clone()),
-                None => {
-                    folded.insert(
-                        ch.key.clone(),
-                        Block {
-                            clusters: vec![c.clone()],
-                            group: None,
-                            change: ch,
-                        },
-                    );
-                }
+            let (old, new) = (fa.get(p).copied(), fb.get(p).copied());
+            if old != new {
+                pairs.push((c, p, old, new));
+            }
+        }
+    }
+    let changes: Vec<Change> = pairs
+        .par_iter()
+        .filter_map(|&(c, p, old, new)| change_of(c, p, old, new))
+        .collect();
+    let mut folded: BTreeMap<String, Block> = BTreeMap::new();
+    for ch in changes {
+        let c = &ch.cluster;
+        report.clusters_changed.insert(c.clone());
+        report.totals.add(ch.op, 1);
+        let u = report.units.entry(ch.unit.clone()).or_default();
+        u.0.add(ch.op, 1);
+        u.1.insert(c.clone());
+        match folded.get_mut(&ch.key) {
+            Some(block) => block.clusters.push(c.clone()),
+            None => {
+                folded.insert(
+                    ch.key.clone(),
+                    Block {
+                        clusters: vec![c.clone()],
+                        group: None,
+                        change: ch,
+                    },
+                );
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod yaml;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::load::model::{Format, Repo};
@@ -74,6 +75,9 @@ fn inputs_of(
         .collect()
 }
 
+/// One cluster's files and its inventory entry.
+type ClusterOut = (Vec<(String, Vec<u8>)>, serde_json::Value);
+
 /// Build the output tree of a rendered fleet.
 pub fn tree(
     fs: &FileSet,
@@ -83,116 +87,129 @@ pub fn tree(
     format: Format,
     source_rev: Option<&str>,
 ) -> Tree {
-    let mut files = BTreeMap::new();
-    let mut inv_clusters = Vec::new();
     let fleet_labels: Vec<(String, String)> = repo
         .fleet
         .as_ref()
         .map(|f| f.common_labels.clone())
         .unwrap_or_default();
     let depth = agents::depths(repo);
-    for (ci, rc) in rendered.clusters.iter().enumerate() {
-        let base = format!("clusters/{}", rc.name);
-        let mut unit_dirs = Vec::new();
-        let mut inv_units = Vec::new();
-        match format {
-            Format::Flux => {
-                for (p, bytes) in agents::flux_cluster(repo, rc, &fleet_labels) {
-                    files.insert(format!("{base}/flux/{p}"), bytes);
+    // Per cluster in parallel (serialising is most of the work); merged in order.
+    let per_cluster: Vec<ClusterOut> = rendered
+        .clusters
+        .par_iter()
+        .enumerate()
+        .map(|(ci, rc)| {
+            let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+            let base = format!("clusters/{}", rc.name);
+            let mut unit_dirs = Vec::new();
+            let mut inv_units = Vec::new();
+            match format {
+                Format::Flux => {
+                    for (p, bytes) in agents::flux_cluster(repo, rc, &fleet_labels) {
+                        files.push((format!("{base}/flux/{p}"), bytes));
+                    }
+                    files.push((
+                        format!("bootstrap/{}.yaml", rc.name),
+                        agents::flux_bootstrap(repo, &rc.name, &fleet_labels),
+                    ));
                 }
-                files.insert(
-                    format!("bootstrap/{}.yaml", rc.name),
-                    agents::flux_bootstrap(repo, &rc.name, &fleet_labels),
-                );
-            }
-            Format::ArgoCd => {
-                for (p, bytes) in agents::argocd_cluster(repo, resolved, rc, &depth, &fleet_labels)
-                {
-                    files.insert(format!("argocd/{}/{p}", rc.name), bytes);
+                Format::ArgoCd => {
+                    for (p, bytes) in
+                        agents::argocd_cluster(repo, resolved, rc, &depth, &fleet_labels)
+                    {
+                        files.push((format!("argocd/{}/{p}", rc.name), bytes));
+                    }
                 }
+                Format::Plain => {}
             }
-            Format::Plain => {}
-        }
-        for ru in &rc.units {
-            let dir = format!("{}/{}", ru.kind.dir(), ru.name);
-            // An Argo CD Helm Application carries the chart itself: no directory.
-            let has_dir = !(format == Format::ArgoCd && repo.units[ru.unit].helm.is_some());
-            let mut listed = Vec::new();
-            let mut inv_res = Vec::new();
-            for r in &ru.resources {
-                let bytes = yaml::to_yaml(&r.node).into_bytes();
-                inv_res.push(serde_json::json!({
-                    "apiVersion": r.api_version,
-                    "kind": r.kind,
-                    "namespace": r.namespace,
-                    "name": r.name,
-                    "path": format!("{base}/{dir}/{}", r.path),
-                    "sha256": sha256_hex(&bytes),
+            for ru in &rc.units {
+                let dir = format!("{}/{}", ru.kind.dir(), ru.name);
+                // An Argo CD Helm Application carries the chart itself: no directory.
+                let has_dir = !(format == Format::ArgoCd && repo.units[ru.unit].helm.is_some());
+                let mut listed = Vec::new();
+                let mut inv_res = Vec::new();
+                for r in &ru.resources {
+                    let bytes = yaml::to_yaml(&r.node).into_bytes();
+                    inv_res.push(serde_json::json!({
+                        "apiVersion": r.api_version,
+                        "kind": r.kind,
+                        "namespace": r.namespace,
+                        "name": r.name,
+                        "path": format!("{base}/{dir}/{}", r.path),
+                        "sha256": sha256_hex(&bytes),
+                    }));
+                    listed.push(r.path.clone());
+                    files.push((format!("{base}/{dir}/{}", r.path), bytes));
+                }
+                for s in &ru.sops {
+                    listed.push(s.rel.clone());
+                    files.push((format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec()));
+                }
+                listed.sort();
+                if has_dir {
+                    files.push((
+                        format!("{base}/{dir}/kustomization.yaml"),
+                        kustomization(&listed),
+                    ));
+                }
+                inv_units.push(serde_json::json!({
+                    "kind": ru.kind.as_str(),
+                    "name": ru.name,
+                    "version": ru.version,
+                    "placement": ru.placement,
+                    "mode": ru.mode.map(|m| m.as_str()),
+                    "wave": ru.wave.as_ref().map(|w| w.0.clone()),
+                    "promoted": ru.wave.as_ref().map(|w| w.1),
+                    "path": has_dir.then(|| format!("{base}/{dir}")),
+                    "agent": match format {
+                        Format::Flux => Some(format!(
+                            "{base}/flux/{}",
+                            agents::kustomization_file(&ru.name)
+                        )),
+                        Format::ArgoCd => Some(format!("argocd/{}/{}.yaml", rc.name, ru.name)),
+                        Format::Plain => None,
+                    },
+                    "resources": inv_res,
                 }));
-                listed.push(r.path.clone());
-                files.insert(format!("{base}/{dir}/{}", r.path), bytes);
+                if has_dir {
+                    unit_dirs.push(dir);
+                }
             }
-            for s in &ru.sops {
-                listed.push(s.rel.clone());
-                files.insert(format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec());
-            }
-            listed.sort();
-            if has_dir {
-                files.insert(
-                    format!("{base}/{dir}/kustomization.yaml"),
-                    kustomization(&listed),
-                );
-            }
-            inv_units.push(serde_json::json!({
-                "kind": ru.kind.as_str(),
-                "name": ru.name,
-                "version": ru.version,
-                "placement": ru.placement,
-                "mode": ru.mode.map(|m| m.as_str()),
-                "wave": ru.wave.as_ref().map(|w| w.0.clone()),
-                "promoted": ru.wave.as_ref().map(|w| w.1),
-                "path": has_dir.then(|| format!("{base}/{dir}")),
-                "agent": match format {
-                    Format::Flux => Some(format!(
-                        "{base}/flux/{}",
-                        agents::kustomization_file(&ru.name)
-                    )),
-                    Format::ArgoCd => Some(format!("argocd/{}/{}.yaml", rc.name, ru.name)),
-                    Format::Plain => None,
-                },
-                "resources": inv_res,
-            }));
-            if has_dir {
-                unit_dirs.push(dir);
-            }
-        }
-        unit_dirs.sort();
-        files.insert(
-            format!("{base}/kustomization.yaml"),
-            kustomization(&unit_dirs),
-        );
+            unit_dirs.sort();
+            files.push((
+                format!("{base}/kustomization.yaml"),
+                kustomization(&unit_dirs),
+            ));
 
-        let rcl = resolved
-            .clusters
-            .iter()
-            .position(|x| x.name == rc.name)
-            .unwrap_or(ci);
-        let c = &repo.clusters[resolved.clusters[rcl].cluster];
-        let inputs = inputs_of(fs, repo, resolved, rcl);
-        let mut digest_src = String::new();
-        for (p, h) in &inputs {
-            let _ = writeln!(digest_src, "{p}\0{h}");
-        }
-        inv_clusters.push(serde_json::json!({
-            "name": rc.name,
-            "owner": c.owner,
-            "kubernetesVersion": c.kubernetes_version,
-            "labels": c.labels,
-            "groups": resolved.clusters[rcl].groups,
-            "units": inv_units,
-            "inputs": inputs,
-            "digest": sha256_hex(digest_src.as_bytes()),
-        }));
+            let rcl = resolved
+                .clusters
+                .iter()
+                .position(|x| x.name == rc.name)
+                .unwrap_or(ci);
+            let c = &repo.clusters[resolved.clusters[rcl].cluster];
+            let inputs = inputs_of(fs, repo, resolved, rcl);
+            let mut digest_src = String::new();
+            for (p, h) in &inputs {
+                let _ = writeln!(digest_src, "{p}\0{h}");
+            }
+            let inv = serde_json::json!({
+                "name": rc.name,
+                "owner": c.owner,
+                "kubernetesVersion": c.kubernetes_version,
+                "labels": c.labels,
+                "groups": resolved.clusters[rcl].groups,
+                "units": inv_units,
+                "inputs": inputs,
+                "digest": sha256_hex(digest_src.as_bytes()),
+            });
+            (files, inv)
+        })
+        .collect();
+    let mut files = BTreeMap::new();
+    let mut inv_clusters = Vec::with_capacity(per_cluster.len());
+    for (fs_, inv) in per_cluster {
+        files.extend(fs_);
+        inv_clusters.push(inv);
     }
     let inventory = serde_json::json!({
         "apiVersion": "fleetc.dev/v1alpha1",

@@ -5,6 +5,7 @@
 //! against the file name, and against its JSON Schema; only objects that pass
 //! become typed model values. Every problem in every file is reported.
 
+mod fast;
 pub mod model;
 pub mod yaml;
 

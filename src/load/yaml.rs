@@ -352,7 +352,18 @@ fn is_core_float(s: &str) -> bool {
 }
 
 /// Parse every document of `src`. Empty documents are dropped.
+///
+/// Plain block YAML takes the fast path ([`super::fast`]); anything else,
+/// and every error, comes from the general parser.
 pub fn parse_documents(src: &Arc<Source>, budget: &Budget) -> Result<Vec<Node>, Diagnostic> {
+    if let Some(docs) = super::fast::parse(src, budget) {
+        return Ok(docs);
+    }
+    parse_general(src, budget)
+}
+
+/// [`parse_documents`] without the fast path.
+pub(crate) fn parse_general(src: &Arc<Source>, budget: &Budget) -> Result<Vec<Node>, Diagnostic> {
     let mut b = Builder {
         src,
         budget,
@@ -609,18 +620,11 @@ impl Builder<'_> {
             }
             Some(Frame::Map { map, pending, .. }) => match pending.take() {
                 None => {
-                    let name = match &node.v {
-                        Value::Str(s) => s.clone(),
-                        Value::Int(i) => i.to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Null => String::new(),
-                        Value::Seq(_) | Value::Map(_) => {
-                            return Err(Diagnostic::error(
-                                "a mapping key must be a scalar, not a list or mapping",
-                            )
-                            .at(&node.span));
-                        }
+                    let Some(name) = key_name(&node.v) else {
+                        return Err(Diagnostic::error(
+                            "a mapping key must be a scalar, not a list or mapping",
+                        )
+                        .at(&node.span));
                     };
                     if name == "<<" {
                         return Err(Diagnostic::error("YAML merge keys (`<<`) are not supported")
@@ -647,6 +651,18 @@ impl Builder<'_> {
             },
         }
     }
+}
+
+/// The text of a mapping key read as `v` (None for a collection).
+pub(crate) fn key_name(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Null => String::new(),
+        Value::Seq(_) | Value::Map(_) => return None,
+    })
 }
 
 fn count_nodes(n: &Node) -> usize {

@@ -6,6 +6,7 @@
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
 mod bench;
+mod profile;
 mod synth;
 
 use std::collections::BTreeMap;
@@ -157,14 +158,16 @@ fn main() -> Result<()> {
         Some("bless") => bless(),
         Some("check") => check(),
         Some("bench") => bench::run(&args[1..]),
+        Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check|bench>");
+            eprintln!("usage: cargo xtask <bless|check|bench|profile>");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
             eprintln!("  check  fail when golden/ differs from a fresh render");
             eprintln!(
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );
             eprintln!("         [--kustomize-max 1000] [--dir target/bench]: fleetc vs cp -r and kustomize");
+            eprintln!("  profile [--size 1000]: time of one render, stage by stage");
             std::process::exit(2);
         }
     }

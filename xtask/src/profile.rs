@@ -1,0 +1,88 @@
+//! `cargo xtask profile [--size N] [--dir D]`: where the time of one render
+//! goes, stage by stage, through the library (read, parse into the model,
+//! validate, resolve, render, serialise, write). Single process, one run;
+//! the stage boundaries are the ones `fleetc::compile` and `emit::write` have.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use fleetc::load::model::Format;
+
+use crate::synth::{self, Size};
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut n = 1000;
+    let mut dir = crate::root().join("target/bench/profile");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().with_context(|| format!("{a} needs a value"))?;
+        match a.as_str() {
+            "--size" => n = v.parse()?,
+            "--dir" => dir = PathBuf::from(v),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let fleet = dir.join(format!("fleet-{n}"));
+    if !fleet.exists() {
+        synth::write(
+            &fleet,
+            &synth::fleet(
+                Size {
+                    clusters: n,
+                    components: 20,
+                    resources: 6,
+                },
+                false,
+            ),
+        )?;
+    }
+    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let mut t = Instant::now();
+    let mut lap = |what: &'static str, rows: &mut Vec<(&str, f64)>| {
+        rows.push((what, t.elapsed().as_secs_f64()));
+        t = Instant::now();
+    };
+    let fs = fleetc::source::read_dir(&fleet, &Default::default())
+        .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
+    lap("read files", &mut rows);
+    let opts = fleetc::Options::default();
+    let (repo, diags) = fleetc::load::load(&fs, &opts.budget);
+    if diags.has_errors() {
+        bail!("{}", diags.render(false));
+    }
+    lap("parse + schema (load)", &mut rows);
+    let _ = fleetc::validate::semantic::check(&repo);
+    let format = repo.fleet.as_ref().map_or(Format::Flux, |f| f.format);
+    let _ = fleetc::validate::semantic::check_format(&repo, format, false);
+    lap("semantic checks", &mut rows);
+    let (resolved, _) = fleetc::resolve::resolve(&repo, &opts.today);
+    lap("resolve", &mut rows);
+    let (rendered, d) = fleetc::render::render(
+        &fs,
+        &repo,
+        &resolved,
+        &opts.budget,
+        &opts.template_limits,
+        format,
+    );
+    if d.has_errors() {
+        bail!("{}", d.render(false));
+    }
+    lap("render (templates, parse, process)", &mut rows);
+    let tree = fleetc::emit::tree(&fs, &repo, &resolved, &rendered, format, None);
+    lap("serialise (tree, inventory)", &mut rows);
+    let out = dir.join(format!("out-{n}-{}", std::process::id()));
+    fleetc::emit::write::write_dir(&out, &tree).map_err(|e| anyhow::anyhow!("{e}"))?;
+    lap("write (staging + rename)", &mut rows);
+    drop((tree, rendered, resolved, repo, fs));
+    lap("free", &mut rows);
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    println!("N={n}: {} clusters × 20 components × 6 resources", n);
+    for (what, s) in &rows {
+        println!("  {what:<38} {s:>7.3} s  {:>5.1}%", 100.0 * s / total);
+    }
+    println!("  {:<38} {total:>7.3} s", "total");
+    std::fs::remove_dir_all(&out)?;
+    Ok(())
+}
