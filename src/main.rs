@@ -368,7 +368,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match fleetc::explain::explain(&c, &cluster, component.as_deref(), value.as_deref()) {
+            match fleetc::explain::explain(c, &cluster, component.as_deref(), value.as_deref()) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
