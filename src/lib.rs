@@ -40,6 +40,9 @@ pub struct Options {
     pub today: String,
     /// Build the output tree (false for `validate`: everything is checked, nothing serialised).
     pub tree: bool,
+    /// The `inputsDigest` of an existing output tree: when this compile's
+    /// [`inputs_digest`] equals it, rendering is skipped ([`Compiled::up_to_date`]).
+    pub reuse: Option<String>,
 }
 
 impl Default for Options {
@@ -56,6 +59,7 @@ impl Default for Options {
             source_rev: None,
             today,
             tree: true,
+            reuse: None,
         }
     }
 }
@@ -68,6 +72,50 @@ pub struct Compiled {
     pub rendered: render::Rendered,
     pub format: Format,
     pub tree: emit::Tree,
+    /// What the output tree records as its inputs (see [`inputs_digest`]).
+    pub inputs_digest: String,
+    /// `Options::reuse` matched: nothing was rendered (`rendered` and `tree` are empty).
+    pub up_to_date: bool,
+}
+
+/// One digest of everything an output tree is a function of: fleetc's
+/// version, every input file (path and bytes), the options that change the
+/// output (format, `--cluster`, the source revision) and what "today" decided
+/// (each policy's mode and exemption, each rollout wave, per cluster).
+/// Equal digests mean byte-identical output trees, so `render` skips the
+/// work when the tree on disk records the same one.
+pub fn inputs_digest(
+    fs: &source::FileSet,
+    opts: &Options,
+    format: Format,
+    resolved: &resolve::Resolved,
+) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let mut h = Sha256::new();
+    let mut head = format!(
+        "fleetc {}\nformat {}\nclusters {:?}\nsource {:?}\n",
+        env!("CARGO_PKG_VERSION"),
+        format.as_str(),
+        opts.clusters,
+        opts.source_rev
+    );
+    for (p, bytes) in &fs.files {
+        let _ = writeln!(head, "{p}\0{}", emit::sha256_hex(bytes));
+    }
+    for c in &resolved.clusters {
+        let _ = write!(head, "{}", c.name);
+        for u in &c.units {
+            let _ = write!(
+                head,
+                " {}:{:?}:{:?}:{:?}",
+                u.unit, u.mode, u.exemption, u.wave
+            );
+        }
+        head.push('\n');
+    }
+    h.update(head.as_bytes());
+    emit::sha256_hex(&h.finalize())
 }
 
 /// Run the whole pipeline. Returns the result (None when any error was found) and
@@ -112,6 +160,22 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     if format == Format::ArgoCd {
         diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
     }
+    let digest = inputs_digest(fs, opts, format, &resolved);
+    if opts.reuse.as_deref() == Some(digest.as_str()) && !diags.has_errors() {
+        diags.normalize();
+        return (
+            Some(Compiled {
+                repo,
+                resolved,
+                rendered: render::Rendered::default(),
+                format,
+                tree: emit::Tree::default(),
+                inputs_digest: digest,
+                up_to_date: true,
+            }),
+            diags,
+        );
+    }
     let (rendered, d) = render::render(
         fs,
         &repo,
@@ -133,6 +197,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
             &rendered,
             format,
             opts.source_rev.as_deref(),
+            &digest,
         )
     } else {
         emit::Tree::default()
@@ -144,6 +209,8 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
             rendered,
             format,
             tree,
+            inputs_digest: digest,
+            up_to_date: false,
         }),
         diags,
     )

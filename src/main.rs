@@ -462,9 +462,17 @@ fn main() -> ExitCode {
             if let Some(code) = refuse_output(&repo, &output) {
                 return code;
             }
+            // A tree whose recorded inputs equal this compile's is not rendered
+            // again (`--check` always renders and compares every byte).
+            let reuse = if check {
+                None
+            } else {
+                write::recorded_digest(&output)
+            };
             let opts = Options {
                 format: format.map(Format::from),
                 clusters,
+                reuse,
                 ..opts()
             };
             let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
@@ -497,6 +505,10 @@ fn main() -> ExitCode {
                     }
                     Err(e) => write_error(&e),
                 };
+            }
+            if c.up_to_date {
+                println!("{} is up to date", output.display());
+                return ExitCode::SUCCESS;
             }
             match write::write_dir(&output, &c.tree) {
                 Ok(Outcome::UpToDate) => {

@@ -86,6 +86,7 @@ pub fn tree(
     rendered: &Rendered,
     format: Format,
     source_rev: Option<&str>,
+    inputs_digest: &str,
 ) -> Tree {
     let fleet_labels: Vec<(String, String)> = repo
         .fleet
@@ -217,6 +218,7 @@ pub fn tree(
         "fleet": repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
         "format": format.as_str(),
         "sourceRevision": source_rev,
+        "inputsDigest": inputs_digest,
         "clusters": inv_clusters,
     });
     if format == Format::ArgoCd && !rendered.clusters.is_empty() {

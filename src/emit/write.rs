@@ -84,6 +84,21 @@ fn check_out(out: &Path) -> Result<bool, WriteError> {
     Ok(true)
 }
 
+/// The `inputsDigest` recorded in an output tree fleetc wrote (marker
+/// present, `inventory.json` a regular file), if any.
+pub fn recorded_digest(out: &Path) -> Option<String> {
+    let regular = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    if fs::symlink_metadata(out).map_or(true, |m| !m.is_dir())
+        || !regular(&out.join(MARKER))
+        || !regular(&out.join("inventory.json"))
+    {
+        return None;
+    }
+    let text = fs::read(out.join("inventory.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v.get("inputsDigest")?.as_str().map(str::to_string)
+}
+
 /// Read an existing output tree (regular files only, marker excluded).
 pub fn read_tree(out: &Path) -> Result<BTreeMap<String, Vec<u8>>, WriteError> {
     let mut files = BTreeMap::new();

@@ -40,6 +40,43 @@ fn a_failed_render_leaves_the_previous_tree_untouched() {
     );
 }
 
+/// `render` trusts the tree it wrote when inventory.json records the same
+/// inputs digest (nothing is rendered or read again); `--check` verifies
+/// every byte, so a hand edit is found there.
+#[test]
+fn check_finds_hand_edits_that_an_up_to_date_render_trusts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &[]);
+    let inv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("inventory.json")).expect("read"))
+            .expect("json");
+    let digest = inv["inputsDigest"].as_str().expect("inputsDigest");
+    assert_eq!(digest.len(), 64);
+    let victim = read_tree(&out)
+        .into_keys()
+        .find(|p| p.contains("/components/") && !p.ends_with("kustomization.yaml"))
+        .expect("a resource file");
+    std::fs::write(out.join(&victim), "edited: by hand\n").expect("write");
+    let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 0);
+    assert!(text(&o.stdout).contains("up to date"));
+    let o = fleetc(&["render", "repo", "--check", "-o", "out"], tmp.path());
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&format!("changed out/{victim}")),
+        "{}",
+        text(&o.stdout)
+    );
+    // A different option is a different digest: rendered again, the edit is gone.
+    let o = fleetc(
+        &["render", "repo", "--cluster", "c", "-o", "out"],
+        tmp.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("rendered"), "{}", text(&o.stdout));
+}
+
 #[test]
 fn rerendering_the_same_input_touches_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
