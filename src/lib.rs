@@ -40,6 +40,8 @@ pub struct Options {
     pub today: String,
     /// Build the output tree (false for `validate`: everything is checked, nothing serialised).
     pub tree: bool,
+    /// Write `inventory.json` into the tree (false for `diff`, which compares the rest).
+    pub inventory: bool,
     /// The `inputsDigest` of an existing output tree: when this compile's
     /// [`inputs_digest`] equals it, rendering is skipped ([`Compiled::up_to_date`]).
     pub reuse: Option<String>,
@@ -59,6 +61,7 @@ impl Default for Options {
             source_rev: None,
             today,
             tree: true,
+            inventory: true,
             reuse: None,
         }
     }
@@ -118,13 +121,26 @@ pub fn inputs_digest(
     emit::sha256_hex(&h.finalize())
 }
 
-/// Run the whole pipeline. Returns the result (None when any error was found) and
-/// every diagnostic, sorted.
-pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags) {
+/// A fleet loaded, checked and resolved: everything before rendering.
+#[derive(Debug)]
+pub struct Planned {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub format: Format,
+    /// See [`inputs_digest`].
+    pub inputs_digest: String,
+    /// Diagnostics so far (may hold errors found while resolving).
+    pub diags: Diags,
+}
+
+/// Load, check and resolve. `Err` holds the diagnostics when an error stops
+/// the pipeline before resolving; resolution errors are kept in
+/// [`Planned::diags`] so that rendering can report its own alongside.
+pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     let (repo, mut diags) = load::load(fs, &opts.budget);
     if diags.has_errors() {
         diags.normalize();
-        return (None, diags);
+        return Err(diags);
     }
     diags.extend(validate::semantic::check(&repo));
     let format = opts
@@ -148,7 +164,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     }
     if diags.has_errors() {
         diags.normalize();
-        return (None, diags);
+        return Err(diags);
     }
     let (mut resolved, d) = resolve::resolve(&repo, &opts.today);
     diags.extend(d);
@@ -160,21 +176,59 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     if format == Format::ArgoCd {
         diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
     }
-    let digest = inputs_digest(fs, opts, format, &resolved);
-    if opts.reuse.as_deref() == Some(digest.as_str()) && !diags.has_errors() {
-        diags.normalize();
+    let inputs_digest = inputs_digest(fs, opts, format, &resolved);
+    Ok(Planned {
+        repo,
+        resolved,
+        format,
+        inputs_digest,
+        diags,
+    })
+}
+
+/// Run the whole pipeline. Returns the result (None when any error was found) and
+/// every diagnostic, sorted.
+pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags) {
+    let mut p = match plan(fs, opts) {
+        Ok(p) => p,
+        Err(d) => return (None, d),
+    };
+    if opts.reuse.as_deref() == Some(p.inputs_digest.as_str()) && !p.diags.has_errors() {
+        p.diags.normalize();
         return (
             Some(Compiled {
-                repo,
-                resolved,
+                repo: p.repo,
+                resolved: p.resolved,
                 rendered: render::Rendered::default(),
-                format,
+                format: p.format,
                 tree: emit::Tree::default(),
-                inputs_digest: digest,
+                inputs_digest: p.inputs_digest,
                 up_to_date: true,
             }),
-            diags,
+            p.diags,
         );
+    }
+    finish(fs, p, opts, None)
+}
+
+/// Render and emit a planned fleet; with `only`, just those clusters (the
+/// fleet-wide check that every patch matches somewhere is then left out:
+/// it needs every cluster).
+pub fn finish(
+    fs: &source::FileSet,
+    p: Planned,
+    opts: &Options,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> (Option<Compiled>, Diags) {
+    let Planned {
+        repo,
+        mut resolved,
+        format,
+        inputs_digest: digest,
+        mut diags,
+    } = p;
+    if let Some(only) = only {
+        resolved.clusters.retain(|c| only.contains(&c.name));
     }
     let (rendered, d) = render::render(
         fs,
@@ -196,8 +250,10 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
             &resolved,
             &rendered,
             format,
-            opts.source_rev.as_deref(),
-            &digest,
+            opts.inventory.then_some(emit::Stamp {
+                source_rev: opts.source_rev.as_deref(),
+                inputs_digest: &digest,
+            }),
         )
     } else {
         emit::Tree::default()
@@ -214,4 +270,91 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         }),
         diags,
     )
+}
+
+/// Per cluster, a digest of everything its part of the output tree (its
+/// `clusters/<c>/`, `argocd/<c>/` and `bootstrap/<c>.yaml`) is a function of:
+/// fleetc's version, the format, `fleet.yaml`, the cluster's file, the files
+/// of its groups, of the placements that put units on it and of those units
+/// (definition and templates), and what resolution decided for it (groups,
+/// versions, modes, exemptions, waves). Equal digests on two sides of a diff
+/// mean the same files, so `diff` renders only the clusters that differ.
+///
+/// One input crosses clusters: the scope of a custom resource comes from
+/// CustomResourceDefinitions rendered anywhere in the fleet. When any unit
+/// mentions `CustomResourceDefinition` ([`mentions_crds`]), callers render
+/// every cluster instead.
+pub fn cluster_digests(
+    fs: &source::FileSet,
+    p: &Planned,
+) -> std::collections::BTreeMap<String, String> {
+    use std::fmt::Write as _;
+    let repo = &p.repo;
+    let mut hashes: std::collections::HashMap<&str, String> = Default::default();
+    let mut hash_of = |path: &str| -> String {
+        if let Some(h) = hashes.get(path) {
+            return h.clone();
+        }
+        let h = fs
+            .get(path)
+            .map(|b| emit::sha256_hex(b))
+            .unwrap_or_default();
+        if let Some((k, _)) = fs.files.get_key_value(path) {
+            hashes.insert(k.as_str(), h.clone());
+        }
+        h
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for rc in &p.resolved.clusters {
+        let c = &repo.clusters[rc.cluster];
+        let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
+        for g in &rc.groups {
+            paths.extend(
+                repo.groups
+                    .iter()
+                    .filter(|x| &x.name == g)
+                    .map(|x| x.file.as_str()),
+            );
+        }
+        let mut s = format!(
+            "fleetc {}\nformat {}\ngroups {:?}\n",
+            env!("CARGO_PKG_VERSION"),
+            p.format.as_str(),
+            rc.groups
+        );
+        for ru in &rc.units {
+            let u = &repo.units[ru.unit];
+            if let Some(pi) = ru.placement {
+                paths.push(&repo.placements[pi].file);
+            }
+            paths.push(&u.file);
+            paths.extend(u.templates.iter().map(|t| t.path.as_str()));
+            let _ = writeln!(
+                s,
+                "unit {} {:?} {:?} {:?} {:?} {:?}",
+                u.name,
+                ru.placement.map(|pi| &repo.placements[pi].name),
+                ru.version,
+                ru.mode,
+                ru.exemption,
+                ru.wave
+            );
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        for path in paths {
+            let _ = writeln!(s, "{path}\0{}", hash_of(path));
+        }
+        out.insert(rc.name.clone(), emit::sha256_hex(s.as_bytes()));
+    }
+    out
+}
+
+/// Does any component or policy file mention `CustomResourceDefinition`?
+pub fn mentions_crds(fs: &source::FileSet) -> bool {
+    const NEEDLE: &[u8] = b"CustomResourceDefinition";
+    fs.files.iter().any(|(p, b)| {
+        (p.starts_with("components/") || p.starts_with("policies/"))
+            && b.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+    })
 }

@@ -2,6 +2,7 @@
 //! (0 success, 1 differences, 2 invalid input or refused operation, 3 other failure).
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -536,7 +537,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// One side of a diff, compiled; a side that does not render is exit 3.
+/// One side of a diff, read and planned; a side that cannot be read is exit
+/// 2 (a bad revision) or 3.
+struct Side {
+    fs: source::FileSet,
+    label: String,
+    opts: Options,
+    planned: Result<fleetc::Planned, fleetc::diag::Diags>,
+}
+
 fn diff_side(
     ui: &Ui,
     git: &Git,
@@ -544,7 +553,7 @@ fn diff_side(
     rev: Option<&str>,
     max_file_size: u64,
     opts: &Options,
-) -> Result<(&'static fleetc::Compiled, String), ExitCode> {
+) -> Result<Side, ExitCode> {
     let limits = limits(max_file_size);
     let (fs, label, commit) = match rev {
         Some(r) => {
@@ -567,19 +576,38 @@ fn diff_side(
             }
         },
     };
-    let (compiled, diags) = compile(
-        &fs,
-        &Options {
-            source_rev: commit,
-            ..opts.clone()
-        },
-    );
+    let opts = Options {
+        source_rev: commit,
+        inventory: false,
+        ..opts.clone()
+    };
+    let planned = fleetc::plan(&fs, &opts);
+    Ok(Side {
+        fs,
+        label,
+        opts,
+        planned,
+    })
+}
+
+/// Render one side (only the clusters in `only`, when given); a side that
+/// does not render is exit 3.
+fn diff_render(
+    ui: &Ui,
+    side: Side,
+    only: Option<&BTreeSet<String>>,
+) -> Result<(&'static fleetc::Compiled, String), ExitCode> {
+    let (compiled, diags) = match side.planned {
+        Ok(p) => fleetc::finish(&side.fs, p, &side.opts, only),
+        Err(d) => (None, d),
+    };
     match compiled {
         // Kept until exit, like compile_repo's.
-        Some(c) => Ok((Box::leak(Box::new(c)), label)),
+        Some(c) => Ok((Box::leak(Box::new(c)), side.label)),
         None => {
             eprintln!(
-                "error: {label} does not render, so there is nothing to compare; its errors:"
+                "error: {} does not render, so there is nothing to compare; its errors:",
+                side.label
             );
             ui.report(&diags);
             Err(ExitCode::from(3))
@@ -602,17 +630,51 @@ fn diff(
         Ok(g) => g,
         Err(f) => return git_failure(ui, &f),
     };
-    let (b, base_label) = match diff_side(ui, &git, repo, Some(base), max_file_size, &opts) {
+    let b = match diff_side(ui, &git, repo, Some(base), max_file_size, &opts) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let (h, head_label) = match diff_side(ui, &git, repo, head, max_file_size, &opts) {
+    let h = match diff_side(ui, &git, repo, head, max_file_size, &opts) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    // Only clusters whose inputs differ are rendered (both sides planned, equal
+    // digests mean equal files); custom resource scopes cross clusters, so a
+    // fleet with CRDs in its units renders every cluster.
+    let every: BTreeSet<String> = [&b.planned, &h.planned]
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p.resolved.clusters.iter().map(|c| c.name.clone()))
+        .collect();
+    let changed: Option<BTreeSet<String>> = match (&b.planned, &h.planned) {
+        (Ok(pb), Ok(ph)) if !fleetc::mentions_crds(&b.fs) && !fleetc::mentions_crds(&h.fs) => {
+            let (db, dh) = (
+                fleetc::cluster_digests(&b.fs, pb),
+                fleetc::cluster_digests(&h.fs, ph),
+            );
+            Some(
+                db.keys()
+                    .chain(dh.keys())
+                    .filter(|c| db.get(*c) != dh.get(*c))
+                    .cloned()
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let (b, base_label) = match diff_render(ui, b, changed.as_ref()) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (h, head_label) = match diff_render(ui, h, changed.as_ref()) {
         Ok(x) => x,
         Err(code) => return code,
     };
     let mut groups = b.resolved.members.clone();
     groups.extend(h.resolved.members.clone());
-    let report = fleetc::diff::compare(&b.tree, &h.tree, &groups, &base_label, &head_label);
+    let mut report = fleetc::diff::compare(&b.tree, &h.tree, &groups, &base_label, &head_label);
+    // Clusters left unrendered (unchanged) count in the total.
+    report.clusters_total = report.clusters_total.max(every.len());
     let text = match format {
         DiffFormat::Text => fleetc::diff::format::text(&report, ui.color_stdout),
         DiffFormat::Markdown => fleetc::diff::format::markdown(

@@ -78,16 +78,33 @@ fn inputs_of(
 /// One cluster's files and its inventory entry.
 type ClusterOut = (Vec<(String, Vec<u8>)>, serde_json::Value);
 
-/// Build the output tree of a rendered fleet.
+/// What `inventory.json` records besides the rendered fleet.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp<'a> {
+    /// The git commit rendered.
+    pub source_rev: Option<&'a str>,
+    /// See [`crate::inputs_digest`].
+    pub inputs_digest: &'a str,
+}
+
+/// Build the output tree of a rendered fleet (without `inventory.json` when
+/// `inventory` is None: `diff` compares Kubernetes files only).
 pub fn tree(
     fs: &FileSet,
     repo: &Repo,
     resolved: &Resolved,
     rendered: &Rendered,
     format: Format,
-    source_rev: Option<&str>,
-    inputs_digest: &str,
+    inventory: Option<Stamp<'_>>,
 ) -> Tree {
+    let with_inventory = inventory.is_some();
+    let Stamp {
+        source_rev,
+        inputs_digest,
+    } = inventory.unwrap_or(Stamp {
+        source_rev: None,
+        inputs_digest: "",
+    });
     let fleet_labels: Vec<(String, String)> = repo
         .fleet
         .as_ref()
@@ -131,14 +148,16 @@ pub fn tree(
                 let mut inv_res = Vec::new();
                 for r in &ru.resources {
                     let bytes = yaml::to_yaml(&r.node).into_bytes();
-                    inv_res.push(serde_json::json!({
-                        "apiVersion": r.api_version,
-                        "kind": r.kind,
-                        "namespace": r.namespace,
-                        "name": r.name,
-                        "path": format!("{base}/{dir}/{}", r.path),
-                        "sha256": sha256_hex(&bytes),
-                    }));
+                    if with_inventory {
+                        inv_res.push(serde_json::json!({
+                            "apiVersion": r.api_version,
+                            "kind": r.kind,
+                            "namespace": r.namespace,
+                            "name": r.name,
+                            "path": format!("{base}/{dir}/{}", r.path),
+                            "sha256": sha256_hex(&bytes),
+                        }));
+                    }
                     listed.push(r.path.clone());
                     files.push((format!("{base}/{dir}/{}", r.path), bytes));
                 }
@@ -188,6 +207,9 @@ pub fn tree(
                 .position(|x| x.name == rc.name)
                 .unwrap_or(ci);
             let c = &repo.clusters[resolved.clusters[rcl].cluster];
+            if !with_inventory {
+                return (files, serde_json::Value::Null);
+            }
             let inputs = inputs_of(fs, repo, resolved, rcl);
             let mut digest_src = String::new();
             for (p, h) in &inputs {
@@ -226,6 +248,9 @@ pub fn tree(
             "bootstrap/argocd.yaml".into(),
             agents::argocd_bootstrap(repo, &fleet_labels),
         );
+    }
+    if !with_inventory {
+        return Tree { files };
     }
     let mut inv = serde_json::to_string_pretty(&inventory).unwrap_or_default();
     inv.push('\n');

@@ -411,8 +411,10 @@ pub fn render(
         matched.extend(m);
         out.clusters.push(rc);
     }
-    // A patch whose target matches nothing on every cluster it applies to is an error.
-    for (pi, ci, i) in applicable.difference(&matched) {
+    // A patch whose target matches nothing on every cluster it applies to is an error
+    // (decidable only when every cluster was rendered: not for --cluster or a diff's subset).
+    let every_cluster = resolved.clusters.len() == repo.clusters.len();
+    for (pi, ci, i) in applicable.difference(&matched).filter(|_| every_cluster) {
         let p = &repo.placements[*pi];
         let patch = match ci {
             Some(c) => &p.targets[*c].patches[*i],

@@ -314,3 +314,79 @@ fn a_huge_diff_stays_within_max_bytes() {
         );
     }
 }
+
+/// `diff` renders only the clusters whose inputs differ; what it reports must
+/// be exactly what comparing two full renders reports — for a group value, a
+/// cluster moving between groups (region label), and a template change.
+#[test]
+fn rendering_only_changed_clusters_reports_what_full_renders_do() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let w = example_repo(tmp.path());
+    edit(
+        &w.join("fleet/groups/region-eu.yaml"),
+        "backupBucket: acme-backups-eu-west-1",
+        "backupBucket: acme-backups-eu-west-9",
+    );
+    edit(
+        &w.join("fleet/clusters/dev-us-east.yaml"),
+        "region: us-east-1",
+        "region: eu-west-1",
+    );
+    git(&w, &["commit", "-q", "-am", "eu bucket; dev-us-east moves"]);
+    let comp = std::fs::read_dir(w.join("fleet/components"))
+        .expect("components")
+        .flatten()
+        .map(|e| e.path().join("templates"))
+        .find(|t| t.is_dir())
+        .expect("a component with templates");
+    let tpl = std::fs::read_dir(&comp)
+        .expect("templates")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".yaml") || p.to_string_lossy().ends_with(".j2"))
+        .expect("a template");
+    let t = std::fs::read_to_string(&tpl).expect("read");
+    std::fs::write(
+        &tpl,
+        t.replacen(
+            "metadata:\n",
+            "metadata:\n  annotations:\n    example.com/touched: \"yes\"\n",
+            1,
+        ),
+    )
+    .expect("write");
+
+    let o = fleetc(
+        &["diff", "fleet", "--base", "main~1", "--format", "json"],
+        &w,
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+
+    // The same comparison over two full renders, through the library.
+    let repo = w.join("fleet");
+    let g = fleetc::git::Git::open(&repo).expect("git");
+    let (fs_b, id) = g.read_rev("main~1", &Default::default()).expect("read");
+    let fs_h = fleetc::source::read_dir(&repo, &Default::default()).expect("read");
+    let full = |fs: &fleetc::source::FileSet| {
+        let (c, d) = fleetc::compile(fs, &fleetc::Options::default());
+        c.unwrap_or_else(|| panic!("{}", d.render(false)))
+    };
+    let (b, h) = (full(&fs_b), full(&fs_h));
+    let mut groups = b.resolved.members.clone();
+    groups.extend(h.resolved.members.clone());
+    let report = fleetc::diff::compare(
+        &b.tree,
+        &h.tree,
+        &groups,
+        &format!("main~1 ({})", fleetc::git::short(id)),
+        "the work tree",
+    );
+    let lib = fleetc::diff::format::json(&report);
+    assert_eq!(cli, lib);
+    let changed = cli["summary"]["clusters"]["changed"]
+        .as_u64()
+        .expect("changed");
+    assert!(changed >= 4, "{changed} clusters changed");
+    assert_eq!(cli["summary"]["clusters"]["total"], 13);
+}

@@ -70,7 +70,17 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("{}", d.render(false));
     }
     lap("render (templates, parse, process)", &mut rows);
-    let tree = fleetc::emit::tree(&fs, &repo, &resolved, &rendered, format, None, "");
+    let tree = fleetc::emit::tree(
+        &fs,
+        &repo,
+        &resolved,
+        &rendered,
+        format,
+        Some(fleetc::emit::Stamp {
+            source_rev: None,
+            inputs_digest: "",
+        }),
+    );
     lap("serialise (tree, inventory)", &mut rows);
     let out = dir.join(format!("out-{n}-{}", std::process::id()));
     fleetc::emit::write::write_dir(&out, &tree).map_err(|e| anyhow::anyhow!("{e}"))?;
