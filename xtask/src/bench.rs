@@ -58,6 +58,8 @@ fn parse(args: &[String]) -> Result<Opts> {
             other => bail!("unknown argument {other}; see `cargo xtask` for usage"),
         }
     }
+    // Commands run inside the size's directory: paths given to them must be absolute.
+    o.dir = std::path::absolute(&o.dir)?;
     if o.runs == 0 || o.resources == 0 || o.resources > synth::KINDS.len() {
         bail!("--runs ≥ 1 and 1 ≤ --resources ≤ {}", synth::KINDS.len());
     }
