@@ -274,10 +274,9 @@ pub fn finish(
 
 /// Per cluster, a digest of everything its part of the output tree (its
 /// `clusters/<c>/`, `argocd/<c>/` and `bootstrap/<c>.yaml`) is a function of:
-/// fleetc's version, the format, `fleet.yaml`, the cluster's file, the files
-/// of its groups, of the placements that put units on it and of those units
-/// (definition and templates), and what resolution decided for it (groups,
-/// versions, modes, exemptions, waves). Equal digests on two sides of a diff
+/// fleetc's version, the format, its input files ([`emit::cluster_inputs`])
+/// and what resolution decided for it (groups, versions, modes, exemptions,
+/// waves). Equal digests on two sides of a diff
 /// mean the same files, so `diff` renders only the clusters that differ.
 ///
 /// One input crosses clusters: the scope of a custom resource comes from
@@ -306,16 +305,6 @@ pub fn cluster_digests(
     };
     let mut out = std::collections::BTreeMap::new();
     for rc in &p.resolved.clusters {
-        let c = &repo.clusters[rc.cluster];
-        let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
-        for g in &rc.groups {
-            paths.extend(
-                repo.groups
-                    .iter()
-                    .filter(|x| &x.name == g)
-                    .map(|x| x.file.as_str()),
-            );
-        }
         let mut s = format!(
             "fleetc {}\nformat {}\ngroups {:?}\n",
             env!("CARGO_PKG_VERSION"),
@@ -323,16 +312,10 @@ pub fn cluster_digests(
             rc.groups
         );
         for ru in &rc.units {
-            let u = &repo.units[ru.unit];
-            if let Some(pi) = ru.placement {
-                paths.push(&repo.placements[pi].file);
-            }
-            paths.push(&u.file);
-            paths.extend(u.templates.iter().map(|t| t.path.as_str()));
             let _ = writeln!(
                 s,
                 "unit {} {:?} {:?} {:?} {:?} {:?}",
-                u.name,
+                repo.units[ru.unit].name,
                 ru.placement.map(|pi| &repo.placements[pi].name),
                 ru.version,
                 ru.mode,
@@ -340,9 +323,7 @@ pub fn cluster_digests(
                 ru.wave
             );
         }
-        paths.sort_unstable();
-        paths.dedup();
-        for path in paths {
+        for path in emit::cluster_inputs(repo, rc) {
             let _ = writeln!(s, "{path}\0{}", hash_of(path));
         }
         out.insert(rc.name.clone(), emit::sha256_hex(s.as_bytes()));

@@ -52,24 +52,43 @@ pub(crate) fn kustomization(resources: &[String]) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Files each cluster's output was computed from.
+/// The input files one cluster's output is computed from, sorted: `fleet.yaml`,
+/// its cluster file, the files of its groups, of the placements that put
+/// units on it, and of those units (definition and templates). A group or
+/// placement that does not reach the cluster cannot change its output; one
+/// that starts or stops reaching it changes this list.
+pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &crate::resolve::ResolvedCluster) -> Vec<&'a str> {
+    let c = &repo.clusters[rc.cluster];
+    let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
+    for g in &rc.groups {
+        paths.extend(
+            repo.groups
+                .iter()
+                .filter(|x| &x.name == g)
+                .map(|x| x.file.as_str()),
+        );
+    }
+    for ru in &rc.units {
+        let u = &repo.units[ru.unit];
+        if let Some(pi) = ru.placement {
+            paths.push(&repo.placements[pi].file);
+        }
+        paths.push(&u.file);
+        paths.extend(u.templates.iter().map(|t| t.path.as_str()));
+    }
+    paths.sort_unstable();
+    paths.dedup();
+    paths
+}
+
+/// [`cluster_inputs`] with the SHA-256 of each.
 fn inputs_of(
     fs: &FileSet,
     repo: &Repo,
     resolved: &Resolved,
     ci: usize,
 ) -> BTreeMap<String, String> {
-    let rc = &resolved.clusters[ci];
-    let c = &repo.clusters[rc.cluster];
-    let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
-    paths.extend(repo.groups.iter().map(|g| g.file.as_str()));
-    paths.extend(repo.placements.iter().map(|p| p.file.as_str()));
-    for ru in &rc.units {
-        let u = &repo.units[ru.unit];
-        paths.push(&u.file);
-        paths.extend(u.templates.iter().map(|t| t.path.as_str()));
-    }
-    paths
+    cluster_inputs(repo, &resolved.clusters[ci])
         .into_iter()
         .filter_map(|p| fs.get(p).map(|b| (p.to_string(), sha256_hex(b))))
         .collect()
