@@ -289,20 +289,8 @@ pub fn cluster_digests(
 ) -> std::collections::BTreeMap<String, String> {
     use std::fmt::Write as _;
     let repo = &p.repo;
+    // A file is hashed once, however many clusters read it.
     let mut hashes: std::collections::HashMap<&str, String> = Default::default();
-    let mut hash_of = |path: &str| -> String {
-        if let Some(h) = hashes.get(path) {
-            return h.clone();
-        }
-        let h = fs
-            .get(path)
-            .map(|b| emit::sha256_hex(b))
-            .unwrap_or_default();
-        if let Some((k, _)) = fs.files.get_key_value(path) {
-            hashes.insert(k.as_str(), h.clone());
-        }
-        h
-    };
     let mut out = std::collections::BTreeMap::new();
     for rc in &p.resolved.clusters {
         let mut s = format!(
@@ -324,7 +312,12 @@ pub fn cluster_digests(
             );
         }
         for path in emit::cluster_inputs(repo, rc) {
-            let _ = writeln!(s, "{path}\0{}", hash_of(path));
+            let h = hashes.entry(path).or_insert_with(|| {
+                fs.get(path)
+                    .map(|b| emit::sha256_hex(b))
+                    .unwrap_or_default()
+            });
+            let _ = writeln!(s, "{path}\0{h}");
         }
         out.insert(rc.name.clone(), emit::sha256_hex(s.as_bytes()));
     }

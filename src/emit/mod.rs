@@ -117,13 +117,6 @@ pub fn tree(
     inventory: Option<Stamp<'_>>,
 ) -> Tree {
     let with_inventory = inventory.is_some();
-    let Stamp {
-        source_rev,
-        inputs_digest,
-    } = inventory.unwrap_or(Stamp {
-        source_rev: None,
-        inputs_digest: "",
-    });
     let fleet_labels: Vec<(String, String)> = repo
         .fleet
         .as_ref()
@@ -253,24 +246,24 @@ pub fn tree(
         files.extend(fs_);
         inv_clusters.push(inv);
     }
-    let inventory = serde_json::json!({
-        "apiVersion": "fleetc.dev/v1alpha1",
-        "kind": "Inventory",
-        "fleet": repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
-        "format": format.as_str(),
-        "sourceRevision": source_rev,
-        "inputsDigest": inputs_digest,
-        "clusters": inv_clusters,
-    });
     if format == Format::ArgoCd && !rendered.clusters.is_empty() {
         files.insert(
             "bootstrap/argocd.yaml".into(),
             agents::argocd_bootstrap(repo, &fleet_labels),
         );
     }
-    if !with_inventory {
+    let Some(stamp) = inventory else {
         return Tree { files };
-    }
+    };
+    let inventory = serde_json::json!({
+        "apiVersion": "fleetc.dev/v1alpha1",
+        "kind": "Inventory",
+        "fleet": repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+        "format": format.as_str(),
+        "sourceRevision": stamp.source_rev,
+        "inputsDigest": stamp.inputs_digest,
+        "clusters": inv_clusters,
+    });
     let mut inv = serde_json::to_string_pretty(&inventory).unwrap_or_default();
     inv.push('\n');
     files.insert("inventory.json".into(), inv.into_bytes());
