@@ -42,9 +42,6 @@ pub struct Options {
     pub tree: bool,
     /// Write `inventory.json` into the tree (false for `diff`, which compares the rest).
     pub inventory: bool,
-    /// The `inputsDigest` of an existing output tree: when this compile's
-    /// [`inputs_digest`] equals it, rendering is skipped ([`Compiled::up_to_date`]).
-    pub reuse: Option<String>,
 }
 
 impl Default for Options {
@@ -62,7 +59,6 @@ impl Default for Options {
             today,
             tree: true,
             inventory: true,
-            reuse: None,
         }
     }
 }
@@ -77,8 +73,6 @@ pub struct Compiled {
     pub tree: emit::Tree,
     /// What the output tree records as its inputs (see [`inputs_digest`]).
     pub inputs_digest: String,
-    /// `Options::reuse` matched: nothing was rendered (`rendered` and `tree` are empty).
-    pub up_to_date: bool,
 }
 
 /// One digest of everything an output tree is a function of: fleetc's
@@ -186,28 +180,15 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     })
 }
 
-/// Run the whole pipeline. Returns the result (None when any error was found) and
+/// Run the whole pipeline, holding the rendered fleet and its tree in
+/// memory (for diff, publish and explain; `render` and `validate` use
+/// [`stream`]). Returns the result (None when any error was found) and
 /// every diagnostic, sorted.
 pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags) {
-    let mut p = match plan(fs, opts) {
+    let p = match plan(fs, opts) {
         Ok(p) => p,
         Err(d) => return (None, d),
     };
-    if opts.reuse.as_deref() == Some(p.inputs_digest.as_str()) && !p.diags.has_errors() {
-        p.diags.normalize();
-        return (
-            Some(Compiled {
-                repo: p.repo,
-                resolved: p.resolved,
-                rendered: render::Rendered::default(),
-                format: p.format,
-                tree: emit::Tree::default(),
-                inputs_digest: p.inputs_digest,
-                up_to_date: true,
-            }),
-            p.diags,
-        );
-    }
     finish(fs, p, opts, None)
 }
 
@@ -266,10 +247,161 @@ pub fn finish(
             format,
             tree,
             inputs_digest: digest,
-            up_to_date: false,
         }),
         diags,
     )
+}
+
+/// What [`stream`] produced, besides the files it gave the sink.
+#[derive(Debug)]
+pub struct Streamed {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub format: Format,
+    pub inputs_digest: String,
+    /// Clusters and resources rendered.
+    pub clusters: usize,
+    pub resources: usize,
+}
+
+/// Clusters rendered, serialised and handed to the sink before the next
+/// ones start: what bounds memory (the inventory is written between batches).
+const BATCH: usize = 128;
+
+/// Render and emit a planned fleet into `sink` a cluster at a time, without
+/// ever holding the whole output: each cluster is rendered, serialised and
+/// handed over on a worker thread, then dropped. Produces the same files as
+/// [`compile`]'s tree. When a custom resource's scope may come from a
+/// CustomResourceDefinition ([`mentions_crds`]), every cluster's templates
+/// are rendered once first to learn the scopes.
+///
+/// Once an error is found, nothing more goes to the sink, but every cluster
+/// is still rendered so that every error is reported. `Ok((None, diags))`
+/// means errors; `Err` is the sink's own failure. The caller decides from
+/// the diagnostics whether to keep what the sink received.
+pub fn stream(
+    fs: &source::FileSet,
+    p: Planned,
+    opts: &Options,
+    sink: &dyn emit::write::Sink,
+) -> Result<(Option<Streamed>, Diags), emit::write::WriteError> {
+    stream_in_batches(fs, p, opts, sink, BATCH)
+}
+
+/// [`stream`] with `batch` clusters at a time (the output does not depend on it).
+pub fn stream_in_batches(
+    fs: &source::FileSet,
+    p: Planned,
+    opts: &Options,
+    sink: &dyn emit::write::Sink,
+    batch: usize,
+) -> Result<(Option<Streamed>, Diags), emit::write::WriteError> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Planned {
+        repo,
+        resolved,
+        format,
+        inputs_digest: digest,
+        mut diags,
+    } = p;
+    let (mut clusters, mut resources) = (0, 0);
+    {
+        let (mut r, d) = render::Renderer::new(
+            fs,
+            &repo,
+            &resolved,
+            &opts.budget,
+            &opts.template_limits,
+            format,
+        );
+        diags.extend(d);
+        if mentions_crds(fs) {
+            let scopes = resolved
+                .clusters
+                .par_iter()
+                .map(|rc| r.scopes_of(rc))
+                .reduce(render::CrdScopes::new, |mut a, b| {
+                    a.extend(b);
+                    a
+                });
+            r.set_crd_scopes(scopes);
+        }
+        let e = emit::Emitter::new(fs, &repo, &resolved, format, opts.inventory);
+        let failed = AtomicBool::new(diags.has_errors());
+        let mut inventory = opts.inventory.then(|| {
+            e.inventory(emit::Stamp {
+                source_rev: opts.source_rev.as_deref(),
+                inputs_digest: &digest,
+            })
+        });
+        if let Some(i) = &inventory {
+            if opts.tree {
+                sink.append("inventory.json", &i.head())?;
+            }
+        }
+        let mut applicable = std::collections::BTreeSet::new();
+        let mut matched = std::collections::BTreeSet::new();
+        for batch in resolved.clusters.chunks(batch.max(1)) {
+            type Done = (render::ClusterRender, Option<String>, usize);
+            let done: Vec<Result<Done, emit::write::WriteError>> = batch
+                .par_iter()
+                .map(|rc| {
+                    let mut cr = r.cluster(rc);
+                    if cr.diags.has_errors() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    let unit_resources = cr.cluster.units.iter().map(|u| u.resources.len()).sum();
+                    let mut entry = None;
+                    if opts.tree && !failed.load(Ordering::Relaxed) {
+                        let files = e.cluster(rc, &cr.cluster);
+                        sink.put(&files.files)?;
+                        entry = files.inventory;
+                    }
+                    // The objects are done with: only diagnostics and patch sets stay.
+                    cr.cluster.units.clear();
+                    Ok((cr, entry, unit_resources))
+                })
+                .collect();
+            for d in done {
+                let (cr, entry, n) = d?;
+                diags.extend(cr.diags);
+                applicable.extend(cr.applicable);
+                matched.extend(cr.matched);
+                clusters += 1;
+                resources += n;
+                if let (Some(i), Some(entry)) = (inventory.as_mut(), entry) {
+                    if !failed.load(Ordering::Relaxed) {
+                        sink.append("inventory.json", &i.entry(&entry))?;
+                    }
+                }
+            }
+        }
+        if resolved.clusters.len() == repo.clusters.len() {
+            diags.extend(render::unmatched_patches(&repo, &applicable, &matched));
+        }
+        diags.normalize();
+        if diags.has_errors() {
+            return Ok((None, diags));
+        }
+        if opts.tree {
+            sink.put(&e.fleet_files(!resolved.clusters.is_empty()))?;
+            if let Some(i) = &inventory {
+                sink.append("inventory.json", &i.tail())?;
+            }
+        }
+    }
+    Ok((
+        Some(Streamed {
+            repo,
+            resolved,
+            format,
+            inputs_digest: digest,
+            clusters,
+            resources,
+        }),
+        diags,
+    ))
 }
 
 /// Per cluster, a digest of everything its part of the output tree (its

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use fleetc::diag::Diags;
-use fleetc::emit::write::{self, Difference, Outcome, WriteError};
+use fleetc::emit::write::{self, Difference, WriteError};
 use fleetc::git::{Failure, Git};
 use fleetc::load::model::Format;
 use fleetc::{compile, source, validate, Options};
@@ -418,11 +418,17 @@ fn main() -> ExitCode {
             }
         }
         Command::Validate { repo, rev } => {
+            // Every cluster is rendered and checked, a batch at a time; nothing is serialised.
             let opts = Options {
                 tree: false,
                 ..opts()
             };
-            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
+            let (fs, planned, opts) =
+                match plan_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
+                    Ok(x) => x,
+                    Err(code) => return code,
+                };
+            let c = match stream_repo(&ui, fs, planned, &opts, &write::Discard) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -473,67 +479,146 @@ fn main() -> ExitCode {
             let opts = Options {
                 format: format.map(Format::from),
                 clusters,
-                reuse,
                 ..opts()
             };
-            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            if check {
-                return match write::compare(&output, &c.tree) {
-                    Ok(diffs) if diffs.is_empty() => {
-                        println!("{} is up to date", output.display());
-                        ExitCode::SUCCESS
-                    }
-                    Ok(diffs) => {
-                        let mut out = std::io::stdout().lock();
-                        for d in &diffs {
-                            let (what, p) = match d {
-                                Difference::Changed(p) => ("changed", p),
-                                Difference::Missing(p) => ("missing", p),
-                                Difference::Extra(p) => ("extra", p),
-                            };
-                            let _ = writeln!(out, "{what} {}", output.join(p).display());
-                        }
-                        eprintln!(
-                            "error: {} is stale ({} paths differ); run `fleetc render -o {}`",
-                            output.display(),
-                            diffs.len(),
-                            output.display()
-                        );
-                        ExitCode::from(1)
-                    }
-                    Err(e) => write_error(&e),
-                };
-            }
-            if c.up_to_date {
-                println!("{} is up to date", output.display());
-                return ExitCode::SUCCESS;
-            }
-            match write::write_dir(&output, &c.tree) {
-                Ok(Outcome::UpToDate) => {
-                    println!("{} is up to date", output.display());
-                    ExitCode::SUCCESS
-                }
-                Ok(Outcome::Written { files }) => {
-                    let resources: usize = c
-                        .rendered
-                        .clusters
-                        .iter()
-                        .flat_map(|x| &x.units)
-                        .map(|u| u.resources.len())
-                        .sum();
-                    println!(
-                        "rendered {} clusters, {resources} resources ({files} files) into {}",
-                        c.rendered.clusters.len(),
-                        output.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => write_error(&e),
-            }
+            render(
+                &ui,
+                &repo,
+                rev.as_deref(),
+                &output,
+                check,
+                reuse,
+                cli.max_file_size,
+                opts,
+            )
         }
+    }
+}
+
+/// Read and plan a repository (see [`fleetc::plan`]); on errors, print them
+/// and return the exit code.
+fn plan_repo(
+    ui: &Ui,
+    repo: &Path,
+    rev: Option<&str>,
+    max_file_size: u64,
+    opts: Options,
+) -> Result<(&'static source::FileSet, fleetc::Planned, Options), ExitCode> {
+    let loaded = load(ui, repo, rev, max_file_size)?;
+    let opts = Options {
+        source_rev: loaded.commit,
+        ..opts
+    };
+    // Kept until exit, like compile_repo's result.
+    let fs: &'static source::FileSet = Box::leak(Box::new(loaded.fs));
+    match fleetc::plan(fs, &opts) {
+        Ok(p) => Ok((fs, p, opts)),
+        Err(d) => {
+            ui.report(&d);
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Stream a planned fleet into `sink`; print the diagnostics. `Err` is the
+/// exit code (the sink's content is then to be thrown away).
+fn stream_repo(
+    ui: &Ui,
+    fs: &source::FileSet,
+    planned: fleetc::Planned,
+    opts: &Options,
+    sink: &dyn write::Sink,
+) -> Result<&'static fleetc::Streamed, ExitCode> {
+    let (streamed, diags) = match fleetc::stream(fs, planned, opts, sink) {
+        Ok(x) => x,
+        Err(e) => return Err(write_error(&e)),
+    };
+    if ui.report(&diags) {
+        return Err(ExitCode::from(2));
+    }
+    // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
+    streamed
+        .map(|s| &*Box::leak(Box::new(s)))
+        .ok_or(ExitCode::from(2))
+}
+
+/// `fleetc render`: stream the fleet into a staging directory swapped in at
+/// the end, or (`--check`) compare it file by file with `output`.
+#[allow(clippy::too_many_arguments)]
+fn render(
+    ui: &Ui,
+    repo: &Path,
+    rev: Option<&str>,
+    output: &Path,
+    check: bool,
+    reuse: Option<String>,
+    max_file_size: u64,
+    opts: Options,
+) -> ExitCode {
+    let (fs, planned, opts) = match plan_repo(ui, repo, rev, max_file_size, opts) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if reuse.as_deref() == Some(planned.inputs_digest.as_str()) && !planned.diags.has_errors() {
+        if ui.report(&planned.diags) {
+            return ExitCode::from(2);
+        }
+        println!("{} is up to date", output.display());
+        return ExitCode::SUCCESS;
+    }
+    if check {
+        let checker = match write::Checker::new(output) {
+            Ok(c) => c,
+            Err(e) => return write_error(&e),
+        };
+        if let Err(code) = stream_repo(ui, fs, planned, &opts, &checker) {
+            return code;
+        }
+        return match checker.finish() {
+            Ok(diffs) if diffs.is_empty() => {
+                println!("{} is up to date", output.display());
+                ExitCode::SUCCESS
+            }
+            Ok(diffs) => {
+                let mut out = std::io::stdout().lock();
+                for d in &diffs {
+                    let (what, p) = match d {
+                        Difference::Changed(p) => ("changed", p),
+                        Difference::Missing(p) => ("missing", p),
+                        Difference::Extra(p) => ("extra", p),
+                    };
+                    let _ = writeln!(out, "{what} {}", output.join(p).display());
+                }
+                eprintln!(
+                    "error: {} is stale ({} paths differ); run `fleetc render -o {}`",
+                    output.display(),
+                    diffs.len(),
+                    output.display()
+                );
+                ExitCode::from(1)
+            }
+            Err(e) => write_error(&e),
+        };
+    }
+    let staging = match write::Staging::new(output) {
+        Ok(s) => s,
+        Err(e) => return write_error(&e),
+    };
+    let s = match stream_repo(ui, fs, planned, &opts, &staging) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match staging.commit() {
+        Ok(files) => {
+            println!(
+                "rendered {} clusters, {} resources ({files} files) into {}",
+                s.clusters,
+                s.resources,
+                output.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => write_error(&e),
     }
 }
 

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::load::model::{Format, Repo};
-use crate::render::Rendered;
-use crate::resolve::Resolved;
+use crate::render::{Rendered, RenderedCluster};
+use crate::resolve::{Resolved, ResolvedCluster};
 use crate::source::FileSet;
 
 /// The output tree: repo-relative path → file bytes, sorted.
@@ -57,7 +57,7 @@ pub(crate) fn kustomization(resources: &[String]) -> Vec<u8> {
 /// units on it, and of those units (definition and templates). A group or
 /// placement that does not reach the cluster cannot change its output; one
 /// that starts or stops reaching it changes this list.
-pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &crate::resolve::ResolvedCluster) -> Vec<&'a str> {
+pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> {
     let c = &repo.clusters[rc.cluster];
     let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
     for g in &rc.groups {
@@ -82,20 +82,12 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &crate::resolve::ResolvedCluster) 
 }
 
 /// [`cluster_inputs`] with the SHA-256 of each.
-fn inputs_of(
-    fs: &FileSet,
-    repo: &Repo,
-    resolved: &Resolved,
-    ci: usize,
-) -> BTreeMap<String, String> {
-    cluster_inputs(repo, &resolved.clusters[ci])
+fn inputs_of(fs: &FileSet, repo: &Repo, rc: &ResolvedCluster) -> BTreeMap<String, String> {
+    cluster_inputs(repo, rc)
         .into_iter()
         .filter_map(|p| fs.get(p).map(|b| (p.to_string(), sha256_hex(b))))
         .collect()
 }
-
-/// One cluster's files and its inventory entry.
-type ClusterOut = (Vec<(String, Vec<u8>)>, serde_json::Value);
 
 /// What `inventory.json` records besides the rendered fleet.
 #[derive(Clone, Copy, Debug)]
@@ -106,84 +98,112 @@ pub struct Stamp<'a> {
     pub inputs_digest: &'a str,
 }
 
-/// Build the output tree of a rendered fleet (without `inventory.json` when
-/// `inventory` is None: `diff` compares Kubernetes files only).
-pub fn tree(
-    fs: &FileSet,
-    repo: &Repo,
-    resolved: &Resolved,
-    rendered: &Rendered,
+/// What emitting needs once per fleet.
+pub struct Emitter<'a> {
+    fs: &'a FileSet,
+    repo: &'a Repo,
+    resolved: &'a Resolved,
     format: Format,
-    inventory: Option<Stamp<'_>>,
-) -> Tree {
-    let with_inventory = inventory.is_some();
-    let fleet_labels: Vec<(String, String)> = repo
-        .fleet
-        .as_ref()
-        .map(|f| f.common_labels.clone())
-        .unwrap_or_default();
-    let depth = agents::depths(repo);
-    // Per cluster in parallel (serialising is most of the work); merged in order.
-    let per_cluster: Vec<ClusterOut> = rendered
-        .clusters
-        .par_iter()
-        .enumerate()
-        .map(|(ci, rc)| {
-            let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-            let base = format!("clusters/{}", rc.name);
-            let mut unit_dirs = Vec::new();
-            let mut inv_units = Vec::new();
-            match format {
-                Format::Flux => {
-                    for (p, bytes) in agents::flux_cluster(repo, rc, &fleet_labels) {
-                        files.push((format!("{base}/flux/{p}"), bytes));
-                    }
-                    files.push((
-                        format!("bootstrap/{}.yaml", rc.name),
-                        agents::flux_bootstrap(repo, &rc.name, &fleet_labels),
-                    ));
+    fleet_labels: Vec<(String, String)>,
+    depth: Vec<usize>,
+    with_inventory: bool,
+}
+
+/// One cluster's files and, when the inventory is wanted, its entry there
+/// (pretty JSON, see [`Emitter::inventory`]).
+pub struct ClusterFiles {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub inventory: Option<String>,
+    pub resources: usize,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(
+        fs: &'a FileSet,
+        repo: &'a Repo,
+        resolved: &'a Resolved,
+        format: Format,
+        with_inventory: bool,
+    ) -> Self {
+        Emitter {
+            fs,
+            repo,
+            resolved,
+            format,
+            fleet_labels: repo
+                .fleet
+                .as_ref()
+                .map(|f| f.common_labels.clone())
+                .unwrap_or_default(),
+            depth: agents::depths(repo),
+            with_inventory,
+        }
+    }
+
+    /// Serialise one rendered cluster (`rc` is its resolution).
+    pub fn cluster(&self, rc: &ResolvedCluster, rendered: &RenderedCluster) -> ClusterFiles {
+        let (repo, format) = (self.repo, self.format);
+        let fleet_labels = &self.fleet_labels;
+        let with_inventory = self.with_inventory;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let name = &rendered.name;
+        let base = format!("clusters/{name}");
+        let mut unit_dirs = Vec::new();
+        let mut inv_units = Vec::new();
+        let mut resources = 0;
+        match format {
+            Format::Flux => {
+                for (p, bytes) in agents::flux_cluster(repo, rendered, fleet_labels) {
+                    files.push((format!("{base}/flux/{p}"), bytes));
                 }
-                Format::ArgoCd => {
-                    for (p, bytes) in
-                        agents::argocd_cluster(repo, resolved, rc, &depth, &fleet_labels)
-                    {
-                        files.push((format!("argocd/{}/{p}", rc.name), bytes));
-                    }
-                }
-                Format::Plain => {}
+                files.push((
+                    format!("bootstrap/{name}.yaml"),
+                    agents::flux_bootstrap(repo, name, fleet_labels),
+                ));
             }
-            for ru in &rc.units {
-                let dir = format!("{}/{}", ru.kind.dir(), ru.name);
-                // An Argo CD Helm Application carries the chart itself: no directory.
-                let has_dir = !(format == Format::ArgoCd && repo.units[ru.unit].helm.is_some());
-                let mut listed = Vec::new();
-                let mut inv_res = Vec::new();
-                for r in &ru.resources {
-                    let bytes = yaml::to_yaml(&r.node).into_bytes();
-                    if with_inventory {
-                        inv_res.push(serde_json::json!({
-                            "apiVersion": r.api_version,
-                            "kind": r.kind,
-                            "namespace": r.namespace,
-                            "name": r.name,
-                            "path": format!("{base}/{dir}/{}", r.path),
-                            "sha256": sha256_hex(&bytes),
-                        }));
-                    }
-                    listed.push(r.path.clone());
-                    files.push((format!("{base}/{dir}/{}", r.path), bytes));
+            Format::ArgoCd => {
+                for (p, bytes) in
+                    agents::argocd_cluster(repo, self.resolved, rendered, &self.depth, fleet_labels)
+                {
+                    files.push((format!("argocd/{name}/{p}"), bytes));
                 }
-                for s in &ru.sops {
-                    listed.push(s.rel.clone());
-                    files.push((format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec()));
+            }
+            Format::Plain => {}
+        }
+        for ru in &rendered.units {
+            let dir = format!("{}/{}", ru.kind.dir(), ru.name);
+            // An Argo CD Helm Application carries the chart itself: no directory.
+            let has_dir = !(format == Format::ArgoCd && repo.units[ru.unit].helm.is_some());
+            let mut listed = Vec::new();
+            let mut inv_res = Vec::new();
+            resources += ru.resources.len();
+            for r in &ru.resources {
+                let bytes = yaml::to_yaml(&r.node).into_bytes();
+                if with_inventory {
+                    inv_res.push(serde_json::json!({
+                        "apiVersion": r.api_version,
+                        "kind": r.kind,
+                        "namespace": r.namespace,
+                        "name": r.name,
+                        "path": format!("{base}/{dir}/{}", r.path),
+                        "sha256": sha256_hex(&bytes),
+                    }));
                 }
-                listed.sort();
-                if has_dir {
-                    files.push((
-                        format!("{base}/{dir}/kustomization.yaml"),
-                        kustomization(&listed),
-                    ));
-                }
+                listed.push(r.path.clone());
+                files.push((format!("{base}/{dir}/{}", r.path), bytes));
+            }
+            for s in &ru.sops {
+                listed.push(s.rel.clone());
+                files.push((format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec()));
+            }
+            listed.sort();
+            if has_dir {
+                files.push((
+                    format!("{base}/{dir}/kustomization.yaml"),
+                    kustomization(&listed),
+                ));
+            }
+            if with_inventory {
                 inv_units.push(serde_json::json!({
                     "kind": ru.kind.as_str(),
                     "name": ru.name,
@@ -198,74 +218,158 @@ pub fn tree(
                             "{base}/flux/{}",
                             agents::kustomization_file(&ru.name)
                         )),
-                        Format::ArgoCd => Some(format!("argocd/{}/{}.yaml", rc.name, ru.name)),
+                        Format::ArgoCd => Some(format!("argocd/{name}/{}.yaml", ru.name)),
                         Format::Plain => None,
                     },
                     "resources": inv_res,
                 }));
-                if has_dir {
-                    unit_dirs.push(dir);
-                }
             }
-            unit_dirs.sort();
-            files.push((
-                format!("{base}/kustomization.yaml"),
-                kustomization(&unit_dirs),
-            ));
-
-            let rcl = resolved
-                .clusters
-                .iter()
-                .position(|x| x.name == rc.name)
-                .unwrap_or(ci);
-            let c = &repo.clusters[resolved.clusters[rcl].cluster];
-            if !with_inventory {
-                return (files, serde_json::Value::Null);
+            if has_dir {
+                unit_dirs.push(dir);
             }
-            let inputs = inputs_of(fs, repo, resolved, rcl);
+        }
+        unit_dirs.sort();
+        files.push((
+            format!("{base}/kustomization.yaml"),
+            kustomization(&unit_dirs),
+        ));
+        let inventory = with_inventory.then(|| {
+            let c = &repo.clusters[rc.cluster];
+            let inputs = inputs_of(self.fs, repo, rc);
             let mut digest_src = String::new();
             for (p, h) in &inputs {
                 let _ = writeln!(digest_src, "{p}\0{h}");
             }
-            let inv = serde_json::json!({
-                "name": rc.name,
+            let entry = serde_json::json!({
+                "name": name,
                 "owner": c.owner,
                 "kubernetesVersion": c.kubernetes_version,
                 "labels": c.labels,
-                "groups": resolved.clusters[rcl].groups,
+                "groups": rc.groups,
                 "units": inv_units,
                 "inputs": inputs,
                 "digest": sha256_hex(digest_src.as_bytes()),
             });
-            (files, inv)
-        })
+            serde_json::to_string_pretty(&entry).unwrap_or_default()
+        });
+        ClusterFiles {
+            files,
+            inventory,
+            resources,
+        }
+    }
+
+    /// Files of the fleet as a whole (Argo CD's root Application), once any
+    /// cluster is rendered.
+    pub fn fleet_files(&self, any_cluster: bool) -> Vec<(String, Vec<u8>)> {
+        if self.format == Format::ArgoCd && any_cluster {
+            vec![(
+                "bootstrap/argocd.yaml".into(),
+                agents::argocd_bootstrap(self.repo, &self.fleet_labels),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `inventory.json`, written in pieces: the head (everything up to the
+    /// cluster list), then each cluster's entry as [`Inventory::entry`]
+    /// formats it, then [`Inventory::tail`]. The bytes equal one pretty JSON
+    /// document, so a large fleet's inventory never has to be in memory whole.
+    pub fn inventory(&self, stamp: Stamp<'_>) -> Inventory {
+        let head = serde_json::json!({
+            "apiVersion": "fleetc.dev/v1alpha1",
+            "kind": "Inventory",
+            "fleet": self.repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
+            "format": self.format.as_str(),
+            "sourceRevision": stamp.source_rev,
+            "inputsDigest": stamp.inputs_digest,
+            "clusters": [],
+        });
+        let text = serde_json::to_string_pretty(&head).unwrap_or_default();
+        // `..."clusters": []\n}` → the part before `[]`.
+        let open = text.strip_suffix("[]\n}").unwrap_or(&text).to_string();
+        Inventory { open, entries: 0 }
+    }
+}
+
+/// See [`Emitter::inventory`].
+pub struct Inventory {
+    open: String,
+    entries: usize,
+}
+
+impl Inventory {
+    /// The bytes that come before the first entry.
+    pub fn head(&self) -> Vec<u8> {
+        self.open.as_bytes().to_vec()
+    }
+
+    /// One cluster's entry (its pretty JSON), re-indented into the list and
+    /// with the separator it needs.
+    pub fn entry(&mut self, json: &str) -> Vec<u8> {
+        let mut s = String::with_capacity(json.len() + json.len() / 8 + 8);
+        s.push_str(if self.entries == 0 { "[\n" } else { ",\n" });
+        self.entries += 1;
+        for (i, line) in json.split('\n').enumerate() {
+            if i > 0 {
+                s.push('\n');
+            }
+            s.push_str("    ");
+            s.push_str(line);
+        }
+        s.into_bytes()
+    }
+
+    /// The bytes after the last entry.
+    pub fn tail(&self) -> Vec<u8> {
+        if self.entries == 0 {
+            b"[]\n}\n".to_vec()
+        } else {
+            b"\n  ]\n}\n".to_vec()
+        }
+    }
+}
+
+/// Build the output tree of a fleet rendered in memory (without
+/// `inventory.json` when `inventory` is None: `diff` compares Kubernetes
+/// files only).
+pub fn tree(
+    fs: &FileSet,
+    repo: &Repo,
+    resolved: &Resolved,
+    rendered: &Rendered,
+    format: Format,
+    inventory: Option<Stamp<'_>>,
+) -> Tree {
+    let e = Emitter::new(fs, repo, resolved, format, inventory.is_some());
+    let by_name: BTreeMap<&str, &ResolvedCluster> = resolved
+        .clusters
+        .iter()
+        .map(|c| (c.name.as_str(), c))
+        .collect();
+    // Per cluster in parallel (serialising is most of the work); merged in order.
+    let per_cluster: Vec<ClusterFiles> = rendered
+        .clusters
+        .par_iter()
+        .filter_map(|rc| by_name.get(rc.name.as_str()).map(|r| e.cluster(r, rc)))
         .collect();
     let mut files = BTreeMap::new();
-    let mut inv_clusters = Vec::with_capacity(per_cluster.len());
-    for (fs_, inv) in per_cluster {
-        files.extend(fs_);
-        inv_clusters.push(inv);
-    }
-    if format == Format::ArgoCd && !rendered.clusters.is_empty() {
-        files.insert(
-            "bootstrap/argocd.yaml".into(),
-            agents::argocd_bootstrap(repo, &fleet_labels),
-        );
-    }
-    let Some(stamp) = inventory else {
-        return Tree { files };
-    };
-    let inventory = serde_json::json!({
-        "apiVersion": "fleetc.dev/v1alpha1",
-        "kind": "Inventory",
-        "fleet": repo.fleet.as_ref().map(|f| f.name.clone()).unwrap_or_default(),
-        "format": format.as_str(),
-        "sourceRevision": stamp.source_rev,
-        "inputsDigest": stamp.inputs_digest,
-        "clusters": inv_clusters,
+    let mut inv = inventory.map(|s| {
+        let i = e.inventory(s);
+        let head = i.head();
+        (i, head)
     });
-    let mut inv = serde_json::to_string_pretty(&inventory).unwrap_or_default();
-    inv.push('\n');
-    files.insert("inventory.json".into(), inv.into_bytes());
+    for c in per_cluster {
+        files.extend(c.files);
+        if let (Some((i, bytes)), Some(entry)) = (inv.as_mut(), c.inventory) {
+            bytes.extend(i.entry(&entry));
+        }
+    }
+    files.extend(e.fleet_files(!rendered.clusters.is_empty()));
+    if let Some((i, mut bytes)) = inv {
+        bytes.extend(i.tail());
+        files.insert("inventory.json".into(), bytes);
+    }
     Tree { files }
 }

@@ -1,16 +1,19 @@
-//! Writing the output tree to a directory, atomically.
+//! Writing the output tree to a directory, atomically, and comparing a
+//! rendered tree with one; both as [`Sink`]s, so that a large fleet streams
+//! through a cluster at a time.
 //!
 //! A fresh staging directory is written next to `<out>` and swapped in only
-//! when every file was written; `<out>` is refused unless fleetc created it
-//! (marker file [`MARKER`]) or it is empty; nothing is written through a
-//! symbolic link; when the new tree equals the existing one nothing on disk
-//! changes. On any failure the previous tree stays exactly as it was and the
-//! staging directory is removed.
+//! when every file was written ([`Staging::commit`]); `<out>` is refused
+//! unless fleetc created it (marker file [`MARKER`]) or it is empty; nothing
+//! is written through a symbolic link. On any failure, and when a staging
+//! directory is dropped without being committed, the previous tree stays
+//! exactly as it was and the staging directory is removed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -28,12 +31,6 @@ pub enum WriteError {
     /// An I/O failure (exit 3).
     #[error("{0}")]
     Io(String),
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    UpToDate,
-    Written { files: usize },
 }
 
 /// One difference between a rendered tree and a directory.
@@ -99,65 +96,324 @@ pub fn recorded_digest(out: &Path) -> Option<String> {
     v.get("inputsDigest")?.as_str().map(str::to_string)
 }
 
-/// Read an existing output tree (regular files only, marker excluded).
-pub fn read_tree(out: &Path) -> Result<BTreeMap<String, Vec<u8>>, WriteError> {
-    let mut files = BTreeMap::new();
-    if fs::symlink_metadata(out).is_err() {
-        return Ok(files);
-    }
-    for entry in walkdir::WalkDir::new(out)
-        .sort_by_file_name()
-        .follow_links(false)
-    {
-        let entry =
-            entry.map_err(|e| WriteError::Io(format!("cannot read {}: {e}", out.display())))?;
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(out)
-            .ok()
-            .and_then(|p| p.to_str())
-            .map(|s| s.replace('\\', "/"))
-            .unwrap_or_default();
-        if rel == MARKER {
-            continue;
-        }
-        if entry.file_type().is_symlink() {
-            // Never follow: a link is reported as a file whose content differs.
-            files.insert(rel, Vec::new());
-            continue;
-        }
-        let bytes = fs::read(entry.path()).map_err(|e| io("read", entry.path(), e))?;
-        files.insert(rel, bytes);
-    }
-    Ok(files)
-}
-
 /// Compare a rendered tree with a directory (for `render --check`).
 pub fn compare(out: &Path, tree: &Tree) -> Result<Vec<Difference>, WriteError> {
-    let on_disk = read_tree(out)?;
-    let mut diffs = Vec::new();
-    for (p, bytes) in &tree.files {
-        match on_disk.get(p) {
-            None => diffs.push(Difference::Missing(p.clone())),
-            Some(b) if b != bytes => diffs.push(Difference::Changed(p.clone())),
-            Some(_) => {}
-        }
+    let c = Checker::new(out)?;
+    c.put_all(&tree.files)?;
+    c.finish()
+}
+
+/// Where the files of an output tree go, a cluster at a time, from many
+/// threads at once.
+pub trait Sink: Sync {
+    /// Whole files (repo-relative path, bytes).
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError>;
+    /// The next piece of a file written in pieces, in order (inventory.json).
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError>;
+
+    fn put_all(&self, files: &BTreeMap<String, Vec<u8>>) -> Result<(), WriteError> {
+        let v: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.clone(), b.clone())).collect();
+        self.put(&v)
     }
-    for p in on_disk.keys() {
-        if !tree.files.contains_key(p) {
-            diffs.push(Difference::Extra(p.clone()));
-        }
+}
+
+/// A sink that keeps nothing (`validate`).
+pub struct Discard;
+
+impl Sink for Discard {
+    fn put(&self, _: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        Ok(())
     }
-    diffs.sort_by(|a, b| {
-        let key = |d: &Difference| match d {
-            Difference::Changed(p) | Difference::Missing(p) | Difference::Extra(p) => p.clone(),
+    fn append(&self, _: &str, _: &[u8]) -> Result<(), WriteError> {
+        Ok(())
+    }
+}
+
+/// A sink that collects the tree in memory.
+#[derive(Default)]
+pub struct Collect(pub std::sync::Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl Sink for Collect {
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.extend(files.iter().cloned());
+        Ok(())
+    }
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(path.to_string())
+            .or_default()
+            .extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// `render --check`: compares each file as it comes with the one on disk
+/// (files written in pieces are compared piece by piece), remembers which
+/// paths the tree has, and at the end walks the directory for the rest.
+/// Nothing is followed through a symbolic link at the end; a link anywhere
+/// in the tree is itself a difference.
+pub struct Checker {
+    out: PathBuf,
+    seen: Mutex<HashSet<String>>,
+    diffs: Mutex<Vec<Difference>>,
+    streams: Mutex<BTreeMap<String, Stream>>,
+}
+
+struct Stream {
+    reader: Option<std::io::BufReader<fs::File>>,
+    differs: bool,
+}
+
+impl Checker {
+    pub fn new(out: &Path) -> Result<Self, WriteError> {
+        if fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(WriteError::Refused(format!(
+                "refusing to compare with {}: it is a symbolic link",
+                out.display()
+            )));
+        }
+        Ok(Checker {
+            out: out.to_path_buf(),
+            seen: Mutex::default(),
+            diffs: Mutex::default(),
+            streams: Mutex::default(),
+        })
+    }
+
+    fn differ(&self, d: Difference) {
+        self.diffs.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+    }
+
+    /// Every difference, sorted by path.
+    pub fn finish(self) -> Result<Vec<Difference>, WriteError> {
+        let mut diffs = self.diffs.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self.seen.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (p, mut st) in self.streams.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let longer = st.reader.as_mut().is_some_and(|r| {
+                use std::io::Read as _;
+                let mut b = [0u8; 1];
+                !matches!(r.read(&mut b), Ok(0))
+            });
+            match st.reader {
+                None => diffs.push(Difference::Missing(p.clone())),
+                Some(_) if st.differs || longer => diffs.push(Difference::Changed(p.clone())),
+                Some(_) => {}
+            }
+            seen.insert(p);
+        }
+        if fs::symlink_metadata(&self.out).is_ok() {
+            for entry in walkdir::WalkDir::new(&self.out).follow_links(false) {
+                let entry = entry.map_err(|e| {
+                    WriteError::Io(format!("cannot read {}: {e}", self.out.display()))
+                })?;
+                if entry.file_type().is_dir() {
+                    continue;
+                }
+                let rel = entry
+                    .path()
+                    .strip_prefix(&self.out)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .map(|s| s.replace('\\', "/"))
+                    .unwrap_or_default();
+                if rel == MARKER {
+                    continue;
+                }
+                if !seen.contains(&rel) {
+                    diffs.push(Difference::Extra(rel));
+                } else if entry.file_type().is_symlink() {
+                    // Compared through the link above; a link is never what render writes.
+                    diffs.retain(|d| !matches!(d, Difference::Changed(p) if *p == rel));
+                    diffs.push(Difference::Changed(rel));
+                }
+            }
+        }
+        diffs.sort_by(|a, b| {
+            let key = |d: &Difference| match d {
+                Difference::Changed(p) | Difference::Missing(p) | Difference::Extra(p) => p.clone(),
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(diffs)
+    }
+}
+
+impl Sink for Checker {
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        for (p, bytes) in files {
+            let path = self.out.join(p);
+            match fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.differ(Difference::Missing(p.clone()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                    self.differ(Difference::Missing(p.clone()))
+                }
+                Err(e) => return Err(io("inspect", &path, e)),
+                Ok(m) if !m.is_file() => self.differ(Difference::Changed(p.clone())),
+                Ok(m) if m.len() != bytes.len() as u64 => {
+                    self.differ(Difference::Changed(p.clone()))
+                }
+                Ok(_) => {
+                    let on_disk = fs::read(&path).map_err(|e| io("read", &path, e))?;
+                    if on_disk != *bytes {
+                        self.differ(Difference::Changed(p.clone()));
+                    }
+                }
+            }
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.extend(files.iter().map(|(p, _)| p.clone()));
+        Ok(())
+    }
+
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        use std::io::Read as _;
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let st = streams.entry(path.to_string()).or_insert_with(|| {
+            let full = self.out.join(path);
+            let regular = fs::symlink_metadata(&full).is_ok_and(|m| m.is_file());
+            Stream {
+                reader: regular
+                    .then(|| fs::File::open(&full).ok().map(std::io::BufReader::new))
+                    .flatten(),
+                differs: false,
+            }
+        });
+        if st.differs {
+            return Ok(());
+        }
+        if let Some(r) = st.reader.as_mut() {
+            let mut buf = vec![0u8; bytes.len()];
+            match r.read_exact(&mut buf) {
+                Ok(()) => st.differs = buf != bytes,
+                Err(_) => st.differs = true,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A staging directory next to `<out>`, filled by [`Sink`] calls and
+/// swapped in by [`Staging::commit`]; removed when dropped uncommitted.
+pub struct Staging {
+    out: PathBuf,
+    dir: PathBuf,
+    exists: bool,
+    files: std::sync::atomic::AtomicUsize,
+    streams: Mutex<BTreeMap<String, fs::File>>,
+    done: bool,
+}
+
+impl Staging {
+    /// Check that `out` may be replaced, clear what killed runs left, and
+    /// create the staging directory.
+    pub fn new(out: &Path) -> Result<Self, WriteError> {
+        let exists = check_out(out)?;
+        clean_leftovers(out);
+        let dir = side_path(out, "staging")?;
+        fs::create_dir(&dir).map_err(|e| io("create", &dir, e))?;
+        let s = Staging {
+            out: out.to_path_buf(),
+            dir,
+            exists,
+            files: Default::default(),
+            streams: Mutex::default(),
+            done: false,
         };
-        key(a).cmp(&key(b))
-    });
-    Ok(diffs)
+        let marker = s.dir.join(MARKER);
+        fs::File::create(&marker)
+            .and_then(|mut f| f.write_all(MARKER_TEXT.as_bytes()))
+            .map_err(|e| io("write", &marker, e))?;
+        Ok(s)
+    }
+
+    /// Swap the staged tree in for `<out>`; returns the number of files.
+    pub fn commit(mut self) -> Result<usize, WriteError> {
+        let streams = std::mem::take(&mut *self.streams.lock().unwrap_or_else(|e| e.into_inner()));
+        for (p, f) in streams {
+            f.sync_all()
+                .map_err(|e| io("write", &self.dir.join(p), e))?;
+        }
+        let (out, staging) = (self.out.clone(), self.dir.clone());
+        if self.exists {
+            let old = side_path(&out, "old")?;
+            fs::rename(&out, &old).map_err(|e| io("move aside", &out, e))?;
+            if let Err(e) = fs::rename(&staging, &out) {
+                let _ = fs::rename(&old, &out);
+                return Err(io("move into place", &out, e));
+            }
+            self.done = true;
+            // The old tree is ours (it had the marker, or was empty).
+            let _ = fs::remove_dir_all(&old);
+        } else {
+            fs::rename(&staging, &out).map_err(|e| io("move into place", &out, e))?;
+            self.done = true;
+        }
+        Ok(self.files.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Sink for Staging {
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        // Each directory once (sorted, parents before children), then the files.
+        let mut dirs: Vec<&Path> = files
+            .iter()
+            .filter_map(|(p, _)| Path::new(p).parent())
+            .collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        for d in dirs {
+            let d = self.dir.join(d);
+            fs::create_dir_all(&d).map_err(|e| io("create", &d, e))?;
+        }
+        for (p, bytes) in files {
+            let path = self.dir.join(p);
+            write_new(&path, bytes)?;
+        }
+        self.files
+            .fetch_add(files.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let full = self.dir.join(path);
+        if !streams.contains_key(path) {
+            if let Some(parent) = full.parent() {
+                fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+            }
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&full)
+                .map_err(|e| io("create", &full, e))?;
+            streams.insert(path.to_string(), f);
+            self.files
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let f = streams.get_mut(path).expect("inserted above");
+        f.write_all(bytes).map_err(|e| io("write", &full, e))
+    }
+}
+
+/// Create a file that must not exist yet (never through a link) and write it.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io("create", path, e))?;
+    f.write_all(bytes).map_err(|e| io("write", path, e))
 }
 
 fn side_path(out: &Path, what: &str) -> Result<PathBuf, WriteError> {
@@ -200,60 +456,20 @@ fn clean_leftovers(out: &Path) {
     }
 }
 
-fn write_all(dir: &Path, tree: &Tree) -> Result<(), WriteError> {
-    fs::create_dir(dir).map_err(|e| io("create", dir, e))?;
-    let mut marker =
-        fs::File::create(dir.join(MARKER)).map_err(|e| io("create", &dir.join(MARKER), e))?;
-    marker
-        .write_all(MARKER_TEXT.as_bytes())
-        .map_err(|e| io("write", &dir.join(MARKER), e))?;
-    // Directories first (sorted, so parents precede children), then files in parallel.
-    let mut dirs: Vec<PathBuf> = tree
+/// Write `tree` to `out`, replacing what fleetc wrote there before;
+/// returns the number of files.
+pub fn write_dir(out: &Path, tree: &Tree) -> Result<usize, WriteError> {
+    let staging = Staging::new(out)?;
+    let files: Vec<(String, Vec<u8>)> = tree
         .files
-        .keys()
-        .filter_map(|p| Path::new(p).parent().map(|d| dir.join(d)))
+        .iter()
+        .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
-    dirs.sort();
-    dirs.dedup();
-    for d in &dirs {
-        fs::create_dir_all(d).map_err(|e| io("create", d, e))?;
-    }
-    tree.files.par_iter().try_for_each(|(p, bytes)| {
-        let path = dir.join(p);
-        fs::write(&path, bytes).map_err(|e| io("write", &path, e))
-    })
-}
-
-/// Write `tree` to `out`, replacing what fleetc wrote there before.
-pub fn write_dir(out: &Path, tree: &Tree) -> Result<Outcome, WriteError> {
-    let exists = check_out(out)?;
-    if exists && fs::symlink_metadata(out.join(MARKER)).is_ok() && read_tree(out)? == tree.files {
-        return Ok(Outcome::UpToDate);
-    }
-    clean_leftovers(out);
-    let staging = side_path(out, "staging")?;
-    if let Err(e) = write_all(&staging, tree) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    if exists {
-        let old = side_path(out, "old")?;
-        if let Err(e) = fs::rename(out, &old) {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(io("move aside", out, e));
-        }
-        if let Err(e) = fs::rename(&staging, out) {
-            let _ = fs::rename(&old, out);
-            let _ = fs::remove_dir_all(&staging);
-            return Err(io("move into place", out, e));
-        }
-        // The old tree is ours (it had the marker, or was empty).
-        let _ = fs::remove_dir_all(&old);
-    } else if let Err(e) = fs::rename(&staging, out) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(io("move into place", out, e));
-    }
-    Ok(Outcome::Written {
-        files: tree.files.len(),
-    })
+    // A chunk per worker, so the files are written in parallel.
+    let per = files
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1);
+    files.par_chunks(per).try_for_each(|c| staging.put(c))?;
+    staging.commit()
 }

@@ -281,140 +281,211 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
     }
 }
 
-/// Render every resolved pair. Diagnostics of every cluster are returned together.
-pub fn render(
-    fs: &FileSet,
-    repo: &Repo,
-    resolved: &Resolved,
-    budget: &Budget,
-    limits: &TemplateLimits,
-    format: Format,
-) -> (Rendered, Diags) {
-    let mut diags = Diags::default();
-    let used: BTreeSet<usize> = resolved
-        .clusters
-        .iter()
-        .flat_map(|c| c.units.iter().map(|u| u.unit))
-        .collect();
-    let prepared: BTreeMap<usize, Prepared> = used
-        .iter()
-        .map(|&ui| (ui, prepare(fs, &repo.units[ui], budget, limits, &mut diags)))
-        .collect();
+/// Scope of custom kinds: (group, kind) → cluster-scoped, from the
+/// CustomResourceDefinitions rendered anywhere in the fleet.
+pub type CrdScopes = BTreeMap<(String, String), bool>;
 
-    // Phase 1: render and parse, per cluster in parallel.
-    let phase1: Vec<(RenderedCluster, Diags)> = resolved
-        .clusters
-        .par_iter()
-        .map(|rc| {
-            let mut d = Diags::default();
-            let mut units = Vec::new();
-            for ru in &rc.units {
-                let u = &repo.units[ru.unit];
-                let prep = &prepared[&ru.unit];
-                let ctx = context(repo, rc, ru);
-                let mut resources = Vec::new();
-                let mut sops = Vec::new();
-                if let (Some(h), Format::Flux) = (&u.helm, format) {
-                    resources.extend(helm::flux_objects(u, h, ru, &repo.output().interval));
-                }
-                for item in &prep.items {
-                    match item {
-                        Item::Plain { objects } => resources.extend(objects.iter().cloned()),
-                        Item::Sops { rel, bytes } => sops.push(SopsFile { rel: rel.clone(), bytes: bytes.clone() }),
-                        Item::Jinja { name, path } => {
-                            let env = prep.env.as_ref().expect("env exists when templates do");
-                            match template::render(env, name, &ctx, limits) {
-                                Ok(text) => {
-                                    let src = Arc::new(Source {
-                                        path: path.clone(),
-                                        text: text.into(),
-                                        note: Some(format!("rendered for cluster {}", rc.name)),
-                                    });
-                                    match yaml::parse_documents(&src, budget) {
-                                        Ok(docs) => objects(docs, path, &mut resources, &mut d),
-                                        Err(e) => d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
-                                    }
+/// One cluster rendered to its final objects.
+#[derive(Debug)]
+pub struct ClusterRender {
+    pub cluster: RenderedCluster,
+    pub diags: Diags,
+    /// Patches that apply on this cluster, and those whose target matched.
+    pub applicable: BTreeSet<PatchId>,
+    pub matched: BTreeSet<PatchId>,
+}
+
+/// What rendering needs once per fleet: every used unit prepared (plain
+/// files parsed, templates loaded), the fleet's common labels and the CRD
+/// scopes. Clusters are then rendered independently ([`Renderer::cluster`]),
+/// in any order and on any thread, which lets callers stream a large fleet
+/// to disk a batch at a time.
+pub struct Renderer<'a> {
+    repo: &'a Repo,
+    budget: &'a Budget,
+    limits: &'a TemplateLimits,
+    format: Format,
+    prepared: BTreeMap<usize, Prepared>,
+    fleet_labels: Vec<(String, String)>,
+    crd_scopes: CrdScopes,
+}
+
+impl<'a> Renderer<'a> {
+    /// Prepare every unit some cluster of `resolved` uses (diagnostics of
+    /// broken files are returned here, once).
+    pub fn new(
+        fs: &FileSet,
+        repo: &'a Repo,
+        resolved: &Resolved,
+        budget: &'a Budget,
+        limits: &'a TemplateLimits,
+        format: Format,
+    ) -> (Self, Diags) {
+        let mut diags = Diags::default();
+        let used: BTreeSet<usize> = resolved
+            .clusters
+            .iter()
+            .flat_map(|c| c.units.iter().map(|u| u.unit))
+            .collect();
+        let prepared: BTreeMap<usize, Prepared> = used
+            .iter()
+            .map(|&ui| (ui, prepare(fs, &repo.units[ui], budget, limits, &mut diags)))
+            .collect();
+        let fleet_labels = repo
+            .fleet
+            .as_ref()
+            .map(|f| f.common_labels.clone())
+            .unwrap_or_default();
+        (
+            Renderer {
+                repo,
+                budget,
+                limits,
+                format,
+                prepared,
+                fleet_labels,
+                crd_scopes: CrdScopes::new(),
+            },
+            diags,
+        )
+    }
+
+    /// Set the CRD scopes (see [`Renderer::scopes_of`]).
+    pub fn set_crd_scopes(&mut self, scopes: CrdScopes) {
+        self.crd_scopes = scopes;
+    }
+
+    /// The CRD scopes declared by one cluster's objects (templates rendered,
+    /// nothing else done); merge these over every cluster, then set them.
+    pub fn scopes_of(&self, rc: &ResolvedCluster) -> CrdScopes {
+        let (cluster, _) = self.phase1(rc);
+        let mut out = CrdScopes::new();
+        add_scopes(&cluster, &mut out);
+        out
+    }
+
+    /// Templates rendered and parsed: raw objects, nothing applied yet.
+    fn phase1(&self, rc: &ResolvedCluster) -> (RenderedCluster, Diags) {
+        let (repo, limits, budget) = (self.repo, self.limits, self.budget);
+        let mut d = Diags::default();
+        let mut units = Vec::new();
+        for ru in &rc.units {
+            let u = &repo.units[ru.unit];
+            let prep = &self.prepared[&ru.unit];
+            let ctx = context(repo, rc, ru);
+            let mut resources = Vec::new();
+            let mut sops = Vec::new();
+            if let (Some(h), Format::Flux) = (&u.helm, self.format) {
+                resources.extend(helm::flux_objects(u, h, ru, &repo.output().interval));
+            }
+            for item in &prep.items {
+                match item {
+                    Item::Plain { objects } => resources.extend(objects.iter().cloned()),
+                    Item::Sops { rel, bytes } => sops.push(SopsFile {
+                        rel: rel.clone(),
+                        bytes: bytes.clone(),
+                    }),
+                    Item::Jinja { name, path } => {
+                        let env = prep.env.as_ref().expect("env exists when templates do");
+                        match template::render(env, name, &ctx, limits) {
+                            Ok(text) => {
+                                let src = Arc::new(Source {
+                                    path: path.clone(),
+                                    text: text.into(),
+                                    note: Some(format!("rendered for cluster {}", rc.name)),
+                                });
+                                match yaml::parse_documents(&src, budget) {
+                                    Ok(docs) => objects(docs, path, &mut resources, &mut d),
+                                    Err(e) => d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
                                 }
-                                Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
                             }
+                            Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
                         }
                     }
                 }
-                units.push(RenderedUnit {
-                    unit: ru.unit,
-                    name: u.name.clone(),
-                    kind: u.kind,
-                    placement: ru.placement.map(|p| repo.placements[p].name.clone()),
-                    version: ru.version.clone(),
-                    mode: ru.mode,
-                    wave: ru.wave.clone(),
-                    patches: ru.patches.clone(),
-                    resources,
-                    sops,
-                });
             }
-            (RenderedCluster { name: rc.name.clone(), units }, d)
-        })
-        .collect();
+            units.push(RenderedUnit {
+                unit: ru.unit,
+                name: u.name.clone(),
+                kind: u.kind,
+                placement: ru.placement.map(|p| repo.placements[p].name.clone()),
+                version: ru.version.clone(),
+                mode: ru.mode,
+                wave: ru.wave.clone(),
+                patches: ru.patches.clone(),
+                resources,
+                sops,
+            });
+        }
+        (
+            RenderedCluster {
+                name: rc.name.clone(),
+                units,
+            },
+            d,
+        )
+    }
 
-    // Scopes declared by CRDs rendered anywhere in the fleet.
-    let mut crd_scopes: BTreeMap<(String, String), bool> = BTreeMap::new();
-    for (rc, _) in &phase1 {
-        for u in &rc.units {
-            for r in &u.resources {
-                if r.kind == "CustomResourceDefinition" && r.group == "apiextensions.k8s.io" {
-                    let spec = r.node.get("spec");
-                    let g = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
-                    let k = spec
-                        .and_then(|s| s.get_path(&["names", "kind"]))
-                        .and_then(Node::as_str);
-                    let scope = spec.and_then(|s| s.get("scope")).and_then(Node::as_str);
-                    if let (Some(g), Some(k)) = (g, k) {
-                        crd_scopes.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
-                    }
+    /// Defaulting, patches, labels, checks and file names, once the CRD
+    /// scopes are set.
+    fn phase2(&self, mut rc: RenderedCluster, mut d: Diags) -> ClusterRender {
+        let mut matched = BTreeSet::new();
+        finish_cluster(
+            self.repo,
+            &mut rc,
+            &self.crd_scopes,
+            &self.fleet_labels,
+            &mut matched,
+            &mut d,
+        );
+        let applicable = rc
+            .units
+            .iter()
+            .flat_map(|u| u.patches.iter().map(|(id, _)| *id))
+            .collect();
+        ClusterRender {
+            cluster: rc,
+            diags: d,
+            applicable,
+            matched,
+        }
+    }
+
+    /// Render one cluster completely (the CRD scopes must be set first).
+    pub fn cluster(&self, rc: &ResolvedCluster) -> ClusterRender {
+        let (c, d) = self.phase1(rc);
+        self.phase2(c, d)
+    }
+}
+
+fn add_scopes(rc: &RenderedCluster, crd_scopes: &mut CrdScopes) {
+    for u in &rc.units {
+        for r in &u.resources {
+            if r.kind == "CustomResourceDefinition" && r.group == "apiextensions.k8s.io" {
+                let spec = r.node.get("spec");
+                let g = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
+                let k = spec
+                    .and_then(|s| s.get_path(&["names", "kind"]))
+                    .and_then(Node::as_str);
+                let scope = spec.and_then(|s| s.get("scope")).and_then(Node::as_str);
+                if let (Some(g), Some(k)) = (g, k) {
+                    crd_scopes.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
                 }
             }
         }
     }
-    let fleet_labels: Vec<(String, String)> = repo
-        .fleet
-        .as_ref()
-        .map(|f| f.common_labels.clone())
-        .unwrap_or_default();
+}
 
-    // Phase 2: defaulting, patches, labels, checks, file names.
-    let phase2: Vec<(RenderedCluster, Diags, BTreeSet<PatchId>)> = phase1
-        .into_par_iter()
-        .map(|(mut rc, mut d)| {
-            let mut matched = BTreeSet::new();
-            finish_cluster(
-                repo,
-                &mut rc,
-                &crd_scopes,
-                &fleet_labels,
-                &mut matched,
-                &mut d,
-            );
-            (rc, d, matched)
-        })
-        .collect();
-    let mut out = Rendered::default();
-    let mut applicable: BTreeSet<PatchId> = BTreeSet::new();
-    let mut matched: BTreeSet<PatchId> = BTreeSet::new();
-    for (rc, d, m) in phase2 {
-        diags.extend(d);
-        applicable.extend(
-            rc.units
-                .iter()
-                .flat_map(|u| u.patches.iter().map(|(id, _)| *id)),
-        );
-        matched.extend(m);
-        out.clusters.push(rc);
-    }
-    // A patch whose target matches nothing on every cluster it applies to is an error
-    // (decidable only when every cluster was rendered: not for --cluster or a diff's subset).
-    let every_cluster = resolved.clusters.len() == repo.clusters.len();
-    for (pi, ci, i) in applicable.difference(&matched).filter(|_| every_cluster) {
+/// A patch whose target matches nothing on every cluster it applies to is an
+/// error. Only decidable when every cluster was rendered: callers leave it
+/// out for `--cluster` and for a diff's subset.
+pub fn unmatched_patches(
+    repo: &Repo,
+    applicable: &BTreeSet<PatchId>,
+    matched: &BTreeSet<PatchId>,
+) -> Diags {
+    let mut diags = Diags::default();
+    for (pi, ci, i) in applicable.difference(matched) {
         let p = &repo.placements[*pi];
         let patch = match ci {
             Some(c) => &p.targets[*c].patches[*i],
@@ -425,6 +496,48 @@ pub fn render(
                 .at(&patch.target_span)
                 .help("check kind, name and namespace (after defaulting) against the component's resources"),
         );
+    }
+    diags
+}
+
+/// Render every resolved pair, holding the whole fleet in memory.
+/// Diagnostics of every cluster are returned together.
+pub fn render(
+    fs: &FileSet,
+    repo: &Repo,
+    resolved: &Resolved,
+    budget: &Budget,
+    limits: &TemplateLimits,
+    format: Format,
+) -> (Rendered, Diags) {
+    let (mut r, mut diags) = Renderer::new(fs, repo, resolved, budget, limits, format);
+    // Phase 1: render and parse, per cluster in parallel.
+    let phase1: Vec<(RenderedCluster, Diags)> = resolved
+        .clusters
+        .par_iter()
+        .map(|rc| r.phase1(rc))
+        .collect();
+    let mut scopes = CrdScopes::new();
+    for (rc, _) in &phase1 {
+        add_scopes(rc, &mut scopes);
+    }
+    r.set_crd_scopes(scopes);
+    // Phase 2: defaulting, patches, labels, checks, file names.
+    let phase2: Vec<ClusterRender> = phase1
+        .into_par_iter()
+        .map(|(rc, d)| r.phase2(rc, d))
+        .collect();
+    let mut out = Rendered::default();
+    let mut applicable: BTreeSet<PatchId> = BTreeSet::new();
+    let mut matched: BTreeSet<PatchId> = BTreeSet::new();
+    for c in phase2 {
+        diags.extend(c.diags);
+        applicable.extend(c.applicable);
+        matched.extend(c.matched);
+        out.clusters.push(c.cluster);
+    }
+    if resolved.clusters.len() == repo.clusters.len() {
+        diags.extend(unmatched_patches(repo, &applicable, &matched));
     }
     (out, diags)
 }

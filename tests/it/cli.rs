@@ -178,6 +178,42 @@ fn check_lists_every_difference_and_exits_1() {
     );
 }
 
+/// `--check` compares file by file as clusters stream by; inventory.json,
+/// written in pieces, is compared piece by piece (a longer or shorter file
+/// is a difference) and a link in the tree is never taken for the file.
+#[test]
+fn check_finds_inventory_edits_and_links() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let out = render(&repo, tmp.path(), &[]);
+    let check = || {
+        let o = fleetc(&["render", "repo", "-o", "out", "--check"], tmp.path());
+        (code(&o), text(&o.stdout))
+    };
+    let inv = out.join("inventory.json");
+    let original = std::fs::read(&inv).expect("read");
+    for edited in [
+        [original.as_slice(), b" "].concat(),
+        original[..original.len() - 2].to_vec(),
+    ] {
+        std::fs::write(&inv, &edited).expect("write");
+        let (c, stdout) = check();
+        assert_eq!(c, 1, "{stdout}");
+        assert_eq!(stdout, "changed out/inventory.json\n");
+    }
+    std::fs::write(&inv, &original).expect("write");
+    assert_eq!(check().0, 0);
+    // A link to an identical file elsewhere is still not the file.
+    let victim = out.join("clusters/a/kustomization.yaml");
+    let elsewhere = tmp.path().join("copy.yaml");
+    std::fs::copy(&victim, &elsewhere).expect("copy");
+    std::fs::remove_file(&victim).expect("rm");
+    std::os::unix::fs::symlink(&elsewhere, &victim).expect("symlink");
+    let (c, stdout) = check();
+    assert_eq!(c, 1, "{stdout}");
+    assert_eq!(stdout, "changed out/clusters/a/kustomization.yaml\n");
+}
+
 #[test]
 fn cluster_filter_renders_only_those_clusters() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -15,3 +15,4 @@ mod policies;
 mod rollout;
 mod schemas;
 mod selection;
+mod stream;

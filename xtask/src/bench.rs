@@ -317,6 +317,33 @@ pub fn run(args: &[String]) -> Result<()> {
             &repo,
             1,
         )?;
+        // A changed input (the prod log level, flipped each run): the tree is
+        // rendered again into a staging directory, swapped in, and the old
+        // one deleted; all of it is timed (BENCHMARKING.md: deletes slow the
+        // next creations on this file system).
+        let (mut changed, mut pk) = (Vec::new(), 0);
+        for k in 0..o.runs {
+            synth::write(&fleet_dir, &synth::fleet(size, k % 2 == 0))?;
+            let t = timed(&[&fleetc, "render", "fleet", "-o", &out0], &dir, None)?;
+            if t.code != 0 {
+                bail!("fleetc render (changed input) failed at N={n}");
+            }
+            pk = pk.max(t.peak_kib);
+            changed.push(t.secs);
+        }
+        synth::write(&fleet_dir, &synth::fleet(size, false))?;
+        let changed = median(&mut changed);
+        rows.push(Row {
+            n,
+            what: "fleetc render (changed input, replaces the tree)",
+            secs: changed,
+            runs: o.runs,
+            peak_mib: Some(pk as f64 / 1024.0),
+            note: format!(
+                "{:.2}× cold render; includes deleting the old tree",
+                changed / render_med
+            ),
+        });
         annotate(
             &mut rows,
             n,

@@ -1,0 +1,128 @@
+//! Streaming (`fleetc::stream`, what `render` and `validate` run): a
+//! cluster at a time, in batches, it produces exactly the files of an
+//! in-memory compile, whatever the batch size, including a
+//! CustomResourceDefinition rendered on one cluster deciding the scope of
+//! its kind on every other.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fleetc::emit::write::Collect;
+use fleetc::load::model::Format;
+
+use crate::common::*;
+
+fn in_memory(
+    fs: &fleetc::source::FileSet,
+    opts: &fleetc::Options,
+) -> Option<BTreeMap<String, Vec<u8>>> {
+    let (c, _) = fleetc::compile(fs, opts);
+    c.map(|c| c.tree.files)
+}
+
+fn streamed(
+    fs: &fleetc::source::FileSet,
+    opts: &fleetc::Options,
+    batch: usize,
+) -> BTreeMap<String, Vec<u8>> {
+    let p = fleetc::plan(fs, opts).expect("plan");
+    let sink = Collect::default();
+    let (s, d) = fleetc::stream_in_batches(fs, p, opts, &sink, batch).expect("sink");
+    assert!(s.is_some(), "{}", d.render(false));
+    sink.0.into_inner().expect("lock")
+}
+
+fn read(dir: &Path) -> fleetc::source::FileSet {
+    fleetc::source::read_dir(dir, &Default::default()).expect("read")
+}
+
+#[test]
+fn streaming_in_any_batch_size_gives_the_in_memory_tree() {
+    let mut repos = examples();
+    repos.push(("_base".into(), root().join("tests/it/cases/_base")));
+    let mut compared = 0;
+    for (name, dir) in repos {
+        let fs = read(&dir);
+        for format in [Format::Flux, Format::ArgoCd, Format::Plain] {
+            let opts = fleetc::Options {
+                format: Some(format),
+                source_rev: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                ..Default::default()
+            };
+            let Some(want) = in_memory(&fs, &opts) else {
+                continue;
+            };
+            assert!(want.contains_key("inventory.json"));
+            for batch in [1, 2, 5, 128] {
+                let got = streamed(&fs, &opts, batch);
+                assert!(
+                    got == want,
+                    "{name} ({}) streamed in batches of {batch} differs from the in-memory tree",
+                    format.as_str()
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "only {compared} fleets compared");
+}
+
+#[test]
+fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("repo");
+    copy_dir(&root().join("tests/it/cases/_base"), &repo);
+    let w = |p: &str, text: &str| {
+        let f = repo.join(p);
+        std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+        std::fs::write(f, text).expect("write");
+    };
+    w(
+        "components/widget-crd/component.yaml",
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: widget-crd\nspec:\n  namespace: widgets\n  version: 1.0.0\n",
+    );
+    w(
+        "components/widget-crd/templates/crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.dev\nspec:\n  group: example.dev\n  scope: Cluster\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n",
+    );
+    w(
+        "placements/widget-crd.yaml",
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: widget-crd\nspec:\n  component: widget-crd\n  target: {clusters: [a]}\n",
+    );
+    w(
+        "components/widget/component.yaml",
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: widget\nspec:\n  namespace: widgets\n  version: 1.0.0\n",
+    );
+    w(
+        "components/widget/templates/widget.yaml.j2",
+        "apiVersion: example.dev/v1\nkind: Widget\nmetadata:\n  name: w-{{ cluster.name }}\nspec: {size: 1}\n",
+    );
+    w(
+        "placements/widget.yaml",
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: widget\nspec:\n  component: widget\n  target: {all: true}\n",
+    );
+    let fs = read(&repo);
+    let opts = fleetc::Options::default();
+    let want = in_memory(&fs, &opts).expect("compiles");
+    // Cluster `c` has no CRD of its own; the one on `a` makes its Widget cluster-scoped.
+    let (path, bytes) = want
+        .iter()
+        .find(|(p, _)| {
+            p.starts_with("clusters/c/components/widget/") && !p.ends_with("kustomization.yaml")
+        })
+        .expect("c's widget");
+    let text = String::from_utf8_lossy(bytes);
+    assert!(text.contains("kind: Widget"), "{path}: {text}");
+    assert!(
+        !text.contains("namespace:"),
+        "{path} must not be namespaced:\n{text}"
+    );
+    for batch in [1, 2, 128] {
+        assert!(streamed(&fs, &opts, batch) == want, "batches of {batch}");
+    }
+    // And the binary, which streams, writes the same tree.
+    let out = render(&repo, tmp.path(), &[]);
+    assert!(
+        read_tree(&out) == want,
+        "fleetc render differs from the in-memory tree"
+    );
+}
