@@ -16,6 +16,7 @@ pub mod git;
 pub mod load;
 pub mod promote;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod source;
 pub mod validate;
@@ -276,15 +277,16 @@ const BATCH: usize = 128;
 /// are rendered once first to learn the scopes.
 ///
 /// Once an error is found, nothing more goes to the sink, but every cluster
-/// is still rendered so that every error is reported. `Ok((None, diags))`
-/// means errors; `Err` is the sink's own failure. The caller decides from
-/// the diagnostics whether to keep what the sink received.
+/// is still rendered so that every error is reported; the fleet comes back
+/// either way (`report` describes a fleet with errors). `Err` is the sink's
+/// own failure. The caller decides from the diagnostics whether to keep what
+/// the sink received: with errors, it is incomplete.
 pub fn stream(
     fs: &source::FileSet,
     p: Planned,
     opts: &Options,
     sink: &dyn emit::write::Sink,
-) -> Result<(Option<Streamed>, Diags), emit::write::WriteError> {
+) -> Result<(Streamed, Diags), emit::write::WriteError> {
     stream_in_batches(fs, p, opts, sink, BATCH)
 }
 
@@ -295,7 +297,7 @@ pub fn stream_in_batches(
     opts: &Options,
     sink: &dyn emit::write::Sink,
     batch: usize,
-) -> Result<(Option<Streamed>, Diags), emit::write::WriteError> {
+) -> Result<(Streamed, Diags), emit::write::WriteError> {
     use rayon::prelude::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     let Planned {
@@ -381,10 +383,7 @@ pub fn stream_in_batches(
             diags.extend(render::unmatched_patches(&repo, &applicable, &matched));
         }
         diags.normalize();
-        if diags.has_errors() {
-            return Ok((None, diags));
-        }
-        if opts.tree {
+        if opts.tree && !diags.has_errors() {
             sink.put(&e.fleet_files(!resolved.clusters.is_empty()))?;
             if let Some(i) = &inventory {
                 sink.append("inventory.json", &i.tail())?;
@@ -392,14 +391,14 @@ pub fn stream_in_batches(
         }
     }
     Ok((
-        Some(Streamed {
+        Streamed {
             repo,
             resolved,
             format,
             inputs_digest: digest,
             clusters,
             resources,
-        }),
+        },
         diags,
     ))
 }

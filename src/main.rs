@@ -52,6 +52,14 @@ enum DiffFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Flux,
     Argocd,
@@ -151,6 +159,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The fleet review: inventory, Kubernetes and component version skew, rollouts, policy posture, exemptions.
+    Report {
+        #[arg(default_value = ".")]
+        repo: PathBuf,
+        /// Read the fleet from this git revision instead of the work tree.
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+        /// text (a terminal), markdown (a review or PR comment), json (fleet-schema/report.schema.json) or html (one self-contained page).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
     /// Advance a rollout by one wave: edits `promotedThrough` in the placement file (one line).
     Promote {
         /// The fleet repository (default: the current directory).
@@ -161,7 +180,7 @@ enum Command {
     },
     /// Print the JSON Schema of a fleet kind (or list the kinds).
     Schema {
-        /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement or Inventory.
+        /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement, Inventory or FleetReport.
         kind: Option<String>,
     },
 }
@@ -322,6 +341,14 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
+        Command::Report { repo, rev, format } => report(
+            &ui,
+            &repo,
+            rev.as_deref(),
+            format,
+            cli.max_file_size,
+            opts(),
+        ),
         Command::Diff {
             repo,
             base,
@@ -534,12 +561,11 @@ fn stream_repo(
         Err(e) => return Err(write_error(&e)),
     };
     if ui.report(&diags) {
+        std::mem::forget(streamed);
         return Err(ExitCode::from(2));
     }
     // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
-    streamed
-        .map(|s| &*Box::leak(Box::new(s)))
-        .ok_or(ExitCode::from(2))
+    Ok(Box::leak(Box::new(streamed)))
 }
 
 /// `fleetc render`: stream the fleet into a staging directory swapped in at
@@ -620,6 +646,61 @@ fn render(
         }
         Err(e) => write_error(&e),
     }
+}
+
+/// `fleetc report`: validate (every cluster rendered, nothing kept), then
+/// describe the fleet. The report is informative: what validate found is
+/// listed in it and the exit code is 0; only a fleet that cannot be loaded
+/// and resolved at all (exit 2) has no report.
+fn report(
+    ui: &Ui,
+    repo: &Path,
+    rev: Option<&str>,
+    format: ReportFormat,
+    max_file_size: u64,
+    opts: Options,
+) -> ExitCode {
+    let opts = Options {
+        tree: false,
+        ..opts
+    };
+    let (fs, planned, opts) = match plan_repo(ui, repo, rev, max_file_size, opts) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (s, diags) = match fleetc::stream(fs, planned, &opts, &write::Discard) {
+        Ok(x) => x,
+        Err(e) => return write_error(&e),
+    };
+    let r = fleetc::report::build(
+        &s.repo,
+        &s.resolved,
+        &opts.today,
+        opts.source_rev.as_deref(),
+        &diags,
+    );
+    let out = match format {
+        ReportFormat::Text => fleetc::report::text::text(&r),
+        ReportFormat::Markdown => fleetc::report::text::markdown(&r),
+        ReportFormat::Json => r.to_json(),
+        ReportFormat::Html => fleetc::report::html::html(&r),
+    };
+    std::mem::forget(s);
+    if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the report: {e}");
+            return ExitCode::from(3);
+        }
+    }
+    let (errors, warnings) = (diags.error_count(), diags.warning_count());
+    if errors + warnings > 0 {
+        eprintln!(
+            "note: the report lists {errors} error{} and {warnings} warning{} found by validate; `fleetc validate` shows each with its source",
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" }
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// One side of a diff, read and planned; a side that cannot be read is exit

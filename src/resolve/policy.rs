@@ -149,6 +149,23 @@ pub fn date_of_epoch(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Days since 1970-01-01 of a valid YYYY-MM-DD date (the inverse of
+/// [`date_of_epoch`] on whole days).
+pub fn days_of(s: &str) -> Option<i64> {
+    if !valid_date(s) {
+        return None;
+    }
+    let y: i64 = s[0..4].parse().ok()?;
+    let m: i64 = s[5..7].parse().ok()?;
+    let d: i64 = s[8..10].parse().ok()?;
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
 /// Whether `s` is a real calendar date written YYYY-MM-DD.
 pub fn valid_date(s: &str) -> bool {
     let b = s.as_bytes();

@@ -44,6 +44,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "Inventory",
         include_str!("../../fleet-schema/inventory.schema.json"),
     ),
+    (
+        "FleetReport",
+        include_str!("../../fleet-schema/report.schema.json"),
+    ),
 ];
 
 const DEFS: &str = include_str!("../../fleet-schema/defs.schema.json");
@@ -60,8 +64,16 @@ pub fn bundled(kind: &str) -> Option<Json> {
     let mut schema: Json = serde_json::from_str(&text).expect("embedded schema is JSON");
     if text.contains("\"#/$defs/") {
         let defs: Json = serde_json::from_str(DEFS).expect("embedded defs are JSON");
-        if let (Some(obj), Some(d)) = (schema.as_object_mut(), defs.get("$defs")) {
-            obj.insert("$defs".into(), d.clone());
+        if let (Some(obj), Some(Json::Object(d))) = (schema.as_object_mut(), defs.get("$defs")) {
+            // Merged with the schema's own definitions (its own win).
+            let slot = obj
+                .entry("$defs")
+                .or_insert_with(|| Json::Object(Default::default()));
+            if let Some(m) = slot.as_object_mut() {
+                for (k, v) in d {
+                    m.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
         }
     }
     Some(schema)

@@ -12,6 +12,7 @@ mod golden;
 mod kustomize;
 mod patches;
 mod policies;
+mod report;
 mod rollout;
 mod schemas;
 mod selection;

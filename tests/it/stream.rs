@@ -27,7 +27,8 @@ fn streamed(
     let p = fleetc::plan(fs, opts).expect("plan");
     let sink = Collect::default();
     let (s, d) = fleetc::stream_in_batches(fs, p, opts, &sink, batch).expect("sink");
-    assert!(s.is_some(), "{}", d.render(false));
+    assert!(!d.has_errors(), "{}", d.render(false));
+    drop(s);
     sink.0.into_inner().expect("lock")
 }
 

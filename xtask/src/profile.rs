@@ -103,7 +103,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let staging = fleetc::emit::write::Staging::new(&out2).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (s, d) =
         fleetc::stream(&fs, planned, &opts, &staging).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if s.is_none() {
+    if d.has_errors() {
         bail!("{}", d.render(false));
     }
     staging.commit().map_err(|e| anyhow::anyhow!("{e}"))?;
