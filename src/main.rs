@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// mimalloc instead of glibc's malloc: rendering is millions of small
+/// allocations on every core, and glibc's arena locks cost a fifth of a
+/// large diff (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use fleetc::diag::Diags;
 use fleetc::emit::write::{self, Difference, WriteError};
 use fleetc::git::{Failure, Git};
