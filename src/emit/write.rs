@@ -91,9 +91,15 @@ pub fn recorded_digest(out: &Path) -> Option<String> {
     {
         return None;
     }
-    let text = fs::read(out.join("inventory.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    v.get("inputsDigest")?.as_str().map(str::to_string)
+    // Only the digest is kept: the rest of the (large) file is scanned, not built.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "inputsDigest")]
+        inputs_digest: Option<String>,
+    }
+    let f = fs::File::open(out.join("inventory.json")).ok()?;
+    let head: Head = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
+    head.inputs_digest
 }
 
 /// Compare a rendered tree with a directory (for `render --check`).
