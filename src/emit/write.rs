@@ -102,13 +102,6 @@ pub fn recorded_digest(out: &Path) -> Option<String> {
     head.inputs_digest
 }
 
-/// Compare a rendered tree with a directory (for `render --check`).
-pub fn compare(out: &Path, tree: &Tree) -> Result<Vec<Difference>, WriteError> {
-    let c = Checker::new(out)?;
-    c.put_all(&tree.files)?;
-    c.finish()
-}
-
 /// Where the files of an output tree go, a cluster at a time, from many
 /// threads at once.
 pub trait Sink: Sync {
@@ -116,11 +109,6 @@ pub trait Sink: Sync {
     fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError>;
     /// The next piece of a file written in pieces, in order (inventory.json).
     fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError>;
-
-    fn put_all(&self, files: &BTreeMap<String, Vec<u8>>) -> Result<(), WriteError> {
-        let v: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (p.clone(), b.clone())).collect();
-        self.put(&v)
-    }
 }
 
 /// A sink that keeps nothing (`validate`).
