@@ -355,10 +355,7 @@ pub fn html(r: &Report) -> String {
         );
         let newest = comp.versions.len().saturating_sub(1);
         for cl in &r.clusters {
-            let promoted = cl
-                .waves
-                .iter()
-                .any(|w| w.component == comp.name && w.promoted);
+            let promoted = cl.promoted(&comp.name);
             match comp.by_cluster.get(&cl.name) {
                 None => o.push_str("<td class=\"absent\">·</td>"),
                 Some(v) => {
@@ -392,11 +389,7 @@ pub fn html(r: &Report) -> String {
         o.push_str("</tr>");
     }
     o.push_str("</tbody></table></div>");
-    let rollouts: Vec<_> = r
-        .components
-        .iter()
-        .flat_map(|c| c.rollouts.iter().map(move |ro| (c, ro)))
-        .collect();
+    let rollouts: Vec<_> = r.rollouts().collect();
     if !rollouts.is_empty() {
         o.push_str("<h3>Rollouts</h3><table class=\"sortable\" id=\"rollouts-table\">");
         o.push_str(&head(&[
@@ -409,18 +402,6 @@ pub fn html(r: &Report) -> String {
         ]));
         o.push_str("<tbody>");
         for (c, ro) in rollouts {
-            let waves: Vec<String> = ro
-                .waves
-                .iter()
-                .map(|w| {
-                    format!(
-                        "{}{} ({})",
-                        esc(&w.name),
-                        if w.promoted { " ✓" } else { "" },
-                        w.clusters.len()
-                    )
-                })
-                .collect();
             let _ = write!(
                 o,
                 "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -428,7 +409,7 @@ pub fn html(r: &Report) -> String {
                 esc(&c.name),
                 esc(ro.version.as_deref().unwrap_or("–")),
                 esc(ro.promoted_through.as_deref().unwrap_or("–")),
-                waves.join(" → "),
+                esc(&ro.waves_summary()),
                 if ro.in_flight {
                     "<span class=\"badge flight\">in flight</span>"
                 } else {
@@ -455,11 +436,7 @@ pub fn html(r: &Report) -> String {
     o.push_str("<tbody>");
     for p in &r.policies {
         let mut not: Vec<String> = Vec::new();
-        for (what, v) in [
-            ("audit", &p.audit),
-            ("exempt-audit", &p.exempt_audit),
-            ("exempt-skip", &p.exempt_skip),
-        ] {
+        for (what, v) in p.not_enforced() {
             if !v.is_empty() {
                 not.push(format!("<b>{what}</b>: {}", esc(&v.join(", "))));
             }
@@ -498,11 +475,7 @@ pub fn html(r: &Report) -> String {
         ]));
         o.push_str("<tbody>");
         for e in &r.exemptions {
-            let rank = match e.status {
-                "expired" => 0,
-                "expiring" => 1,
-                _ => 2,
-            };
+            let rank = super::status_rank(e.status);
             let _ = write!(
                 o,
                 "<tr data-status=\"{s}\"><td data-sort=\"{rank}\"><span class=\"badge {s}\">{s}</span></td><td>{}</td>{}<td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}<br><span class=\"none\">{}</span></td></tr>",

@@ -442,14 +442,9 @@ pub fn build(
     }
     policies.sort_by(|a, b| a.name.cmp(&b.name));
     // Most urgent first: expired, then expiring, then active; by date within each.
-    let rank = |s: &str| match s {
-        "expired" => 0,
-        "expiring" => 1,
-        _ => 2,
-    };
     exemptions.sort_by(|a, b| {
-        (rank(a.status), &a.expires, &a.policy, a.index).cmp(&(
-            rank(b.status),
+        (status_rank(a.status), &a.expires, &a.policy, a.index).cmp(&(
+            status_rank(b.status),
             &b.expires,
             &b.policy,
             b.index,
@@ -510,12 +505,67 @@ pub fn build(
     }
 }
 
+/// Exemption statuses, most urgent first (the report's order).
+pub fn status_rank(status: &str) -> u8 {
+    match status {
+        "expired" => 0,
+        "expiring" => 1,
+        _ => 2,
+    }
+}
+
+impl ClusterRow {
+    /// Has a rollout promoted `component` on this cluster?
+    pub fn promoted(&self, component: &str) -> bool {
+        self.waves
+            .iter()
+            .any(|w| w.component == component && w.promoted)
+    }
+}
+
+impl RolloutRow {
+    /// `canary ✓ (3) → early ✓ (3) → broad (7)`: waves in order, ✓ when
+    /// promoted, with their number of clusters (unescaped).
+    pub fn waves_summary(&self) -> String {
+        self.waves
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}{} ({})",
+                    w.name,
+                    if w.promoted { " ✓" } else { "" },
+                    w.clusters.len()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+}
+
+impl PolicyRow {
+    /// The clusters where the policy is not enforced, by posture.
+    pub fn not_enforced(&self) -> [(&'static str, &[String]); 3] {
+        [
+            ("audit", &self.audit),
+            ("exempt-audit", &self.exempt_audit),
+            ("exempt-skip", &self.exempt_skip),
+        ]
+    }
+}
+
 /// Days from `from` to `to` (both YYYY-MM-DD); None when either is not a date.
 pub fn days_between(from: &str, to: &str) -> Option<i64> {
     Some(crate::resolve::policy::days_of(to)? - crate::resolve::policy::days_of(from)?)
 }
 
 impl Report {
+    /// Every rollout with its component.
+    pub fn rollouts(&self) -> impl Iterator<Item = (&ComponentRow, &RolloutRow)> {
+        self.components
+            .iter()
+            .flat_map(|c| c.rollouts.iter().map(move |ro| (c, ro)))
+    }
+
     /// The `json` format: pretty, with a final newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();

@@ -101,6 +101,19 @@ fn version_text(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "(none)".into())
 }
 
+/// A rollout's row (unescaped): placement, component, version, promoted
+/// through, waves, state.
+fn rollout_row(c: &super::ComponentRow, ro: &super::RolloutRow) -> Vec<String> {
+    vec![
+        ro.placement.clone(),
+        c.name.clone(),
+        version_text(&ro.version),
+        ro.promoted_through.clone().unwrap_or_else(|| "–".into()),
+        ro.waves_summary(),
+        if ro.in_flight { "in flight" } else { "done" }.into(),
+    ]
+}
+
 /// Aligned tables for a terminal.
 pub fn text(r: &Report) -> String {
     let mut o = String::new();
@@ -182,37 +195,7 @@ pub fn text(r: &Report) -> String {
         &["COMPONENT", "VERSION", "CLUSTERS", "", "NAMES"],
         &rows,
     ));
-    let rollouts: Vec<Vec<String>> = r
-        .components
-        .iter()
-        .flat_map(|c| c.rollouts.iter().map(move |ro| (c, ro)))
-        .map(|(c, ro)| {
-            let waves: Vec<String> = ro
-                .waves
-                .iter()
-                .map(|w| {
-                    format!(
-                        "{}{} ({})",
-                        w.name,
-                        if w.promoted { " ✓" } else { "" },
-                        w.clusters.len()
-                    )
-                })
-                .collect();
-            vec![
-                ro.placement.clone(),
-                c.name.clone(),
-                version_text(&ro.version),
-                ro.promoted_through.clone().unwrap_or_else(|| "–".into()),
-                waves.join(" → "),
-                if ro.in_flight {
-                    "in flight".into()
-                } else {
-                    "done".into()
-                },
-            ]
-        })
-        .collect();
+    let rollouts: Vec<Vec<String>> = r.rollouts().map(|(c, ro)| rollout_row(c, ro)).collect();
     if !rollouts.is_empty() {
         let _ = writeln!(o, "\n  Rollouts");
         o.push_str(&table(
@@ -259,11 +242,7 @@ pub fn text(r: &Report) -> String {
         &rows,
     ));
     for p in &r.policies {
-        for (what, v) in [
-            ("audit", &p.audit),
-            ("exempt-audit", &p.exempt_audit),
-            ("exempt-skip", &p.exempt_skip),
-        ] {
+        for (what, v) in p.not_enforced() {
             if !v.is_empty() {
                 let _ = writeln!(o, "  {} {what}: {}", p.name, v.join(", "));
             }
@@ -418,10 +397,11 @@ pub fn markdown(r: &Report) -> String {
             .map(|cl| {
                 let mut row = vec![format!("`{}`", cl.name)];
                 for c in &r.components {
-                    let promoted = cl.waves.iter().any(|w| w.component == c.name && w.promoted);
                     row.push(match c.by_cluster.get(&cl.name) {
                         None => "·".into(),
-                        Some(v) if promoted => format!("**{}** ↑", cell(&version_text(v))),
+                        Some(v) if cl.promoted(&c.name) => {
+                            format!("**{}** ↑", cell(&version_text(v)))
+                        }
                         Some(v) => cell(&version_text(v)),
                     });
                 }
@@ -435,34 +415,13 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     let rollouts: Vec<Vec<String>> = r
-        .components
-        .iter()
-        .flat_map(|c| c.rollouts.iter().map(move |ro| (c, ro)))
+        .rollouts()
         .map(|(c, ro)| {
-            let waves: Vec<String> = ro
-                .waves
-                .iter()
-                .map(|w| {
-                    format!(
-                        "{}{} ({})",
-                        cell(&w.name),
-                        if w.promoted { " ✓" } else { "" },
-                        w.clusters.len()
-                    )
-                })
-                .collect();
-            vec![
-                cell(&ro.placement),
-                cell(&c.name),
-                cell(&version_text(&ro.version)),
-                cell(ro.promoted_through.as_deref().unwrap_or("–")),
-                waves.join(" → "),
-                if ro.in_flight {
-                    "**in flight**".into()
-                } else {
-                    "done".into()
-                },
-            ]
+            let mut row: Vec<String> = rollout_row(c, ro).iter().map(|x| cell(x)).collect();
+            if ro.in_flight {
+                row[5] = "**in flight**".into();
+            }
+            row
         })
         .collect();
     if !rollouts.is_empty() {
