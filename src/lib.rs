@@ -293,48 +293,18 @@ pub fn stream(
 /// [`stream`] with `batch` clusters at a time (the output does not depend on it).
 pub fn stream_in_batches(
     fs: &source::FileSet,
-    p: Planned,
+    mut p: Planned,
     opts: &Options,
     sink: &dyn emit::write::Sink,
     batch: usize,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
-    use rayon::prelude::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let Planned {
-        repo,
-        resolved,
-        format,
-        inputs_digest: digest,
-        mut diags,
-    } = p;
-    let (mut clusters, mut resources) = (0, 0);
-    {
-        let (mut r, d) = render::Renderer::new(
-            fs,
-            &repo,
-            &resolved,
-            &opts.budget,
-            &opts.template_limits,
-            format,
-        );
-        diags.extend(d);
-        if mentions_crds(fs) {
-            let scopes = resolved
-                .clusters
-                .par_iter()
-                .map(|rc| r.scopes_of(rc))
-                .reduce(render::CrdScopes::new, |mut a, b| {
-                    a.extend(b);
-                    a
-                });
-            r.set_crd_scopes(scopes);
-        }
-        let e = emit::Emitter::new(fs, &repo, &resolved, format, opts.inventory);
-        let failed = AtomicBool::new(diags.has_errors());
+    let diags = std::mem::take(&mut p.diags);
+    let (clusters, resources, diags) = {
+        let mut s = Streaming::new(fs, &p, opts, diags);
         let mut inventory = opts.inventory.then(|| {
-            e.inventory(emit::Stamp {
+            s.emitter.inventory(emit::Stamp {
                 source_rev: opts.source_rev.as_deref(),
-                inputs_digest: &digest,
+                inputs_digest: &p.inputs_digest,
             })
         });
         if let Some(i) = &inventory {
@@ -342,65 +312,236 @@ pub fn stream_in_batches(
                 sink.append("inventory.json", &i.head())?;
             }
         }
-        let mut applicable = std::collections::BTreeSet::new();
-        let mut matched = std::collections::BTreeSet::new();
-        for batch in resolved.clusters.chunks(batch.max(1)) {
-            type Done = (render::ClusterRender, Option<String>, usize);
-            let done: Vec<Result<Done, emit::write::WriteError>> = batch
-                .par_iter()
-                .map(|rc| {
-                    let mut cr = r.cluster(rc);
-                    if cr.diags.has_errors() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    let unit_resources = cr.cluster.units.iter().map(|u| u.resources.len()).sum();
-                    let mut entry = None;
-                    if opts.tree && !failed.load(Ordering::Relaxed) {
-                        let files = e.cluster(rc, &cr.cluster);
-                        sink.put(&files.files)?;
-                        entry = files.inventory;
-                    }
-                    // The objects are done with: only diagnostics and patch sets stay.
-                    cr.cluster.units.clear();
-                    Ok((cr, entry, unit_resources))
-                })
-                .collect();
-            for d in done {
-                let (cr, entry, n) = d?;
-                diags.extend(cr.diags);
-                applicable.extend(cr.applicable);
-                matched.extend(cr.matched);
-                clusters += 1;
-                resources += n;
-                if let (Some(i), Some(entry)) = (inventory.as_mut(), entry) {
-                    if !failed.load(Ordering::Relaxed) {
-                        sink.append("inventory.json", &i.entry(&entry))?;
-                    }
-                }
-            }
+        let all: Vec<&resolve::ResolvedCluster> = p.resolved.clusters.iter().collect();
+        for chunk in all.chunks(batch.max(1)) {
+            s.batch(chunk, sink, inventory.as_mut())?;
         }
-        if resolved.clusters.len() == repo.clusters.len() {
-            diags.extend(render::unmatched_patches(&repo, &applicable, &matched));
-        }
-        diags.normalize();
+        let (clusters, resources) = (s.clusters, s.resources);
+        let diags = s.finish();
         if opts.tree && !diags.has_errors() {
-            sink.put(&e.fleet_files(!resolved.clusters.is_empty()))?;
+            let e = emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory);
+            sink.put(&e.fleet_files(!p.resolved.clusters.is_empty()))?;
             if let Some(i) = &inventory {
                 sink.append("inventory.json", &i.tail())?;
             }
         }
-    }
+        (clusters, resources, diags)
+    };
     Ok((
         Streamed {
-            repo,
-            resolved,
-            format,
-            inputs_digest: digest,
+            repo: p.repo,
+            resolved: p.resolved,
+            format: p.format,
+            inputs_digest: p.inputs_digest,
             clusters,
             resources,
         },
         diags,
     ))
+}
+
+/// The state of streaming one planned fleet: what rendering and emitting
+/// prepare once, and what is collected across batches (diagnostics, the
+/// patches that matched). [`stream`] feeds it every cluster; `diff` feeds
+/// two of them (base and head) the same clusters a batch at a time, so that
+/// only one batch of both sides is ever in memory.
+pub struct Streaming<'a> {
+    planned: &'a Planned,
+    opts: &'a Options,
+    renderer: render::Renderer<'a>,
+    pub emitter: emit::Emitter<'a>,
+    failed: std::sync::atomic::AtomicBool,
+    diags: Diags,
+    applicable: std::collections::BTreeSet<resolve::PatchId>,
+    matched: std::collections::BTreeSet<resolve::PatchId>,
+    /// Clusters and resources rendered so far.
+    pub clusters: usize,
+    pub resources: usize,
+}
+
+impl<'a> Streaming<'a> {
+    /// Prepare to render `p` (its diagnostics so far are `diags`). When a
+    /// unit mentions CustomResourceDefinition, every cluster's templates are
+    /// rendered here once to learn custom resource scopes.
+    pub fn new(
+        fs: &'a source::FileSet,
+        p: &'a Planned,
+        opts: &'a Options,
+        mut diags: Diags,
+    ) -> Self {
+        use rayon::prelude::*;
+        let (mut renderer, d) = render::Renderer::new(
+            fs,
+            &p.repo,
+            &p.resolved,
+            &opts.budget,
+            &opts.template_limits,
+            p.format,
+        );
+        diags.extend(d);
+        if mentions_crds(fs) {
+            let scopes = p
+                .resolved
+                .clusters
+                .par_iter()
+                .map(|rc| renderer.scopes_of(rc))
+                .reduce(render::CrdScopes::new, |mut a, b| {
+                    a.extend(b);
+                    a
+                });
+            renderer.set_crd_scopes(scopes);
+        }
+        Streaming {
+            planned: p,
+            opts,
+            renderer,
+            emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
+            failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
+            diags,
+            applicable: Default::default(),
+            matched: Default::default(),
+            clusters: 0,
+            resources: 0,
+        }
+    }
+
+    /// Render `clusters` in parallel; each one's files go to `sink` from the
+    /// worker that rendered it (unless an error has been found: from then on
+    /// nothing is written, but rendering goes on to find every error), and
+    /// its inventory entry, in order, to `inventory.json`.
+    pub fn batch(
+        &mut self,
+        clusters: &[&resolve::ResolvedCluster],
+        sink: &dyn emit::write::Sink,
+        mut inventory: Option<&mut emit::Inventory>,
+    ) -> Result<(), emit::write::WriteError> {
+        use rayon::prelude::*;
+        use std::sync::atomic::Ordering;
+        type Done = (render::ClusterRender, Option<String>, usize);
+        let tree = self.opts.tree;
+        let (r, e, failed) = (&self.renderer, &self.emitter, &self.failed);
+        let done: Vec<Result<Done, emit::write::WriteError>> = clusters
+            .par_iter()
+            .map(|rc| {
+                let mut cr = r.cluster(rc);
+                if cr.diags.has_errors() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                let unit_resources = cr.cluster.units.iter().map(|u| u.resources.len()).sum();
+                let mut entry = None;
+                if tree && !failed.load(Ordering::Relaxed) {
+                    let files = e.cluster(rc, &cr.cluster);
+                    sink.put(&files.files)?;
+                    entry = files.inventory;
+                }
+                // The objects are done with: only diagnostics and patch sets stay.
+                cr.cluster.units.clear();
+                Ok((cr, entry, unit_resources))
+            })
+            .collect();
+        for d in done {
+            let (cr, entry, n) = d?;
+            self.diags.extend(cr.diags);
+            self.applicable.extend(cr.applicable);
+            self.matched.extend(cr.matched);
+            self.clusters += 1;
+            self.resources += n;
+            if let (Some(i), Some(entry)) = (inventory.as_deref_mut(), entry) {
+                if !self.failed.load(Ordering::Relaxed) {
+                    sink.append("inventory.json", &i.entry(&entry))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every diagnostic, sorted; with the check that every patch matched
+    /// somewhere when every cluster of the fleet was rendered.
+    pub fn finish(self) -> Diags {
+        let mut diags = self.diags;
+        let repo = &self.planned.repo;
+        if self.clusters == repo.clusters.len() {
+            diags.extend(render::unmatched_patches(
+                repo,
+                &self.applicable,
+                &self.matched,
+            ));
+        }
+        diags.normalize();
+        diags
+    }
+}
+
+/// One side of [`diff_planned`].
+#[derive(Clone, Copy)]
+pub struct DiffSide<'a> {
+    pub fs: &'a source::FileSet,
+    pub planned: &'a Planned,
+    /// `inventory` should be off: the inventory records the revision, which differs.
+    pub opts: &'a Options,
+    pub label: &'a str,
+}
+
+/// Compare two planned fleets resource by resource ([`diff`]). Only the
+/// clusters whose inputs differ ([`cluster_digests`]) are rendered, unless
+/// a unit mentions CustomResourceDefinition (custom resource scopes cross
+/// clusters: then every cluster is). Both sides render the same `batch`
+/// clusters at a time; each batch's files are compared and dropped before
+/// the next, so memory is bounded by the batch and the distinct changes,
+/// not by the fleet. The report does not depend on `batch`.
+///
+/// `Err` is a side that does not render: its label and its diagnostics.
+pub fn diff_planned<'a>(
+    base: DiffSide<'a>,
+    head: DiffSide<'a>,
+    batch: usize,
+) -> Result<diff::Report, (&'a str, Diags)> {
+    use std::collections::{BTreeSet, HashSet};
+    let (pb, ph) = (base.planned, head.planned);
+    let every: BTreeSet<&String> = pb
+        .resolved
+        .clusters
+        .iter()
+        .chain(&ph.resolved.clusters)
+        .map(|c| &c.name)
+        .collect();
+    let changed: Vec<&String> = if mentions_crds(base.fs) || mentions_crds(head.fs) {
+        every.iter().copied().collect()
+    } else {
+        let (db, dh) = (cluster_digests(base.fs, pb), cluster_digests(head.fs, ph));
+        every
+            .iter()
+            .copied()
+            .filter(|c| db.get(*c) != dh.get(*c))
+            .collect()
+    };
+    fn pick<'p>(p: &'p Planned, names: &HashSet<&String>) -> Vec<&'p resolve::ResolvedCluster> {
+        let c = &p.resolved.clusters;
+        c.iter().filter(|c| names.contains(&c.name)).collect()
+    }
+    let mut sb = Streaming::new(base.fs, pb, base.opts, pb.diags.clone());
+    let mut sh = Streaming::new(head.fs, ph, head.opts, ph.diags.clone());
+    let mut folder = diff::Folder::default();
+    for chunk in changed.chunks(batch.max(1)) {
+        let names: HashSet<&String> = chunk.iter().copied().collect();
+        let (ob, oh) = (
+            emit::write::Collect::default(),
+            emit::write::Collect::default(),
+        );
+        // Collecting in memory cannot fail.
+        let _ = sb.batch(&pick(pb, &names), &ob, None);
+        let _ = sh.batch(&pick(ph, &names), &oh, None);
+        folder.add(diff::changes(&ob.into_tree(), &oh.into_tree()));
+    }
+    for (s, side) in [(sb, &base), (sh, &head)] {
+        let diags = s.finish();
+        if diags.has_errors() {
+            return Err((side.label, diags));
+        }
+    }
+    let mut groups = pb.resolved.members.clone();
+    groups.extend(ph.resolved.members.clone());
+    Ok(folder.finish(&groups, base.label, head.label, every.len()))
 }
 
 /// Per cluster, a digest of everything its part of the output tree (its

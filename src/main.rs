@@ -2,7 +2,6 @@
 //! (0 success, 1 differences, 2 invalid input or refused operation, 3 other failure).
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -762,30 +761,8 @@ fn diff_side(
     })
 }
 
-/// Render one side (only the clusters in `only`, when given); a side that
-/// does not render is exit 3.
-fn diff_render(
-    ui: &Ui,
-    side: Side,
-    only: Option<&BTreeSet<String>>,
-) -> Result<(&'static fleetc::Compiled, String), ExitCode> {
-    let (compiled, diags) = match side.planned {
-        Ok(p) => fleetc::finish(&side.fs, p, &side.opts, only),
-        Err(d) => (None, d),
-    };
-    match compiled {
-        // Kept until exit, like compile_repo's.
-        Some(c) => Ok((Box::leak(Box::new(c)), side.label)),
-        None => {
-            eprintln!(
-                "error: {} does not render, so there is nothing to compare; its errors:",
-                side.label
-            );
-            ui.report(&diags);
-            Err(ExitCode::from(3))
-        }
-    }
-}
+/// Changed clusters rendered and compared at a time by `diff`.
+const DIFF_BATCH: usize = 256;
 
 #[allow(clippy::too_many_arguments)]
 fn diff(
@@ -810,43 +787,39 @@ fn diff(
         Ok(x) => x,
         Err(code) => return code,
     };
-    // Only clusters whose inputs differ are rendered (both sides planned, equal
-    // digests mean equal files); custom resource scopes cross clusters, so a
-    // fleet with CRDs in its units renders every cluster.
-    let every: BTreeSet<String> = [&b.planned, &h.planned]
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p.resolved.clusters.iter().map(|c| c.name.clone()))
-        .collect();
-    let changed: Option<BTreeSet<String>> = match (&b.planned, &h.planned) {
-        (Ok(pb), Ok(ph)) if !fleetc::mentions_crds(&b.fs) && !fleetc::mentions_crds(&h.fs) => {
-            let (db, dh) = (
-                fleetc::cluster_digests(&b.fs, pb),
-                fleetc::cluster_digests(&h.fs, ph),
+    let (pb, ph) = match (&b.planned, &h.planned) {
+        (Ok(pb), Ok(ph)) => (pb, ph),
+        (Err(d), _) | (_, Err(d)) => {
+            let label = if b.planned.is_err() {
+                &b.label
+            } else {
+                &h.label
+            };
+            eprintln!(
+                "error: {label} does not render, so there is nothing to compare; its errors:"
             );
-            Some(
-                db.keys()
-                    .chain(dh.keys())
-                    .filter(|c| db.get(*c) != dh.get(*c))
-                    .cloned()
-                    .collect(),
-            )
+            ui.report(d);
+            return ExitCode::from(3);
         }
-        _ => None,
     };
-    let (b, base_label) = match diff_render(ui, b, changed.as_ref()) {
-        Ok(x) => x,
-        Err(code) => return code,
+    fn side<'s>(s: &'s Side, planned: &'s fleetc::Planned) -> fleetc::DiffSide<'s> {
+        fleetc::DiffSide {
+            fs: &s.fs,
+            planned,
+            opts: &s.opts,
+            label: &s.label,
+        }
+    }
+    let report = match fleetc::diff_planned(side(&b, pb), side(&h, ph), DIFF_BATCH) {
+        Ok(r) => r,
+        Err((label, diags)) => {
+            eprintln!(
+                "error: {label} does not render, so there is nothing to compare; its errors:"
+            );
+            ui.report(&diags);
+            return ExitCode::from(3);
+        }
     };
-    let (h, head_label) = match diff_render(ui, h, changed.as_ref()) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let mut groups = b.resolved.members.clone();
-    groups.extend(h.resolved.members.clone());
-    let mut report = fleetc::diff::compare(&b.tree, &h.tree, &groups, &base_label, &head_label);
-    // Clusters left unrendered (unchanged) count in the total.
-    report.clusters_total = report.clusters_total.max(every.len());
     let text = match format {
         DiffFormat::Text => fleetc::diff::format::text(&report, ui.color_stdout),
         DiffFormat::Markdown => fleetc::diff::format::markdown(

@@ -325,16 +325,28 @@ pub fn compare(
     base_label: &str,
     head_label: &str,
 ) -> Report {
+    let clusters = clusters_of(base).union(&clusters_of(head)).count();
+    fold(
+        changes(base, head),
+        groups,
+        base_label,
+        head_label,
+        clusters,
+    )
+}
+
+/// The clusters a tree has files for.
+pub fn clusters_of(tree: &Tree) -> BTreeSet<String> {
+    cluster_files(tree).into_keys().collect()
+}
+
+/// Every file that differs between two trees (or parts of them: the same
+/// clusters of both sides), as changes in (cluster, path) order.
+pub fn changes(base: &Tree, head: &Tree) -> Vec<Change> {
     let a = cluster_files(base);
     let b = cluster_files(head);
     let clusters: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     let empty = BTreeMap::new();
-    let mut report = Report {
-        base: base_label.to_string(),
-        head: head_label.to_string(),
-        clusters_total: clusters.len(),
-        ..Default::default()
-    };
     // Every (cluster, path) pair, in order; the line diffs run in parallel.
     let mut pairs: Vec<Pair<'_>> = Vec::new();
     for c in clusters {
@@ -348,52 +360,98 @@ pub fn compare(
             }
         }
     }
-    let changes: Vec<Change> = pairs
+    pairs
         .par_iter()
         .filter_map(|&(c, p, old, new)| change_of(c, p, old, new))
-        .collect();
-    let mut folded: BTreeMap<String, Block> = BTreeMap::new();
-    for ch in changes {
-        let c = &ch.cluster;
-        report.clusters_changed.insert(c.clone());
-        report.totals.add(ch.op, 1);
-        let u = report.units.entry(ch.unit.clone()).or_default();
-        u.0.add(ch.op, 1);
-        u.1.insert(c.clone());
-        match folded.get_mut(&ch.key) {
-            Some(block) => block.clusters.push(c.clone()),
-            None => {
-                folded.insert(
-                    ch.key.clone(),
-                    Block {
-                        clusters: vec![c.clone()],
-                        group: None,
-                        change: ch,
-                    },
-                );
+        .collect()
+}
+
+/// Fold changes (in (cluster, path) order, as [`changes`] gives them,
+/// batches concatenated in cluster order) into the report: identical
+/// changes become one block, named by a group when its members are exactly
+/// the block's clusters; riskiest blocks first. `clusters_total` counts
+/// every cluster of either side, changed or not.
+pub fn fold(
+    changes: Vec<Change>,
+    groups: &BTreeMap<String, BTreeSet<String>>,
+    base_label: &str,
+    head_label: &str,
+    clusters_total: usize,
+) -> Report {
+    let mut f = Folder::default();
+    f.add(changes);
+    f.finish(groups, base_label, head_label, clusters_total)
+}
+
+/// [`fold`] a batch at a time: a change identical to one already seen adds
+/// only its cluster's name, so memory grows with the distinct changes, not
+/// with the clusters they are on.
+#[derive(Default)]
+pub struct Folder {
+    report: Report,
+    folded: BTreeMap<String, Block>,
+}
+
+impl Folder {
+    /// Add the changes of the next clusters (in (cluster, path) order).
+    pub fn add(&mut self, changes: Vec<Change>) {
+        let report = &mut self.report;
+        for ch in changes {
+            let c = &ch.cluster;
+            report.clusters_changed.insert(c.clone());
+            report.totals.add(ch.op, 1);
+            let u = report.units.entry(ch.unit.clone()).or_default();
+            u.0.add(ch.op, 1);
+            u.1.insert(c.clone());
+            match self.folded.get_mut(&ch.key) {
+                Some(block) => block.clusters.push(c.clone()),
+                None => {
+                    self.folded.insert(
+                        ch.key.clone(),
+                        Block {
+                            clusters: vec![c.clone()],
+                            group: None,
+                            change: ch,
+                        },
+                    );
+                }
             }
         }
     }
-    let mut blocks: Vec<Block> = folded.into_values().collect();
-    for b in &mut blocks {
-        if b.clusters.len() > 1 {
-            let set: BTreeSet<String> = b.clusters.iter().cloned().collect();
-            b.group = groups
-                .iter()
-                .find(|(_, m)| **m == set)
-                .map(|(g, _)| g.clone());
+
+    /// The report (see [`fold`]).
+    pub fn finish(
+        self,
+        groups: &BTreeMap<String, BTreeSet<String>>,
+        base_label: &str,
+        head_label: &str,
+        clusters_total: usize,
+    ) -> Report {
+        let mut report = self.report;
+        report.base = base_label.to_string();
+        report.head = head_label.to_string();
+        report.clusters_total = clusters_total;
+        let mut blocks: Vec<Block> = self.folded.into_values().collect();
+        for b in &mut blocks {
+            if b.clusters.len() > 1 {
+                let set: BTreeSet<String> = b.clusters.iter().cloned().collect();
+                b.group = groups
+                    .iter()
+                    .find(|(_, m)| **m == set)
+                    .map(|(g, _)| g.clone());
+            }
         }
+        blocks.sort_by(|x, y| {
+            (x.change.risk, &x.change.path, x.change.op, &x.clusters).cmp(&(
+                y.change.risk,
+                &y.change.path,
+                y.change.op,
+                &y.clusters,
+            ))
+        });
+        report.blocks = blocks;
+        report
     }
-    blocks.sort_by(|x, y| {
-        (x.change.risk, &x.change.path, x.change.op, &x.clusters).cmp(&(
-            y.change.risk,
-            &y.change.path,
-            y.change.op,
-            &y.clusters,
-        ))
-    });
-    report.blocks = blocks;
-    report
 }
 
 #[cfg(test)]

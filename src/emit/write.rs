@@ -127,6 +127,15 @@ impl Sink for Discard {
 #[derive(Default)]
 pub struct Collect(pub std::sync::Mutex<BTreeMap<String, Vec<u8>>>);
 
+impl Collect {
+    /// What was collected, as a tree.
+    pub fn into_tree(self) -> super::Tree {
+        super::Tree {
+            files: self.0.into_inner().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
 impl Sink for Collect {
     fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());

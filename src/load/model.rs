@@ -491,6 +491,9 @@ pub struct Repo {
     pub groups: Vec<Group>,
     pub units: Vec<Unit>,
     pub placements: Vec<Placement>,
+    /// Cluster name → index of its first cluster, built on the first lookup
+    /// (a fleet of 10,000 clusters looks names up per placement and cluster).
+    cluster_index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl Repo {
@@ -504,7 +507,20 @@ impl Repo {
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
+        let index = self.cluster_index.get_or_init(|| {
+            let mut m = std::collections::HashMap::with_capacity(self.clusters.len());
+            for (i, c) in self.clusters.iter().enumerate() {
+                m.entry(c.name.clone()).or_insert(i);
+            }
+            m
+        });
+        match index.get(name) {
+            Some(&i) if self.clusters.get(i).is_some_and(|c| c.name == name) => {
+                self.clusters.get(i)
+            }
+            // Built before a change to the list: look the slow way.
+            _ => self.clusters.iter().find(|c| c.name == name),
+        }
     }
     pub fn group(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)

@@ -66,7 +66,7 @@ pub struct RenderedUnit {
     /// Rollouts: the cluster's wave and whether it is promoted.
     pub wave: Option<(String, bool)>,
     /// Patches to apply on this cluster (from the resolved placement).
-    pub patches: Vec<(PatchId, Patch)>,
+    pub patches: Vec<(PatchId, std::sync::Arc<Patch>)>,
     pub resources: Vec<Resource>,
     pub sops: Vec<SopsFile>,
 }
@@ -669,7 +669,7 @@ fn patch_matches(t: &PatchTarget, r: &Resource) -> bool {
 /// kinds, JSON merge patch for custom resources, or RFC 6902 operations. The object's
 /// name and namespace are read again afterwards (a patch may change them).
 fn apply_patches(
-    patches: &[(PatchId, Patch)],
+    patches: &[(PatchId, std::sync::Arc<Patch>)],
     r: &mut Resource,
     cluster: &str,
     matched: &mut BTreeSet<PatchId>,

@@ -34,7 +34,7 @@ pub struct ResolvedUnit {
     pub wave: Option<(String, bool)>,
     /// Patches for this cluster, in the order they apply: the placement's, then each
     /// matching customization's.
-    pub patches: Vec<(PatchId, crate::load::model::Patch)>,
+    pub patches: Vec<(PatchId, std::sync::Arc<crate::load::model::Patch>)>,
 }
 
 /// A patch of a placement: (placement, customization if any, index in its list).
@@ -228,6 +228,35 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     }
 
     let fleet_vars_locks = relative_locks(&fleet.locked, &["vars"], &fleet.file);
+    // Per placement, once: its patches (shared by every cluster, not copied)
+    // and the clusters each of its customizations selects.
+    type Shared = (
+        Vec<std::sync::Arc<crate::load::model::Patch>>,
+        Vec<Vec<std::sync::Arc<crate::load::model::Patch>>>,
+    );
+    let shared: Vec<Shared> = repo
+        .placements
+        .iter()
+        .map(|p| {
+            (
+                p.patches.iter().cloned().map(std::sync::Arc::new).collect(),
+                p.targets
+                    .iter()
+                    .map(|t| t.patches.iter().cloned().map(std::sync::Arc::new).collect())
+                    .collect(),
+            )
+        })
+        .collect();
+    let customized: Vec<Vec<BTreeSet<String>>> = repo
+        .placements
+        .iter()
+        .map(|p| {
+            p.targets
+                .iter()
+                .map(|t| select::eval_target(repo, &t.target, &members))
+                .collect()
+        })
+        .collect();
     let mut out = Resolved::default();
     let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
     for (ci, c) in repo.clusters.iter().enumerate() {
@@ -293,8 +322,8 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 file: &p.file,
                 locks: vec![],
             });
-            for t in &p.targets {
-                if select::eval_target(repo, &t.target, &members).contains(&c.name) {
+            for (t, selects) in p.targets.iter().zip(&customized[pi]) {
+                if selects.contains(&c.name) {
                     layers.push(Layer {
                         node: t.values.as_ref(),
                         file: &p.file,
@@ -302,16 +331,16 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                     });
                 }
             }
-            let mut patches: Vec<(PatchId, crate::load::model::Patch)> = p
-                .patches
+            let (own, per_target) = &shared[pi];
+            let mut patches: Vec<(PatchId, std::sync::Arc<crate::load::model::Patch>)> = own
                 .iter()
                 .enumerate()
                 .map(|(i, x)| ((pi, None, i), x.clone()))
                 .collect();
-            for (ti, t) in p.targets.iter().enumerate() {
-                if select::eval_target(repo, &t.target, &members).contains(&c.name) {
+            for (ti, selects) in customized[pi].iter().enumerate() {
+                if selects.contains(&c.name) {
                     patches.extend(
-                        t.patches
+                        per_target[ti]
                             .iter()
                             .enumerate()
                             .map(|(i, x)| ((pi, Some(ti), i), x.clone())),

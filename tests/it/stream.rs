@@ -127,3 +127,86 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
         "fleetc render differs from the in-memory tree"
     );
 }
+
+/// What `diff` runs: both sides rendered a batch of changed clusters at a
+/// time, compared and folded batch by batch.
+fn diff_json(
+    base: &fleetc::source::FileSet,
+    head: &fleetc::source::FileSet,
+    opts: &fleetc::Options,
+    batch: usize,
+) -> serde_json::Value {
+    let (pb, ph) = (
+        fleetc::plan(base, opts).expect("plan base"),
+        fleetc::plan(head, opts).expect("plan head"),
+    );
+    let side = |fs, planned, label| fleetc::DiffSide {
+        fs,
+        planned,
+        opts,
+        label,
+    };
+    let report = fleetc::diff_planned(side(base, &pb, "base"), side(head, &ph, "head"), batch)
+        .unwrap_or_else(|(l, d)| panic!("{l}: {}", d.render(false)));
+    fleetc::diff::format::json(&report)
+}
+
+#[test]
+fn diff_in_any_batch_size_gives_the_in_memory_comparison() {
+    let base = read(&root().join("examples/fleet-repo"));
+    let mut head = base.clone();
+    let edit = |fs: &mut fleetc::source::FileSet, path: &str, from: &str, to: &str| {
+        let text = String::from_utf8(fs.files[path].to_vec()).expect("utf-8");
+        assert!(text.contains(from), "{path} has no `{from}`");
+        fs.files
+            .insert(path.into(), text.replacen(from, to, 1).into_bytes().into());
+    };
+    // A group value (several clusters change alike), one cluster gone, one
+    // cluster new (a copy of another under a new name).
+    edit(
+        &mut head,
+        "groups/production.yaml",
+        "replicas: 4",
+        "replicas: 5",
+    );
+    head.files.remove("clusters/dev-eu-west.yaml");
+    let copy = String::from_utf8(head.files["clusters/staging-us-east.yaml"].to_vec())
+        .expect("utf-8")
+        .replace("name: staging-us-east", "name: staging-us-west");
+    assert!(copy.contains("staging-us-west"));
+    head.files.insert(
+        "clusters/staging-us-west.yaml".into(),
+        copy.into_bytes().into(),
+    );
+    let opts = fleetc::Options {
+        inventory: false,
+        ..Default::default()
+    };
+    // The reference: both trees in memory, compared whole.
+    let (b, _) = fleetc::compile(&base, &opts);
+    let (h, d) = fleetc::compile(&head, &opts);
+    let (b, h) = (
+        b.expect("base compiles"),
+        h.unwrap_or_else(|| panic!("{}", d.render(false))),
+    );
+    let mut groups = b.resolved.members.clone();
+    groups.extend(h.resolved.members.clone());
+    let want = fleetc::diff::format::json(&fleetc::diff::compare(
+        &b.tree, &h.tree, &groups, "base", "head",
+    ));
+    let blocks = want["changes"].as_array().map_or(0, Vec::len);
+    assert!(
+        blocks >= 3,
+        "the edits should change something: {}",
+        want["verdict"]
+    );
+    for batch in [1, 2, 3, 256] {
+        let got = diff_json(&base, &head, &opts, batch);
+        assert!(
+            got == want,
+            "diff in batches of {batch} differs from the in-memory comparison: {} vs {}",
+            got["verdict"],
+            want["verdict"]
+        );
+    }
+}
