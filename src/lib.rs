@@ -157,6 +157,20 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
             diags.push(d);
         }
     }
+    let pairs = repo.clusters.len().saturating_mul(repo.units.len());
+    if pairs > opts.budget.max_cluster_units {
+        let mut d = Diagnostic::error(format!(
+            "{} clusters × {} components and policies = {pairs} (cluster, unit) pairs, over the budget of {}",
+            repo.clusters.len(),
+            repo.units.len(),
+            opts.budget.max_cluster_units
+        ))
+        .help("raise the budget with `--limit cluster-units=N` if the fleet is really this large");
+        if let Some(f) = &repo.fleet {
+            d = d.at(&diag::Span::file(&diag::Source::new(f.file.as_str(), "")));
+        }
+        diags.push(d);
+    }
     if diags.has_errors() {
         diags.normalize();
         return Err(diags);

@@ -35,9 +35,14 @@ struct Cli {
     /// Treat warnings as errors (exit 2).
     #[arg(long, global = true)]
     deny_warnings: bool,
-    /// Largest input file read, in bytes.
+    /// Largest input file read, in bytes (same as `--limit file-bytes=BYTES`).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = 16 << 20)]
     max_file_size: u64,
+    /// Set a budget (repeatable): file-bytes, total-bytes, yaml-depth,
+    /// yaml-nodes, yaml-aliases, yaml-documents, template-fuel,
+    /// template-recursion, template-output-bytes, cluster-units.
+    #[arg(long = "limit", global = true, value_name = "NAME=N")]
+    limit: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -270,12 +275,70 @@ fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<L
     }
 }
 
-/// Input limits from `--max-file-size`.
+/// `--limit total-bytes=N`, when given (set once, before anything is read).
+static TOTAL_BYTES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Input limits from `--max-file-size` / `--limit file-bytes=` and `--limit total-bytes=`.
 fn limits(max_file_size: u64) -> source::Limits {
+    let d = source::Limits::default();
     source::Limits {
         max_file_bytes: max_file_size,
-        ..Default::default()
+        max_total_bytes: TOTAL_BYTES.get().copied().unwrap_or(d.max_total_bytes),
     }
+}
+
+/// The budgets every command runs under, from the defaults and `--limit`.
+struct Budgets {
+    file_bytes: u64,
+    total_bytes: u64,
+    yaml: fleetc::load::yaml::Budget,
+    template: fleetc::render::template::TemplateLimits,
+}
+
+/// Apply `--limit NAME=N` settings (in order; the last one of a name wins).
+fn budgets(max_file_size: u64, settings: &[String]) -> Result<Budgets, String> {
+    let mut b = Budgets {
+        file_bytes: max_file_size,
+        total_bytes: source::Limits::default().max_total_bytes,
+        yaml: Default::default(),
+        template: Default::default(),
+    };
+    const NAMES: &str = "file-bytes, total-bytes, yaml-depth, yaml-nodes, yaml-aliases, yaml-documents, template-fuel, template-recursion, template-output-bytes, cluster-units";
+    for s in settings {
+        let Some((name, value)) = s.split_once('=') else {
+            return Err(format!("--limit {s}: expected NAME=N (names: {NAMES})"));
+        };
+        let n: u64 = value
+            .trim()
+            .replace('_', "")
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--limit {s}: `{value}` is not a whole number above 0"))?;
+        let size = usize::try_from(n).unwrap_or(usize::MAX);
+        match name.trim() {
+            "file-bytes" => b.file_bytes = n,
+            "total-bytes" => b.total_bytes = n,
+            "yaml-depth" => b.yaml.max_depth = size,
+            "yaml-nodes" => b.yaml.max_nodes = size,
+            "yaml-aliases" => b.yaml.max_aliases = size,
+            "yaml-documents" => b.yaml.max_documents = size,
+            "cluster-units" => b.yaml.max_cluster_units = size,
+            "template-fuel" => b.template.fuel = n,
+            "template-recursion" => b.template.recursion = size,
+            "template-output-bytes" => b.template.max_output_bytes = size,
+            other => {
+                let names: Vec<String> = NAMES.split(", ").map(String::from).collect();
+                let hint = validate::schema::did_you_mean(other, &names)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "--limit {s}: unknown budget `{other}`{hint} (names: {NAMES})"
+                ));
+            }
+        }
+    }
+    Ok(b)
 }
 
 fn git_failure(ui: &Ui, f: &Failure) -> ExitCode {
@@ -340,20 +403,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let budgets = match budgets(cli.max_file_size, &cli.limit) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = TOTAL_BYTES.set(budgets.total_bytes);
+    let max_file_size = budgets.file_bytes;
     let opts = || Options {
         today: today.clone(),
+        budget: budgets.yaml.clone(),
+        template_limits: budgets.template.clone(),
         ..Default::default()
     };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
-        Command::Report { repo, rev, format } => report(
-            &ui,
-            &repo,
-            rev.as_deref(),
-            format,
-            cli.max_file_size,
-            opts(),
-        ),
+        Command::Report { repo, rev, format } => {
+            report(&ui, &repo, rev.as_deref(), format, max_file_size, opts())
+        }
         Command::Diff {
             repo,
             base,
@@ -367,7 +436,7 @@ fn main() -> ExitCode {
             head.as_deref(),
             format,
             max_bytes,
-            cli.max_file_size,
+            max_file_size,
             opts(),
         ),
         Command::Publish {
@@ -383,7 +452,7 @@ fn main() -> ExitCode {
             &branch,
             message.as_deref(),
             force,
-            cli.max_file_size,
+            max_file_size,
             opts(),
         ),
         Command::Explain {
@@ -397,7 +466,7 @@ fn main() -> ExitCode {
                 [r, c] => (PathBuf::from(r), c.clone()),
                 _ => unreachable!("clap enforces 1..=2"),
             };
-            let c = match compile_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts()) {
+            let c = match compile_repo(&ui, &repo, rev.as_deref(), max_file_size, opts()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -456,7 +525,7 @@ fn main() -> ExitCode {
                 ..opts()
             };
             let (fs, planned, opts) =
-                match plan_repo(&ui, &repo, rev.as_deref(), cli.max_file_size, opts) {
+                match plan_repo(&ui, &repo, rev.as_deref(), max_file_size, opts) {
                     Ok(x) => x,
                     Err(code) => return code,
                 };
@@ -520,7 +589,7 @@ fn main() -> ExitCode {
                 &output,
                 check,
                 reuse,
-                cli.max_file_size,
+                max_file_size,
                 opts,
             )
         }

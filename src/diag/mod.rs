@@ -246,14 +246,15 @@ impl Diagnostic {
             Some(n) => format!("{} ({n})", span.src.path),
             None => span.src.path.clone(),
         };
-        if text.is_empty() && !self.redact {
+        let redact = self.redact || mentions_secret(text);
+        if text.is_empty() && !redact {
             // A file-level problem (unreadable, too large, a link): name the file, no snippet.
             return Snippet::source("")
                 .line_start(1)
                 .path(path)
                 .annotation(kind(primary).span(0..0).label(label));
         }
-        if self.redact {
+        if redact {
             // Show a one-line stand-in so the location is still printed.
             let (line, col) = span.src.line_col(start);
             let stand_in = format!("{}<redacted>", " ".repeat(col.saturating_sub(1)));
@@ -284,6 +285,21 @@ impl Diagnostic {
             .path(path)
             .annotation(kind(primary).span(a..b).label(label))
     }
+}
+
+/// Could this file hold a Secret (`kind: Secret`, however quoted or laid
+/// out)? Its lines are then never shown in a snippet, whatever the problem:
+/// a syntax error or a template error on a Secret's value line would print
+/// the value. Errs on the side of hiding (`kind: SecretStore` counts too).
+pub fn mentions_secret(text: &str) -> bool {
+    if !text.contains("Secret") {
+        return false;
+    }
+    let squeezed: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '"' | '\''))
+        .collect();
+    squeezed.contains("kind:Secret")
 }
 
 fn kind(primary: bool) -> AnnotationKind {

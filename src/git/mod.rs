@@ -429,7 +429,7 @@ impl Reader<'_> {
                         self.limits.max_file_bytes
                     ),
                 )
-                .help("raise the limit with --max-file-size if this file is really needed"),
+                .help("raise the limit with `--limit file-bytes=N` (or --max-file-size) if this file is really needed"),
             );
             return Ok(());
         }

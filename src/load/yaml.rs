@@ -33,6 +33,11 @@ pub struct Budget {
     pub max_nodes: usize,
     /// Documents in one file.
     pub max_documents: usize,
+    /// Aliases (`*name`) in one file.
+    pub max_aliases: usize,
+    /// Clusters × components and policies: the most (cluster, unit) pairs a
+    /// fleet may resolve to, checked before resolving.
+    pub max_cluster_units: usize,
 }
 
 impl Default for Budget {
@@ -41,6 +46,8 @@ impl Default for Budget {
             max_depth: 100,
             max_nodes: 2_000_000,
             max_documents: 10_000,
+            max_aliases: 10_000,
+            max_cluster_units: 4_000_000,
         }
     }
 }
@@ -371,6 +378,7 @@ pub(crate) fn parse_general(src: &Arc<Source>, budget: &Budget) -> Result<Vec<No
         anchors: HashMap::new(),
         docs: Vec::new(),
         nodes: 0,
+        aliases: 0,
     };
     let mut opts = Options::default();
     opts.block_nesting_limit = budget.max_depth.saturating_add(1);
@@ -440,6 +448,7 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
     nodes: usize,
+    aliases: usize,
 }
 
 impl Builder<'_> {
@@ -455,7 +464,7 @@ impl Builder<'_> {
                 self.budget.max_nodes
             ))
             .at(&self.span(at, at + 1))
-            .help("aliases that repeat large anchors multiply the size (\"billion laughs\"); write the data out or split the file"));
+            .help("aliases that repeat large anchors multiply the size (\"billion laughs\"); write the data out, split the file, or raise the budget with `--limit yaml-nodes=N`"));
         }
         Ok(())
     }
@@ -489,6 +498,15 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::Alias(id) => {
+                self.aliases += 1;
+                if self.aliases > self.budget.max_aliases {
+                    return Err(Diagnostic::error(format!(
+                        "this file uses more than {} YAML aliases",
+                        self.budget.max_aliases
+                    ))
+                    .at(&self.span(start, end))
+                    .help("write the data out, split the file, or raise the budget with `--limit yaml-aliases=N`"));
+                }
                 let Some(node) = self.anchors.get(&id).cloned() else {
                     return Err(Diagnostic::error("alias refers to an unknown anchor")
                         .at(&self.span(start, end)));
@@ -590,7 +608,7 @@ impl Builder<'_> {
                 self.budget.max_depth
             ))
             .at(&self.span(start, start + 1))
-            .help("flatten the structure"));
+            .help("flatten the structure, or raise the budget with `--limit yaml-depth=N`"));
         }
         self.count(1, start)?;
         self.stack.push(f);
@@ -606,7 +624,8 @@ impl Builder<'_> {
                         "more than {} YAML documents in one file",
                         self.budget.max_documents
                     ))
-                    .at(&Span::new(&src, start, end)));
+                    .at(&Span::new(&src, start, end))
+                    .help("split the file, or raise the budget with `--limit yaml-documents=N`"));
                 }
                 // An empty document (`---` alone) is a null scalar: dropped.
                 if !node.is_null() {

@@ -218,6 +218,22 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         let kind = m.get("kind").and_then(Node::as_str);
         let md = m.get("metadata");
         let name = md.and_then(|x| x.get("name")).and_then(Node::as_str);
+        // `kind: List` (or `FooList`) would carry objects past every check
+        // made per object (a plaintext Secret among its items, say).
+        if kind.is_some_and(|k| k.ends_with("List"))
+            && m.get("items")
+                .is_some_and(|i| matches!(i.v, crate::load::yaml::Value::Seq(_)))
+        {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`kind: {}` is not expanded: its items would skip the checks made on each object",
+                    kind.unwrap_or_default()
+                ))
+                .at(&doc.key_span("kind"))
+                .help("write each item as its own YAML document (separated by `---`)"),
+            );
+            continue;
+        }
         let mut missing = Vec::new();
         if api.is_none_or(str::is_empty) {
             missing.push("apiVersion");
@@ -240,6 +256,31 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             name.unwrap_or_default(),
         );
         if md.and_then(Node::as_map).is_none() {
+            continue;
+        }
+        let kind_ok = kind.len() <= 63
+            && kind.starts_with(|c: char| c.is_ascii_alphabetic())
+            && kind.chars().all(|c| c.is_ascii_alphanumeric());
+        let api_ok = api.len() <= 316
+            && api.split('/').count() <= 2
+            && api.split('/').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            });
+        if !kind_ok || !api_ok {
+            let (field, value, help) = if kind_ok {
+                ("apiVersion", api, "an apiVersion is `<version>` or `<group>/<version>` (a DNS name and a version)")
+            } else {
+                ("kind", kind, "a kind is a name of letters and digits that starts with a letter (e.g. ConfigMap)")
+            };
+            diags.push(
+                Diagnostic::error(format!(
+                    "{field} {value:?} is not a valid Kubernetes {field}"
+                ))
+                .at(&doc.key_span(field))
+                .help(help),
+            );
             continue;
         }
         if !kinds::safe_name(name) {
@@ -864,13 +905,22 @@ fn finish_cluster(
                     );
                 }
             }
-            if r.kind == "Secret" && r.group.is_empty() && !u.allow_plaintext_secrets {
+            if r.kind == "Secret" && r.group.is_empty() {
                 for key in ["data", "stringData"] {
-                    if r.node
-                        .get(key)
-                        .and_then(Node::as_map)
-                        .is_some_and(|m| !m.is_empty())
-                    {
+                    let Some(v) = r.node.get(key) else { continue };
+                    if !v.is_null() && v.as_map().is_none() {
+                        d.push(
+                            Diagnostic::error(format!(
+                                "Secret `{}` has an invalid `{key}`: a mapping of keys to values is expected (values hidden)",
+                                r.name
+                            ))
+                            .at(&r.node.key_span(key))
+                            .on_cluster(&rc.name)
+                            .redacted(),
+                        );
+                        continue;
+                    }
+                    if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
                         d.push(Diagnostic::error(format!(
                             "Secret `{}` has plaintext `{key}` (values hidden)",
                             r.name

@@ -190,7 +190,9 @@ pub fn environment(
             return out.write_str("null").map_err(Error::from);
         }
         if let Some(s) = value.as_str() {
-            if s.contains('\n') && !value.is_safe() {
+            // Every character YAML (1.1 or 1.2) may take for a line break:
+            // a raw one could start a new key, item or document.
+            if s.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) && !value.is_safe() {
                 return Err(invalid(
                     "a string with a line break is printed raw; pass it through toyaml, tojson, quote, indent or nindent",
                 ));
@@ -242,7 +244,7 @@ pub fn render(
     if out.len() > limits.max_output_bytes {
         return Err(TemplateError {
             message: format!(
-                "template output is over the {} byte limit",
+                "template output is over the {} byte budget (raise it with `--limit template-output-bytes=N`)",
                 limits.max_output_bytes
             ),
             template: name.to_string(),
@@ -281,11 +283,14 @@ impl TemplateError {
             ErrorKind::TemplateNotFound => "template not found",
             ErrorKind::SyntaxError => "template syntax error",
             ErrorKind::OutOfFuel => {
-                "template ran out of fuel (too much work; is there a runaway loop?)"
+                "template ran out of fuel (too much work; is there a runaway loop? the budget is `--limit template-fuel=N`)"
             }
             _ => "template error",
         };
-        let detail = e.detail().map(str::to_string).unwrap_or_default();
+        let mut detail = e.detail().map(str::to_string).unwrap_or_default();
+        if detail.contains("recursion limit") {
+            detail.push_str(" (the budget is `--limit template-recursion=N`)");
+        }
         let message = if detail.is_empty() {
             kind.to_string()
         } else {

@@ -155,19 +155,22 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
                             limits.max_file_bytes
                         ),
                     )
-                    .help("raise the limit with --max-file-size if this file is really needed"),
+                    .help("raise the limit with `--limit file-bytes=N` (or --max-file-size) if this file is really needed"),
                 );
                 continue;
             }
             total = total.saturating_add(len);
             if total > limits.max_total_bytes {
-                diags.push(path_error(
-                    &rel,
-                    format!(
-                        "the repository is over the {} byte input limit",
-                        limits.max_total_bytes
-                    ),
-                ));
+                diags.push(
+                    path_error(
+                        &rel,
+                        format!(
+                            "the repository is over the {} byte input limit",
+                            limits.max_total_bytes
+                        ),
+                    )
+                    .help("raise the limit with `--limit total-bytes=N` if the fleet is really this large"),
+                );
                 return Err(diags);
             }
             match read_capped(path, limits.max_file_bytes) {

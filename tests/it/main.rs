@@ -9,6 +9,8 @@ mod diff;
 mod explain;
 mod git;
 mod golden;
+mod hostile;
+mod independence;
 mod kustomize;
 mod patches;
 mod policies;
