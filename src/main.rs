@@ -403,6 +403,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    fleetc::render::template::install_panic_hook();
     let budgets = match budgets(cli.max_file_size, &cli.limit) {
         Ok(b) => b,
         Err(e) => {

@@ -27,6 +27,10 @@ const EXTRA: &[&str] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
+    // Panics inside minijinja that fleetc catches (and reports as a
+    // template error) must not abort the fuzzer; any other panic still does.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(fleetc::render::template::install_panic_hook);
     let Some((&sel, body)) = data.split_first() else { return };
     let mut fs = fleetc::source::FileSet::default();
     for (p, t) in BASE {

@@ -10,6 +10,10 @@ use libfuzzer_sys::fuzz_target;
 use fleetc::render::template::{environment, render, TemplateLimits};
 
 fuzz_target!(|data: &[u8]| {
+    // Panics inside minijinja that fleetc catches (and reports as a
+    // template error) must not abort the fuzzer; any other panic still does.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(fleetc::render::template::install_panic_hook);
     let Ok(src) = std::str::from_utf8(data) else { return };
     let mut sources = BTreeMap::new();
     sources.insert("t.yaml.j2".to_string(), src.to_string());
@@ -29,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         "cluster": {"name": "a", "labels": {"env": "prod"}},
         "component": {"name": "web", "version": "1.0.0"},
     });
+    let ctx = minijinja::Value::from(minijinja::value::Serde(&ctx));
     if let Ok(out) = render(&env, "t.yaml.j2", &ctx, &limits) {
         assert!(out.len() <= limits.max_output_bytes);
     }

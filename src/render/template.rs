@@ -228,8 +228,50 @@ pub fn environment(
     env
 }
 
+thread_local! {
+    /// Set while minijinja runs under [`render`]'s guard.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keep the panic hook quiet for panics that [`render`] catches (the CLI
+/// installs this once; other panics are reported as before).
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !GUARDED.with(std::cell::Cell::get) {
+            previous(info);
+        }
+    }));
+}
+
 /// Render one template; errors are returned as (message, template name, line).
+///
+/// The template engine is third-party code run on hostile input: a panic
+/// inside it (fuzzing found one in minijinja's code generator) becomes this
+/// template's error instead of ending the process.
 pub fn render(
+    env: &Environment<'static>,
+    name: &str,
+    ctx: &JValue,
+    limits: &TemplateLimits,
+) -> Result<String, TemplateError> {
+    GUARDED.with(|g| g.set(true));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        render_unguarded(env, name, ctx, limits)
+    }));
+    GUARDED.with(|g| g.set(false));
+    run.unwrap_or_else(|_| {
+        Err(TemplateError {
+            message: "template error: the template engine failed on this template (an internal error of minijinja); simplify the construct it stops at".into(),
+            template: name.to_string(),
+            line: None,
+            range: None,
+            chain: vec![],
+        })
+    })
+}
+
+fn render_unguarded(
     env: &Environment<'static>,
     name: &str,
     ctx: &JValue,

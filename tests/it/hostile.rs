@@ -318,6 +318,11 @@ fn cases() -> Vec<Case> {
             TPL,
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {d: \"{{ debug() }}\"}\n",
         ),
+        // Found by fuzzing (fuzz/README.md): minijinja 3.0.5's code
+        // generator panics on a filter after `import ... as`.
+        case("template that crashes the template engine", TPL)
+            .file(TPL, "{% import \"_helpers.j2\" as h| safe %}\n")
+            .file("components/web/templates/_helpers.j2", "{% macro m() %}x{% endmacro %}\n"),
         case("template renders a scalar", TPL).file(TPL, "just text {{ values.replicas }}\n"),
         case("template renders an object without a name", TPL)
             .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"),
