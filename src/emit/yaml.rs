@@ -214,15 +214,27 @@ pub fn is_plain_safe(s: &str) -> bool {
 }
 
 /// A literal block keeps this string exactly: it has a line break, only
-/// printable characters and tabs, and no line that starts with a space
-/// on the first line (that would need an indentation indicator).
+/// printable characters and tabs (no U+2028/U+2029, which YAML 1.1 reads
+/// as line breaks), no line that starts with a space on the first line
+/// (that would need an indentation indicator) and no line that looks like
+/// a document marker.
 fn literal_ok(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with(' ')
         && !s.starts_with('\n')
-        && s.chars()
-            .all(|c| c == '\n' || c == '\t' || (!c.is_control() && c != '\u{feff}'))
-        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
+        && s.chars().all(|c| {
+            c == '\n'
+                || c == '\t'
+                || (!c.is_control() && !matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
+        })
+        && !s.lines().any(|l| {
+            l.ends_with(' ')
+                || l.ends_with('\t')
+                // At indentation 0 (a document that is one string) these
+                // lines would end the document (found by fuzzing).
+                || l.starts_with("---")
+                || l.starts_with("...")
+        })
 }
 
 fn write_literal(out: &mut String, s: &str, ind: usize) {
@@ -313,5 +325,23 @@ mod tests {
             "{out}"
         );
         roundtrip("k:\n- - a\n  - b\n- []\n- {}\n- c: d\n  e: f\n");
+    }
+
+    /// Found by fuzzing (fuzz/regress/patch-*): a document that is one
+    /// multi-line string with a `---` line must not be a literal block.
+    #[test]
+    fn document_markers_in_strings_roundtrip() {
+        for s in [
+            "\"a\\n---\\tb\"\n",
+            "\"a\\n...\\nb\"\n",
+            "k: \"a\\n---\\nb\"\n",
+            "k: \"a\\u2028b\\nc\"\n",
+        ] {
+            roundtrip(s);
+        }
+        let docs =
+            parse_documents(&Source::new("t", "\"x\\n---\\ty\"\n"), &Budget::default()).unwrap();
+        let out = to_yaml(&docs[0]);
+        assert!(!out.contains("\n---"), "{out}");
     }
 }
