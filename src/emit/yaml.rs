@@ -49,7 +49,19 @@ fn write_map(out: &mut String, node: &Node, ind: usize) {
             indent(out, ind);
         }
         first = false;
-        write_str(out, &k.name, ind, true);
+        let mut key = String::new();
+        write_str(&mut key, &k.name, ind, true);
+        if key.len() > 1000 {
+            // An implicit key is at most 1024 characters (YAML 1.2, 7.4.2);
+            // a longer one is written as an explicit `? key` entry (found by
+            // fuzzing the patch engine's round trip).
+            out.push_str("? ");
+            out.push_str(&key);
+            out.push('\n');
+            indent(out, ind);
+        } else {
+            out.push_str(&key);
+        }
         out.push(':');
         write_value_after_key(out, v, ind);
     }
@@ -325,6 +337,18 @@ mod tests {
             "{out}"
         );
         roundtrip("k:\n- - a\n  - b\n- []\n- {}\n- c: d\n  e: f\n");
+    }
+
+    /// Found by fuzzing (fuzz/regress/patch-crash-b2201...): keys longer
+    /// than YAML's 1,024-character limit for implicit keys.
+    #[test]
+    fn long_keys_roundtrip() {
+        let k = "k".repeat(1500);
+        let out = roundtrip(&format!("? {k}\n: 1\n"));
+        assert!(out.starts_with("? k"), "{out}");
+        roundtrip(&format!("a:\n  ? {k}\n  :\n    b: 1\n  c: 2\n"));
+        roundtrip(&format!("a:\n  ? {k}\n  :\n  - x\n  - y\n"));
+        roundtrip(&format!("? \"{}\"\n: z\n", "q\\n".repeat(400)));
     }
 
     /// Found by fuzzing (fuzz/regress/patch-*): a document that is one
