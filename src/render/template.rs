@@ -106,6 +106,28 @@ fn text_of(v: &JValue) -> Result<String, Error> {
     })
 }
 
+/// The widest `indent`/`nindent` accepted (YAML never needs more; a huge
+/// width from a hostile template would allocate without bound: found by
+/// fuzzing).
+const MAX_INDENT: usize = 256;
+/// The most an indented text may grow to.
+const MAX_INDENTED_BYTES: usize = 64 << 20;
+
+fn check_indent(s: &str, width: usize) -> Result<(), Error> {
+    if width > MAX_INDENT {
+        return Err(invalid(format!(
+            "indent width {width} is over {MAX_INDENT}"
+        )));
+    }
+    let lines = s.bytes().filter(|&b| b == b'\n').count() + 1;
+    if s.len().saturating_add(lines.saturating_mul(width)) > MAX_INDENTED_BYTES {
+        return Err(invalid(format!(
+            "indenting this text would make it over {MAX_INDENTED_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// minijinja's `indent`: every line but the first (unless `first`), blank lines only with `blank`.
 fn indent(
     v: &JValue,
@@ -114,6 +136,7 @@ fn indent(
     blank: Option<bool>,
 ) -> Result<JValue, Error> {
     let s = text_of(v)?;
+    check_indent(&s, width)?;
     let pad = " ".repeat(width);
     let mut out = String::with_capacity(s.len() + 16);
     for (i, line) in s.split('\n').enumerate() {
@@ -133,6 +156,7 @@ fn indent(
 /// Helm's `nindent`: a newline, then every line indented.
 fn nindent(v: &JValue, width: usize) -> Result<JValue, Error> {
     let s = text_of(v)?;
+    check_indent(&s, width)?;
     let pad = " ".repeat(width);
     Ok(JValue::from_safe_string(format!(
         "\n{pad}{}",

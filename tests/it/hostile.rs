@@ -323,6 +323,11 @@ fn cases() -> Vec<Case> {
         case("template that crashes the template engine", TPL)
             .file(TPL, "{% import \"_helpers.j2\" as h| safe %}\n")
             .file("components/web/templates/_helpers.j2", "{% macro m() %}x{% endmacro %}\n"),
+        // Found by fuzzing: a huge width allocated without bound (abort).
+        case("template indents by a huge width", TPL).file(
+            TPL,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: {{ \"x\" | indent(577777777777777770) }}\n  b: {{ \"x\" | nindent(99999) }}\n",
+        ),
         case("template renders a scalar", TPL).file(TPL, "just text {{ values.replicas }}\n"),
         case("template renders an object without a name", TPL)
             .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"),
