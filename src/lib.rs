@@ -43,6 +43,14 @@ pub struct Options {
     pub tree: bool,
     /// Write `inventory.json` into the tree (false for `diff`, which compares the rest).
     pub inventory: bool,
+    /// Clusters × components and policies: the most (cluster, unit) pairs a
+    /// fleet may resolve to, checked before resolving.
+    pub max_cluster_units: usize,
+}
+
+impl Options {
+    /// The default of [`Options::max_cluster_units`].
+    pub const MAX_CLUSTER_UNITS: usize = 4_000_000;
 }
 
 impl Default for Options {
@@ -60,6 +68,7 @@ impl Default for Options {
             today,
             tree: true,
             inventory: true,
+            max_cluster_units: Options::MAX_CLUSTER_UNITS,
         }
     }
 }
@@ -158,12 +167,12 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
         }
     }
     let pairs = repo.clusters.len().saturating_mul(repo.units.len());
-    if pairs > opts.budget.max_cluster_units {
+    if pairs > opts.max_cluster_units {
         let mut d = Diagnostic::error(format!(
             "{} clusters × {} components and policies = {pairs} (cluster, unit) pairs, over the budget of {}",
             repo.clusters.len(),
             repo.units.len(),
-            opts.budget.max_cluster_units
+            opts.max_cluster_units
         ))
         .help("raise the budget with `--limit cluster-units=N` if the fleet is really this large");
         if let Some(f) = &repo.fleet {
@@ -204,28 +213,13 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         Ok(p) => p,
         Err(d) => return (None, d),
     };
-    finish(fs, p, opts, None)
-}
-
-/// Render and emit a planned fleet; with `only`, just those clusters (the
-/// fleet-wide check that every patch matches somewhere is then left out:
-/// it needs every cluster).
-pub fn finish(
-    fs: &source::FileSet,
-    p: Planned,
-    opts: &Options,
-    only: Option<&std::collections::BTreeSet<String>>,
-) -> (Option<Compiled>, Diags) {
     let Planned {
         repo,
-        mut resolved,
+        resolved,
         format,
         inputs_digest: digest,
         mut diags,
     } = p;
-    if let Some(only) = only {
-        resolved.clusters.retain(|c| only.contains(&c.name));
-    }
     let (rendered, d) = render::render(
         fs,
         &repo,
@@ -333,8 +327,7 @@ pub fn stream_in_batches(
         let (clusters, resources) = (s.clusters, s.resources);
         let diags = s.finish();
         if opts.tree && !diags.has_errors() {
-            let e = emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory);
-            sink.put(&e.fleet_files(!p.resolved.clusters.is_empty()))?;
+            sink.put(&s.emitter.fleet_files(!p.resolved.clusters.is_empty()))?;
             if let Some(i) = &inventory {
                 sink.append("inventory.json", &i.tail())?;
             }
@@ -471,8 +464,8 @@ impl<'a> Streaming<'a> {
 
     /// Every diagnostic, sorted; with the check that every patch matched
     /// somewhere when every cluster of the fleet was rendered.
-    pub fn finish(self) -> Diags {
-        let mut diags = self.diags;
+    pub fn finish(&mut self) -> Diags {
+        let mut diags = std::mem::take(&mut self.diags);
         let repo = &self.planned.repo;
         if self.clusters == repo.clusters.len() {
             diags.extend(render::unmatched_patches(
@@ -547,7 +540,7 @@ pub fn diff_planned<'a>(
         let _ = sh.batch(&pick(ph, &names), &oh, None);
         folder.add(diff::changes(&ob.into_tree(), &oh.into_tree()));
     }
-    for (s, side) in [(sb, &base), (sh, &head)] {
+    for (mut s, side) in [(sb, &base), (sh, &head)] {
         let diags = s.finish();
         if diags.has_errors() {
             return Err((side.label, diags));

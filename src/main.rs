@@ -252,10 +252,14 @@ struct Loaded {
 
 /// Read the fleet at `repo`, from `rev` when given; on failure, print the
 /// diagnostics and return the exit code to use.
-fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<Loaded, ExitCode> {
-    let limits = limits(max_file_size);
+fn load(
+    ui: &Ui,
+    repo: &Path,
+    rev: Option<&str>,
+    input: &source::Limits,
+) -> Result<Loaded, ExitCode> {
     match rev {
-        None => match source::read_dir(repo, &limits) {
+        None => match source::read_dir(repo, input) {
             Ok(fs) => Ok(Loaded { fs, commit: None }),
             Err(d) => {
                 ui.report(&d);
@@ -263,7 +267,7 @@ fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<L
             }
         },
         Some(rev) => {
-            let read = Git::open(repo).and_then(|g| g.read_rev(rev, &limits));
+            let read = Git::open(repo).and_then(|g| g.read_rev(rev, input));
             match read {
                 Ok((fs, id)) => Ok(Loaded {
                     fs,
@@ -275,31 +279,22 @@ fn load(ui: &Ui, repo: &Path, rev: Option<&str>, max_file_size: u64) -> Result<L
     }
 }
 
-/// `--limit total-bytes=N`, when given (set once, before anything is read).
-static TOTAL_BYTES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-
-/// Input limits from `--max-file-size` / `--limit file-bytes=` and `--limit total-bytes=`.
-fn limits(max_file_size: u64) -> source::Limits {
-    let d = source::Limits::default();
-    source::Limits {
-        max_file_bytes: max_file_size,
-        max_total_bytes: TOTAL_BYTES.get().copied().unwrap_or(d.max_total_bytes),
-    }
-}
-
 /// The budgets every command runs under, from the defaults and `--limit`.
 struct Budgets {
-    file_bytes: u64,
-    total_bytes: u64,
+    input: source::Limits,
+    cluster_units: usize,
     yaml: fleetc::load::yaml::Budget,
     template: fleetc::render::template::TemplateLimits,
 }
 
 /// Apply `--limit NAME=N` settings (in order; the last one of a name wins).
-fn budgets(max_file_size: u64, settings: &[String]) -> Result<Budgets, String> {
+fn budgets(file_bytes: u64, settings: &[String]) -> Result<Budgets, String> {
     let mut b = Budgets {
-        file_bytes: max_file_size,
-        total_bytes: source::Limits::default().max_total_bytes,
+        input: source::Limits {
+            max_file_bytes: file_bytes,
+            ..Default::default()
+        },
+        cluster_units: Options::MAX_CLUSTER_UNITS,
         yaml: Default::default(),
         template: Default::default(),
     };
@@ -317,13 +312,13 @@ fn budgets(max_file_size: u64, settings: &[String]) -> Result<Budgets, String> {
             .ok_or_else(|| format!("--limit {s}: `{value}` is not a whole number above 0"))?;
         let size = usize::try_from(n).unwrap_or(usize::MAX);
         match name.trim() {
-            "file-bytes" => b.file_bytes = n,
-            "total-bytes" => b.total_bytes = n,
+            "file-bytes" => b.input.max_file_bytes = n,
+            "total-bytes" => b.input.max_total_bytes = n,
             "yaml-depth" => b.yaml.max_depth = size,
             "yaml-nodes" => b.yaml.max_nodes = size,
             "yaml-aliases" => b.yaml.max_aliases = size,
             "yaml-documents" => b.yaml.max_documents = size,
-            "cluster-units" => b.yaml.max_cluster_units = size,
+            "cluster-units" => b.cluster_units = size,
             "template-fuel" => b.template.fuel = n,
             "template-recursion" => b.template.recursion = size,
             "template-output-bytes" => b.template.max_output_bytes = size,
@@ -356,10 +351,10 @@ fn compile_repo(
     ui: &Ui,
     repo: &Path,
     rev: Option<&str>,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> Result<&'static fleetc::Compiled, ExitCode> {
-    let loaded = load(ui, repo, rev, max_file_size)?;
+    let loaded = load(ui, repo, rev, input)?;
     let (compiled, diags) = compile(
         &loaded.fs,
         &Options {
@@ -411,18 +406,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _ = TOTAL_BYTES.set(budgets.total_bytes);
-    let max_file_size = budgets.file_bytes;
+    let input = &budgets.input;
     let opts = || Options {
         today: today.clone(),
         budget: budgets.yaml.clone(),
         template_limits: budgets.template.clone(),
+        max_cluster_units: budgets.cluster_units,
         ..Default::default()
     };
     match cli.command {
         Command::Schema { kind } => schema(kind.as_deref()),
         Command::Report { repo, rev, format } => {
-            report(&ui, &repo, rev.as_deref(), format, max_file_size, opts())
+            report(&ui, &repo, rev.as_deref(), format, input, opts())
         }
         Command::Diff {
             repo,
@@ -437,7 +432,7 @@ fn main() -> ExitCode {
             head.as_deref(),
             format,
             max_bytes,
-            max_file_size,
+            input,
             opts(),
         ),
         Command::Publish {
@@ -453,7 +448,7 @@ fn main() -> ExitCode {
             &branch,
             message.as_deref(),
             force,
-            max_file_size,
+            input,
             opts(),
         ),
         Command::Explain {
@@ -467,7 +462,7 @@ fn main() -> ExitCode {
                 [r, c] => (PathBuf::from(r), c.clone()),
                 _ => unreachable!("clap enforces 1..=2"),
             };
-            let c = match compile_repo(&ui, &repo, rev.as_deref(), max_file_size, opts()) {
+            let c = match compile_repo(&ui, &repo, rev.as_deref(), input, opts()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -525,11 +520,10 @@ fn main() -> ExitCode {
                 tree: false,
                 ..opts()
             };
-            let (fs, planned, opts) =
-                match plan_repo(&ui, &repo, rev.as_deref(), max_file_size, opts) {
-                    Ok(x) => x,
-                    Err(code) => return code,
-                };
+            let (fs, planned, opts) = match plan_repo(&ui, &repo, rev.as_deref(), input, opts) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
             let c = match stream_repo(&ui, fs, planned, &opts, &write::Discard) {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -590,7 +584,7 @@ fn main() -> ExitCode {
                 &output,
                 check,
                 reuse,
-                max_file_size,
+                input,
                 opts,
             )
         }
@@ -603,10 +597,10 @@ fn plan_repo(
     ui: &Ui,
     repo: &Path,
     rev: Option<&str>,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> Result<(&'static source::FileSet, fleetc::Planned, Options), ExitCode> {
-    let loaded = load(ui, repo, rev, max_file_size)?;
+    let loaded = load(ui, repo, rev, input)?;
     let opts = Options {
         source_rev: loaded.commit,
         ..opts
@@ -653,10 +647,10 @@ fn render(
     output: &Path,
     check: bool,
     reuse: Option<String>,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> ExitCode {
-    let (fs, planned, opts) = match plan_repo(ui, repo, rev, max_file_size, opts) {
+    let (fs, planned, opts) = match plan_repo(ui, repo, rev, input, opts) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -732,14 +726,14 @@ fn report(
     repo: &Path,
     rev: Option<&str>,
     format: ReportFormat,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> ExitCode {
     let opts = Options {
         tree: false,
         ..opts
     };
-    let (fs, planned, opts) = match plan_repo(ui, repo, rev, max_file_size, opts) {
+    let (fs, planned, opts) = match plan_repo(ui, repo, rev, input, opts) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -792,13 +786,12 @@ fn diff_side(
     git: &Git,
     repo: &Path,
     rev: Option<&str>,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: &Options,
 ) -> Result<Side, ExitCode> {
-    let limits = limits(max_file_size);
     let (fs, label, commit) = match rev {
         Some(r) => {
-            let read = git.read_rev(r, &limits);
+            let read = git.read_rev(r, input);
             match read {
                 Ok((fs, id)) => (
                     fs,
@@ -808,7 +801,7 @@ fn diff_side(
                 Err(f) => return Err(git_failure(ui, &f)),
             }
         }
-        None => match source::read_dir(repo, &limits) {
+        None => match source::read_dir(repo, input) {
             Ok(fs) => (fs, "the work tree".to_string(), None),
             Err(d) => {
                 eprintln!("error: the work tree cannot be read:");
@@ -842,18 +835,18 @@ fn diff(
     head: Option<&str>,
     format: DiffFormat,
     max_bytes: u64,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> ExitCode {
     let git = match Git::open(repo) {
         Ok(g) => g,
         Err(f) => return git_failure(ui, &f),
     };
-    let b = match diff_side(ui, &git, repo, Some(base), max_file_size, &opts) {
+    let b = match diff_side(ui, &git, repo, Some(base), input, &opts) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let h = match diff_side(ui, &git, repo, head, max_file_size, &opts) {
+    let h = match diff_side(ui, &git, repo, head, input, &opts) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -926,7 +919,7 @@ fn publish(
     branch: &str,
     message: Option<&str>,
     force: bool,
-    max_file_size: u64,
+    input: &source::Limits,
     opts: Options,
 ) -> ExitCode {
     let opened = Git::open(repo).and_then(|g| {
@@ -937,7 +930,7 @@ fn publish(
         Ok(x) => x,
         Err(f) => return git_failure(ui, &f),
     };
-    let c = match compile_repo(ui, repo, Some(rev), max_file_size, opts) {
+    let c = match compile_repo(ui, repo, Some(rev), input, opts) {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -145,8 +145,8 @@ impl Report {
 }
 
 /// Files of one cluster: path relative to its part of the tree → bytes.
-fn cluster_files(tree: &Tree) -> BTreeMap<String, BTreeMap<String, &[u8]>> {
-    let mut out: BTreeMap<String, BTreeMap<String, &[u8]>> = BTreeMap::new();
+fn cluster_files(tree: &Tree) -> ClusterFiles<'_> {
+    let mut out = ClusterFiles::new();
     for (p, bytes) in &tree.files {
         let parts: Vec<&str> = p.splitn(3, '/').collect();
         let (cluster, rel) = match parts.as_slice() {
@@ -325,9 +325,10 @@ pub fn compare(
     base_label: &str,
     head_label: &str,
 ) -> Report {
-    let clusters = clusters_of(base).union(&clusters_of(head)).count();
+    let (a, b) = (cluster_files(base), cluster_files(head));
+    let clusters = a.keys().chain(b.keys()).collect::<BTreeSet<_>>().len();
     fold(
-        changes(base, head),
+        changes_between(&a, &b),
         groups,
         base_label,
         head_label,
@@ -335,16 +336,15 @@ pub fn compare(
     )
 }
 
-/// The clusters a tree has files for.
-pub fn clusters_of(tree: &Tree) -> BTreeSet<String> {
-    cluster_files(tree).into_keys().collect()
-}
-
 /// Every file that differs between two trees (or parts of them: the same
 /// clusters of both sides), as changes in (cluster, path) order.
 pub fn changes(base: &Tree, head: &Tree) -> Vec<Change> {
-    let a = cluster_files(base);
-    let b = cluster_files(head);
+    changes_between(&cluster_files(base), &cluster_files(head))
+}
+
+type ClusterFiles<'a> = BTreeMap<String, BTreeMap<String, &'a [u8]>>;
+
+fn changes_between(a: &ClusterFiles<'_>, b: &ClusterFiles<'_>) -> Vec<Change> {
     let clusters: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     let empty = BTreeMap::new();
     // Every (cluster, path) pair, in order; the line diffs run in parallel.

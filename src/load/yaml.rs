@@ -35,9 +35,6 @@ pub struct Budget {
     pub max_documents: usize,
     /// Aliases (`*name`) in one file.
     pub max_aliases: usize,
-    /// Clusters × components and policies: the most (cluster, unit) pairs a
-    /// fleet may resolve to, checked before resolving.
-    pub max_cluster_units: usize,
 }
 
 impl Default for Budget {
@@ -47,7 +44,6 @@ impl Default for Budget {
             max_nodes: 2_000_000,
             max_documents: 10_000,
             max_aliases: 10_000,
-            max_cluster_units: 4_000_000,
         }
     }
 }

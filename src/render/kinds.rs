@@ -125,6 +125,24 @@ pub fn safe_name(name: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '\\' | '%'))
 }
 
+/// A Kubernetes kind: letters and digits, starting with a letter.
+pub fn valid_kind(kind: &str) -> bool {
+    kind.len() <= 63
+        && kind.starts_with(|c: char| c.is_ascii_alphabetic())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// `<version>` or `<group>/<version>`, each part of DNS-name characters.
+pub fn valid_api_version(api: &str) -> bool {
+    api.len() <= 316
+        && api.split('/').count() <= 2
+        && api.split('/').all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        })
+}
+
 /// A DNS-1123 label (namespaces, fleet object names).
 pub fn dns_label(s: &str) -> bool {
     let b = s.as_bytes();

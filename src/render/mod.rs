@@ -258,16 +258,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         if md.and_then(Node::as_map).is_none() {
             continue;
         }
-        let kind_ok = kind.len() <= 63
-            && kind.starts_with(|c: char| c.is_ascii_alphabetic())
-            && kind.chars().all(|c| c.is_ascii_alphanumeric());
-        let api_ok = api.len() <= 316
-            && api.split('/').count() <= 2
-            && api.split('/').all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            });
+        let (kind_ok, api_ok) = (kinds::valid_kind(kind), kinds::valid_api_version(api));
         if !kind_ok || !api_ok {
             let (field, value, help) = if kind_ok {
                 ("apiVersion", api, "an apiVersion is `<version>` or `<group>/<version>` (a DNS name and a version)")
