@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::diag::Span;
+use crate::driver::Planned;
 use crate::load::model::{Repo, Selector, Target, UnitKind};
 use crate::load::yaml::{Node, Value};
 use crate::resolve::merge::Merged;
 use crate::resolve::select::eval_target;
-use crate::Compiled;
 
 fn loc(s: &Span) -> String {
     s.location()
@@ -125,7 +125,7 @@ fn write_values(out: &mut String, title: &str, root: &str, m: &Merged, filter: O
 
 /// The explanation for one cluster, or an error message (unknown cluster or component).
 pub fn explain(
-    c: &Compiled,
+    c: &Planned,
     cluster: &str,
     component: Option<&str>,
     value: Option<&str>,

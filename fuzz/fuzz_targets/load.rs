@@ -42,14 +42,14 @@ fuzz_target!(|data: &[u8]| {
     } else {
         fs.insert(EXTRA[i % EXTRA.len()], body.to_vec());
     }
-    let mut opts = fleetc::Options {
+    let mut opts = fleetc::driver::Options {
         today: "2026-06-01".into(),
         ..Default::default()
     };
     opts.budget.max_nodes = 20_000;
     opts.template_limits.fuel = 200_000;
     opts.template_limits.max_output_bytes = 1 << 20;
-    if let Ok(p) = fleetc::plan(&fs, &opts) {
-        let _ = fleetc::stream(&fs, p, &opts, &fleetc::emit::write::Discard);
+    if let Ok(p) = fleetc::driver::plan(&fs, &opts) {
+        let _ = fleetc::driver::render_to(&fs, p, &opts, &fleetc::emit::write::Discard);
     }
 });

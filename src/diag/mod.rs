@@ -11,6 +11,10 @@ use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
+mod code;
+pub mod format;
+pub use code::Code;
+
 /// A named text that spans point into: an input file, or a template's rendered output.
 #[derive(Debug)]
 pub struct Source {
@@ -96,6 +100,8 @@ pub enum Severity {
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     pub severity: Severity,
+    /// What kind of problem it is (stable; `error[code]:`).
+    pub code: Code,
     pub message: String,
     /// The primary location, if the problem has one.
     pub span: Option<Span>,
@@ -108,12 +114,24 @@ pub struct Diagnostic {
     pub redact: bool,
     /// Clusters the problem shows up on (the same problem on many clusters is reported once).
     pub clusters: Vec<String>,
+    /// The rendered object the problem is about, if it is about one.
+    pub object: Option<ObjectRef>,
+}
+
+/// A Kubernetes object, as a diagnostic names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
 impl Diagnostic {
-    pub fn error(message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
+            code,
             message: message.into(),
             span: None,
             label: None,
@@ -121,13 +139,14 @@ impl Diagnostic {
             help: None,
             redact: false,
             clusters: Vec::new(),
+            object: None,
         }
     }
 
-    pub fn warning(message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
-            ..Diagnostic::error(message)
+            ..Diagnostic::error(code, message)
         }
     }
 
@@ -163,6 +182,12 @@ impl Diagnostic {
         self
     }
 
+    /// Record the rendered object the problem is about.
+    pub fn object(mut self, o: ObjectRef) -> Self {
+        self.object = Some(o);
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -194,7 +219,11 @@ impl Diagnostic {
                 first.push(self.snippet(s, l, false));
             }
         }
-        let mut group = Group::with_title(level.primary_title(self.message.as_str()));
+        let mut group = Group::with_title(
+            level
+                .primary_title(self.message.as_str())
+                .id(self.code.as_str()),
+        );
         for s in first {
             group = group.element(s);
         }
@@ -219,7 +248,7 @@ impl Diagnostic {
         out
     }
 
-    fn clusters_note(&self) -> Option<String> {
+    pub(crate) fn clusters_note(&self) -> Option<String> {
         const SHOWN: usize = 8;
         match self.clusters.len() {
             0 => None,
@@ -307,6 +336,23 @@ fn kind(primary: bool) -> AnnotationKind {
         AnnotationKind::Primary
     } else {
         AnnotationKind::Context
+    }
+}
+
+/// `n` and the noun, plural when `n` is not 1: "1 cluster", "2 clusters",
+/// "3 policies".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else if let Some(stem) = noun
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{n} {stem}ies")
+    } else if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("ch") {
+        format!("{n} {noun}es")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -5,6 +5,7 @@
 //! Every object here is built as JSON and written with the same YAML writer
 //! as rendered resources; tests validate each against the official CRDs.
 
+use crate::diag::Code;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
@@ -372,7 +373,7 @@ pub fn check_argocd_names(repo: &Repo, resolved: &Resolved) -> Diags {
             if let Some((c, x)) = seen.get(&name) {
                 if (c.as_str(), x.as_str()) != (rc.name.as_str(), u.name.as_str()) {
                     diags.push(
-                        Diagnostic::error(format!(
+                        Diagnostic::error(Code::ArgoCdNameCollision, format!(
                             "Argo CD Application `{name}` would be written for both `{x}` on cluster `{c}` and `{}` on cluster `{}`",
                             u.name, rc.name
                         ))

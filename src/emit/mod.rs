@@ -94,7 +94,7 @@ fn inputs_of(fs: &FileSet, repo: &Repo, rc: &ResolvedCluster) -> BTreeMap<String
 pub struct Stamp<'a> {
     /// The git commit rendered.
     pub source_rev: Option<&'a str>,
-    /// See [`crate::inputs_digest`].
+    /// See [`crate::driver::inputs_digest`].
     pub inputs_digest: &'a str,
 }
 

@@ -9,6 +9,7 @@
 
 pub mod publish;
 
+use crate::diag::Code;
 use std::path::Path;
 
 use gix::bstr::ByteSlice;
@@ -36,7 +37,7 @@ impl Failure {
 
     fn other(msg: impl Into<String>) -> Failure {
         let mut ds = Diags::default();
-        ds.push(Diagnostic::error(msg));
+        ds.push(Diagnostic::error(Code::Git, msg));
         Failure::Other(ds)
     }
 
@@ -70,14 +71,17 @@ impl Git {
     /// Open the repository whose work tree contains `dir`.
     pub fn open(dir: &Path) -> Result<Git, Failure> {
         let canon = dir.canonicalize().map_err(|e| {
-            Failure::invalid(Diagnostic::error(format!(
-                "cannot read the repository directory {}: {e}",
-                dir.display()
-            )))
+            Failure::invalid(Diagnostic::error(
+                Code::Io,
+                format!(
+                    "cannot read the repository directory {}: {e}",
+                    dir.display()
+                ),
+            ))
         })?;
         let repo = gix::discover(&canon).map_err(|e| {
             Failure::invalid(
-                Diagnostic::error(format!(
+                Diagnostic::error(Code::Git, format!(
                     "{} is not inside a git repository ({e})",
                     dir.display()
                 ))
@@ -85,23 +89,32 @@ impl Git {
             )
         })?;
         let Some(work) = repo.workdir().map(Path::to_path_buf) else {
-            return Err(Failure::invalid(Diagnostic::error(format!(
-                "{} is a bare repository; run fleetc from a work tree",
-                dir.display()
-            ))));
+            return Err(Failure::invalid(Diagnostic::error(
+                Code::Git,
+                format!(
+                    "{} is a bare repository; run fleetc from a work tree",
+                    dir.display()
+                ),
+            )));
         };
         let work = work.canonicalize().unwrap_or(work);
         let rel = canon.strip_prefix(&work).map_err(|_| {
-            Failure::invalid(Diagnostic::error(format!(
-                "{} is not inside the work tree of {}",
-                dir.display(),
-                work.display()
-            )))
+            Failure::invalid(Diagnostic::error(
+                Code::Git,
+                format!(
+                    "{} is not inside the work tree of {}",
+                    dir.display(),
+                    work.display()
+                ),
+            ))
         })?;
         let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
         let prefix = parts
             .ok_or_else(|| {
-                Failure::invalid(Diagnostic::error("the repository path is not valid UTF-8"))
+                Failure::invalid(Diagnostic::error(
+                    Code::UnsupportedFile,
+                    "the repository path is not valid UTF-8",
+                ))
             })?
             .join("/");
         Ok(Git { repo, prefix })
@@ -112,7 +125,7 @@ impl Git {
         check_rev(rev)?;
         let id = self.repo.rev_parse_single(rev.as_bytes().as_bstr()).map_err(|e| {
             Failure::invalid(
-                Diagnostic::error(format!("invalid revision `{rev}`: {e}"))
+                Diagnostic::error(Code::InvalidRevision, format!("invalid revision `{rev}`: {e}"))
                     .help("give a commit, branch, tag or expression `git rev-parse` accepts (e.g. HEAD~1, origin/main)"),
             )
         })?;
@@ -121,9 +134,10 @@ impl Git {
             .map_err(|e| Failure::other(format!("cannot read {id}: {e}")))?
             .peel_to_commit()
             .map_err(|e| {
-                Failure::invalid(Diagnostic::error(format!(
-                    "revision `{rev}` is not a commit: {e}"
-                )))
+                Failure::invalid(Diagnostic::error(
+                    Code::InvalidRevision,
+                    format!("revision `{rev}` is not a commit: {e}"),
+                ))
             })?;
         Ok(commit.id)
     }
@@ -155,10 +169,10 @@ impl Git {
                 } else {
                     format!("`{}`", self.prefix)
                 };
-                return Err(Failure::invalid(Diagnostic::error(format!(
-                    "{what} is not a directory at revision {}",
-                    short(commit)
-                ))));
+                return Err(Failure::invalid(Diagnostic::error(
+                    Code::InvalidRevision,
+                    format!("{what} is not a directory at revision {}", short(commit)),
+                )));
             }
         };
         let tree = self
@@ -212,8 +226,11 @@ fn check_rev(rev: &str) -> Result<(), Failure> {
         Some(why) => {
             let shown: String = rev.chars().take(60).filter(|c| !c.is_control()).collect();
             Err(Failure::invalid(
-                Diagnostic::error(format!("invalid revision `{shown}`: {why}"))
-                    .help("give a commit, branch, tag or expression `git rev-parse` accepts"),
+                Diagnostic::error(
+                    Code::InvalidRevision,
+                    format!("invalid revision `{shown}`: {why}"),
+                )
+                .help("give a commit, branch, tag or expression `git rev-parse` accepts"),
             ))
         }
         None => Ok(()),
@@ -230,7 +247,7 @@ fn check_name(raw: &gix::bstr::BStr, name: &str) -> Result<(), Diagnostic> {
         || raw.contains(&b'\\')
         || raw.contains(&0);
     if hostile {
-        Err(Diagnostic::error(format!(
+        Err(Diagnostic::error(Code::HostileTree, format!(
             "the revision's tree has an entry named {name:?}, which no checkout can hold; refusing to read it"
         )))
     } else {
@@ -350,6 +367,7 @@ impl Reader<'_> {
             EntryKind::Commit => {
                 self.diags.push(
                     path_error(
+                        Code::HostileTree,
                         rel,
                         "a git submodule (gitlink) in the fleet; refusing to read it",
                     )
@@ -368,14 +386,18 @@ impl Reader<'_> {
                 match resolved {
                     Some((EntryKind::Link, _)) | None => {
                         self.diags.push(
-                            path_error(rel, "symbolic link leads outside the repository (or nowhere)")
+                            path_error(Code::LinkOutside, rel, "symbolic link leads outside the repository (or nowhere)")
                                 .help("links are followed only when their target is inside the fleet repository"),
                         );
                         Ok(())
                     }
                     Some((k, target_id)) => {
                         if depth >= MAX_LINK_HOPS {
-                            self.diags.push(path_error(rel, "symbolic link loop"));
+                            self.diags.push(path_error(
+                                Code::LinkOutside,
+                                rel,
+                                "symbolic link loop",
+                            ));
                             return Ok(());
                         }
                         self.entry(rel, k, target_id, depth + 1)
@@ -395,6 +417,7 @@ impl Reader<'_> {
             let e = e.map_err(|e| Failure::other(format!("corrupt tree at {rel}: {e}")))?;
             let Ok(name) = e.filename().to_str() else {
                 self.diags.push(path_error(
+                    Code::UnsupportedFile,
                     rel,
                     "a file name in this directory is not valid UTF-8",
                 ));
@@ -422,7 +445,7 @@ impl Reader<'_> {
         let len = header.size();
         if len > self.limits.max_file_bytes {
             self.diags.push(
-                path_error(
+                path_error(Code::FileTooLarge,
                     rel,
                     format!(
                         "file is {len} bytes, over the {} byte limit",
@@ -436,6 +459,7 @@ impl Reader<'_> {
         self.total = self.total.saturating_add(len);
         if self.total > self.limits.max_total_bytes {
             self.diags.push(path_error(
+                Code::FileTooLarge,
                 rel,
                 format!(
                     "the repository is over the {} byte input limit",

@@ -14,6 +14,7 @@
 //!
 //! HEAD, the index and the work tree are never touched.
 
+use crate::diag::Code;
 use gix::bstr::ByteSlice;
 use gix::objs::tree::EntryKind;
 use gix::refs::transaction::{PreviousValue, RefEdit};
@@ -85,7 +86,7 @@ pub fn publish(
                 if let Some(prev) = source_of(&tip_commit) {
                     if prev != source && is_ancestor(git, source, prev)? {
                         return Err(Failure::invalid(
-                            Diagnostic::error(format!(
+                            Diagnostic::error(Code::PublishRefused, format!(
                                 "refusing to publish {}: branch `{branch}` was rendered from {}, which is newer",
                                 short(source),
                                 short(prev)
@@ -151,14 +152,16 @@ fn branch_ref(branch: &str) -> Result<FullName, Failure> {
         format!("refs/heads/{branch}")
     };
     if branch.starts_with('-') || full == "refs/heads/HEAD" {
-        return Err(Failure::invalid(Diagnostic::error(format!(
-            "`{branch}` is not a branch name"
-        ))));
+        return Err(Failure::invalid(Diagnostic::error(
+            Code::PublishRefused,
+            format!("`{branch}` is not a branch name"),
+        )));
     }
     FullName::try_from(full.as_str()).map_err(|e| {
-        Failure::invalid(Diagnostic::error(format!(
-            "`{branch}` is not a valid branch name: {e}"
-        )))
+        Failure::invalid(Diagnostic::error(
+            Code::PublishRefused,
+            format!("`{branch}` is not a valid branch name: {e}"),
+        ))
     })
 }
 

@@ -9,6 +9,7 @@ mod fast;
 pub mod model;
 pub mod yaml;
 
+use crate::diag::Code;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
@@ -22,6 +23,7 @@ pub fn source_of(path: &str, bytes: &[u8]) -> Result<Arc<Source>, Diagnostic> {
     match std::str::from_utf8(bytes) {
         Ok(t) => Ok(Source::new(path, t)),
         Err(e) => Err(path_error(
+            Code::UnsupportedFile,
             path,
             format!("file is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )),
@@ -89,6 +91,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                     objects.push((slot, path.clone(), stem(file).to_string()));
                 } else {
                     diags.push(path_error(
+                        Code::FileLayout,
                         path,
                         format!("{dir}/ holds only {} YAML files (*.yaml)", slot.kind()),
                     ));
@@ -96,8 +99,12 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
             }
             [dir @ ("clusters" | "groups" | "placements"), ..] => {
                 diags.push(
-                    path_error(path, format!("{dir}/ holds files only, not subdirectories"))
-                        .help(format!("move the file directly into {dir}/")),
+                    path_error(
+                        Code::FileLayout,
+                        path,
+                        format!("{dir}/ holds files only, not subdirectories"),
+                    )
+                    .help(format!("move the file directly into {dir}/")),
                 );
             }
             [dir @ ("components" | "policies"), name, rest @ ..] => {
@@ -130,7 +137,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                                 TemplateKind::Plain
                             }
                         } else {
-                            diags.push(path_error(path, "unsupported file in templates/")
+                            diags.push(path_error(Code::FileLayout, path, "unsupported file in templates/")
                                 .help("templates/ holds *.yaml (plain), *.yaml.j2 (templated) and *.j2 partials for include"));
                             continue;
                         };
@@ -141,10 +148,11 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                         });
                     }
                     [f] if is_yaml(f) => {
-                        diags.push(path_error(path, format!("unexpected YAML file in {udir}/"))
+                        diags.push(path_error(Code::FileLayout, path, format!("unexpected YAML file in {udir}/"))
                             .help(format!("the object is {udir}/{obj_file}; resources go under {udir}/templates/")));
                     }
                     [] => diags.push(path_error(
+                        Code::FileLayout,
                         path,
                         format!("{dir}/ holds one directory per {}", kind.as_str()),
                     )),
@@ -156,7 +164,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
     }
 
     if !objects.iter().any(|(s, _, _)| *s == Slot::Fleet) {
-        diags.push(Diagnostic::error("no fleet.yaml at the repository root")
+        diags.push(Diagnostic::error(Code::MissingFleet, "no fleet.yaml at the repository root")
             .help("a fleet repository has exactly one fleet.yaml (kind: Fleet); is this the right directory?"));
     }
     // A component directory without its object file.
@@ -171,6 +179,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                 "policy.yaml"
             };
             diags.push(path_error(
+                Code::FileLayout,
                 udir,
                 format!("{udir}/ has templates but no {obj}"),
             ));
@@ -193,8 +202,11 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
             Ok(Some(n)) => n,
             Ok(None) => {
                 diags.push(
-                    Diagnostic::error(format!("empty file; expected a {} object", slot.kind()))
-                        .at(&Span::file(&src)),
+                    Diagnostic::error(
+                        Code::WrongKind,
+                        format!("empty file; expected a {} object", slot.kind()),
+                    )
+                    .at(&Span::file(&src)),
                 );
                 continue;
             }
@@ -237,11 +249,14 @@ fn is_sops(bytes: &[u8]) -> bool {
 fn check_header(slot: Slot, node: &Node, expected_name: &str, diags: &mut Diags) -> bool {
     if node.as_map().is_none() {
         diags.push(
-            Diagnostic::error(format!(
-                "expected a {} object (a YAML mapping), found a {}",
-                slot.kind(),
-                node.type_name()
-            ))
+            Diagnostic::error(
+                Code::WrongKind,
+                format!(
+                    "expected a {} object (a YAML mapping), found a {}",
+                    slot.kind(),
+                    node.type_name()
+                ),
+            )
             .at(&node.span),
         );
         return false;
@@ -251,7 +266,7 @@ fn check_header(slot: Slot, node: &Node, expected_name: &str, diags: &mut Diags)
         Some(v) if v.as_str() == Some("fleetc.dev/v1alpha1") => {}
         Some(v) => {
             diags.push(
-                Diagnostic::error("unsupported apiVersion")
+                Diagnostic::error(Code::WrongKind, "unsupported apiVersion")
                     .at(&v.span)
                     .label("expected fleetc.dev/v1alpha1")
                     .help("write `apiVersion: fleetc.dev/v1alpha1`"),
@@ -260,7 +275,7 @@ fn check_header(slot: Slot, node: &Node, expected_name: &str, diags: &mut Diags)
         }
         None => {
             diags.push(
-                Diagnostic::error("missing `apiVersion`")
+                Diagnostic::error(Code::WrongKind, "missing `apiVersion`")
                     .at(&node.span)
                     .help("write `apiVersion: fleetc.dev/v1alpha1`"),
             );
@@ -280,18 +295,24 @@ fn check_header(slot: Slot, node: &Node, expected_name: &str, diags: &mut Diags)
                 _ => format!("this file must hold a {}", slot.kind()),
             };
             diags.push(
-                Diagnostic::error(format!("expected kind {}, found {k}", slot.kind()))
-                    .at(&node
-                        .get("kind")
-                        .map_or(node.span.clone(), |n| n.span.clone()))
-                    .help(dir_help),
+                Diagnostic::error(
+                    Code::WrongKind,
+                    format!("expected kind {}, found {k}", slot.kind()),
+                )
+                .at(&node
+                    .get("kind")
+                    .map_or(node.span.clone(), |n| n.span.clone()))
+                .help(dir_help),
             );
             ok = false;
         }
         None => {
             diags.push(
-                Diagnostic::error(format!("missing `kind` (expected {})", slot.kind()))
-                    .at(&node.span),
+                Diagnostic::error(
+                    Code::WrongKind,
+                    format!("missing `kind` (expected {})", slot.kind()),
+                )
+                .at(&node.span),
             );
             ok = false;
         }
@@ -306,10 +327,13 @@ fn check_header(slot: Slot, node: &Node, expected_name: &str, diags: &mut Diags)
         {
             if n.0 != expected_name {
                 diags.push(
-                    Diagnostic::error(format!(
-                        "metadata.name `{}` does not match the file name `{expected_name}`",
-                        n.0
-                    ))
+                    Diagnostic::error(
+                        Code::NameMismatch,
+                        format!(
+                            "metadata.name `{}` does not match the file name `{expected_name}`",
+                            n.0
+                        ),
+                    )
                     .at(&n.1.span)
                     .help("the file (or directory) name is the object's name; rename one of them"),
                 );

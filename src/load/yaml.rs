@@ -13,6 +13,7 @@
 //! Plain scalars resolve by the YAML 1.2 core schema, the same way
 //! kustomize's reader does.
 
+use crate::diag::Code;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -395,12 +396,13 @@ pub fn parse_single(src: &Arc<Source>, budget: &Budget) -> Result<Option<Node>, 
     match docs.len() {
         0 => Ok(None),
         1 => Ok(docs.pop()),
-        _ => Err(
-            Diagnostic::error("this file holds more than one YAML document")
-                .at(&docs[1].span)
-                .label("second document")
-                .help("a fleet object file holds exactly one object; split it into files"),
-        ),
+        _ => Err(Diagnostic::error(
+            Code::YamlDocuments,
+            "this file holds more than one YAML document",
+        )
+        .at(&docs[1].span)
+        .label("second document")
+        .help("a fleet object file holds exactly one object; split it into files")),
     }
 }
 
@@ -408,15 +410,16 @@ fn scan_error(src: &Arc<Source>, e: &ScanError) -> Diagnostic {
     let m = e.marker();
     let off = m.byte_offset().unwrap_or(0);
     let msg = e.info();
-    let (message, help) = if msg.contains("nesting") || msg.contains("recursion") {
+    let (code, message, help) = if msg.contains("nesting") || msg.contains("recursion") {
         (
+            Code::YamlBudget,
             format!("YAML nesting is too deep ({msg})"),
             Some("nested mappings and lists are limited; flatten the structure"),
         )
     } else {
-        (format!("invalid YAML: {msg}"), None)
+        (Code::YamlSyntax, format!("invalid YAML: {msg}"), None)
     };
-    let d = Diagnostic::error(message).at(&Span::new(src, off, off + 1));
+    let d = Diagnostic::error(code, message).at(&Span::new(src, off, off + 1));
     match help {
         Some(h) => d.help(h),
         None => d,
@@ -455,7 +458,7 @@ impl Builder<'_> {
     fn count(&mut self, n: usize, at: usize) -> Result<(), Diagnostic> {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > self.budget.max_nodes {
-            return Err(Diagnostic::error(format!(
+            return Err(Diagnostic::error(Code::YamlBudget, format!(
                 "this file expands to more than {} YAML nodes",
                 self.budget.max_nodes
             ))
@@ -480,7 +483,7 @@ impl Builder<'_> {
             }
         }
         let shown = format!("{}{}", t.original_handle(), t.suffix());
-        Err(Diagnostic::error(format!("YAML tag `{shown}` is not allowed"))
+        Err(Diagnostic::error(Code::YamlTag, format!("YAML tag `{shown}` is not allowed"))
             .at(&self.span(start, end))
             .label("custom tag")
             .help("fleet files and manifests are plain YAML; remove the tag (quote the value if it must be a string)"))
@@ -496,7 +499,7 @@ impl Builder<'_> {
             Event::Alias(id) => {
                 self.aliases += 1;
                 if self.aliases > self.budget.max_aliases {
-                    return Err(Diagnostic::error(format!(
+                    return Err(Diagnostic::error(Code::YamlAlias, format!(
                         "this file uses more than {} YAML aliases",
                         self.budget.max_aliases
                     ))
@@ -504,8 +507,11 @@ impl Builder<'_> {
                     .help("write the data out, split the file, or raise the budget with `--limit yaml-aliases=N`"));
                 }
                 let Some(node) = self.anchors.get(&id).cloned() else {
-                    return Err(Diagnostic::error("alias refers to an unknown anchor")
-                        .at(&self.span(start, end)));
+                    return Err(Diagnostic::error(
+                        Code::YamlAlias,
+                        "alias refers to an unknown anchor",
+                    )
+                    .at(&self.span(start, end)));
                 };
                 self.count(count_nodes(&node), start)?;
                 self.add(node, start, end)
@@ -532,9 +538,10 @@ impl Builder<'_> {
                                 | ("null", Value::Null)
                         );
                         if !ok {
-                            return Err(Diagnostic::error(format!(
-                                "`{text}` is not a valid !!{t}"
-                            ))
+                            return Err(Diagnostic::error(
+                                Code::YamlTag,
+                                format!("`{text}` is not a valid !!{t}"),
+                            )
                             .at(&span));
                         }
                         match (t, v) {
@@ -599,10 +606,13 @@ impl Builder<'_> {
 
     fn push_frame(&mut self, f: Frame, start: usize) -> Result<(), Diagnostic> {
         if self.stack.len() >= self.budget.max_depth {
-            return Err(Diagnostic::error(format!(
-                "YAML nesting is deeper than {} levels",
-                self.budget.max_depth
-            ))
+            return Err(Diagnostic::error(
+                Code::YamlBudget,
+                format!(
+                    "YAML nesting is deeper than {} levels",
+                    self.budget.max_depth
+                ),
+            )
             .at(&self.span(start, start + 1))
             .help("flatten the structure, or raise the budget with `--limit yaml-depth=N`"));
         }
@@ -616,10 +626,13 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => {
                 if self.docs.len() >= self.budget.max_documents {
-                    return Err(Diagnostic::error(format!(
-                        "more than {} YAML documents in one file",
-                        self.budget.max_documents
-                    ))
+                    return Err(Diagnostic::error(
+                        Code::YamlBudget,
+                        format!(
+                            "more than {} YAML documents in one file",
+                            self.budget.max_documents
+                        ),
+                    )
                     .at(&Span::new(&src, start, end))
                     .help("split the file, or raise the budget with `--limit yaml-documents=N`"));
                 }
@@ -633,37 +646,43 @@ impl Builder<'_> {
                 items.push(node);
                 Ok(())
             }
-            Some(Frame::Map { map, pending, .. }) => match pending.take() {
-                None => {
-                    let Some(name) = key_name(&node.v) else {
-                        return Err(Diagnostic::error(
-                            "a mapping key must be a scalar, not a list or mapping",
-                        )
-                        .at(&node.span));
-                    };
-                    if name == "<<" {
-                        return Err(Diagnostic::error("YAML merge keys (`<<`) are not supported")
+            Some(Frame::Map { map, pending, .. }) => {
+                match pending.take() {
+                    None => {
+                        let Some(name) = key_name(&node.v) else {
+                            return Err(Diagnostic::error(
+                                Code::YamlComplexKey,
+                                "a mapping key must be a scalar, not a list or mapping",
+                            )
+                            .at(&node.span));
+                        };
+                        if name == "<<" {
+                            return Err(Diagnostic::error(Code::YamlMergeKey, "YAML merge keys (`<<`) are not supported")
                             .at(&node.span)
                             .help("write the keys out; Kubernetes' own readers disagree on merge keys"));
-                    }
-                    if let Some((first, _)) = map.get_key_value(name.as_str()) {
-                        return Err(Diagnostic::error(format!("duplicate key `{name}`"))
+                        }
+                        if let Some((first, _)) = map.get_key_value(name.as_str()) {
+                            return Err(Diagnostic::error(
+                                Code::YamlDuplicateKey,
+                                format!("duplicate key `{name}`"),
+                            )
                             .at(&node.span)
                             .label("duplicate key")
                             .related(&first.span, "first defined here")
                             .help("remove one of the two keys"));
+                        }
+                        *pending = Some(Key {
+                            name,
+                            span: node.span,
+                        });
+                        Ok(())
                     }
-                    *pending = Some(Key {
-                        name,
-                        span: node.span,
-                    });
-                    Ok(())
+                    Some(key) => {
+                        map.insert(key, node);
+                        Ok(())
+                    }
                 }
-                Some(key) => {
-                    map.insert(key, node);
-                    Ok(())
-                }
-            },
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod patch;
 pub mod template;
 
+use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -206,10 +207,13 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
     for doc in docs {
         let Some(m) = doc.as_map() else {
             diags.push(
-                Diagnostic::error(format!(
-                    "expected a Kubernetes object (a mapping), found a {}",
-                    doc.type_name()
-                ))
+                Diagnostic::error(
+                    Code::NotAKubernetesObject,
+                    format!(
+                        "expected a Kubernetes object (a mapping), found a {}",
+                        doc.type_name()
+                    ),
+                )
                 .at(&doc.span),
             );
             continue;
@@ -225,7 +229,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
                 .is_some_and(|i| matches!(i.v, crate::load::yaml::Value::Seq(_)))
         {
             diags.push(
-                Diagnostic::error(format!(
+                Diagnostic::error(Code::ListKind, format!(
                     "`kind: {}` is not expanded: its items would skip the checks made on each object",
                     kind.unwrap_or_default()
                 ))
@@ -245,7 +249,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             missing.push("metadata.name");
         }
         if !missing.is_empty() {
-            diags.push(Diagnostic::error(format!("not a Kubernetes object: missing {}", missing.join(", ")))
+            diags.push(Diagnostic::error(Code::NotAKubernetesObject, format!("not a Kubernetes object: missing {}", missing.join(", ")))
                 .at(&doc.span)
                 .help("every document in a resource file needs apiVersion, kind and metadata.name (an empty document is fine)"));
             continue;
@@ -266,9 +270,10 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
                 ("kind", kind, "a kind is a name of letters and digits that starts with a letter (e.g. ConfigMap)")
             };
             diags.push(
-                Diagnostic::error(format!(
-                    "{field} {value:?} is not a valid Kubernetes {field}"
-                ))
+                Diagnostic::error(
+                    Code::InvalidObjectField,
+                    format!("{field} {value:?} is not a valid Kubernetes {field}"),
+                )
                 .at(&doc.key_span(field))
                 .help(help),
             );
@@ -278,7 +283,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             let span = md
                 .and_then(|x| x.get("name"))
                 .map_or(doc.span.clone(), |n| n.span.clone());
-            diags.push(Diagnostic::error(format!("resource name {name:?} cannot be used as a file name"))
+            diags.push(Diagnostic::error(Code::InvalidObjectField, format!("resource name {name:?} cannot be used as a file name"))
                 .at(&span)
                 .help("Kubernetes names are at most 253 printable characters without '/', '%' or whitespace"));
             continue;
@@ -293,9 +298,12 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
                     .and_then(|x| x.get("namespace"))
                     .map_or(doc.span.clone(), |n| n.span.clone());
                 diags.push(
-                    Diagnostic::error(format!("namespace {ns:?} is not a valid namespace name"))
-                        .at(&span)
-                        .help("namespaces are DNS-1123 labels: lower-case letters, digits and '-'"),
+                    Diagnostic::error(
+                        Code::InvalidObjectField,
+                        format!("namespace {ns:?} is not a valid namespace name"),
+                    )
+                    .at(&span)
+                    .help("namespaces are DNS-1123 labels: lower-case letters, digits and '-'"),
                 );
                 continue;
             }
@@ -428,7 +436,12 @@ impl<'a> Renderer<'a> {
                                 });
                                 match yaml::parse_documents(&src, budget) {
                                     Ok(docs) => objects(docs, path, &mut resources, &mut d),
-                                    Err(e) => d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)")),
+                                    Err(mut e) => {
+                                        if e.code == Code::YamlSyntax {
+                                            e.code = Code::RenderedYaml;
+                                        }
+                                        d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)"))
+                                    }
                                 }
                             }
                             Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
@@ -524,7 +537,7 @@ pub fn unmatched_patches(
             None => &p.patches[*i],
         };
         diags.push(
-            Diagnostic::error(format!("this patch of placement `{}` matches no resource on any cluster it applies to", p.name))
+            Diagnostic::error(Code::PatchMatchesNothing, format!("this patch of placement `{}` matches no resource on any cluster it applies to", p.name))
                 .at(&patch.target_span)
                 .help("check kind, name and namespace (after defaulting) against the component's resources"),
         );
@@ -581,7 +594,7 @@ fn template_diag(
     dir: &str,
     cluster: &str,
 ) -> Diagnostic {
-    let mut d = Diagnostic::error(e.message.clone());
+    let mut d = Diagnostic::error(e.code, e.message.clone());
     let src = prep.sources.get(&e.template);
     match (src, &e.range, e.line) {
         (Some(src), Some(r), _) => d = d.at(&Span::new(src, r.start, r.end)),
@@ -724,10 +737,10 @@ fn apply_patches(
         };
         if let Err(e) = result {
             d.push(
-                Diagnostic::error(format!(
-                    "patch cannot be applied to {} `{}`: {e}",
-                    r.kind, r.name
-                ))
+                Diagnostic::error(
+                    Code::PatchFailed,
+                    format!("patch cannot be applied to {} `{}`: {e}", r.kind, r.name),
+                )
                 .at(&p.span)
                 .on_cluster(cluster),
             );
@@ -873,7 +886,7 @@ fn finish_cluster(
                     format!("from {other_unit} and {}", u.name)
                 };
                 d.push(
-                    Diagnostic::error(format!(
+                    Diagnostic::error(Code::DuplicateResource, format!(
                         "{} `{}`{ns} is defined twice on one cluster ({from})",
                         r.kind, r.name
                     ))
@@ -886,10 +899,13 @@ fn finish_cluster(
                 ids.insert(id, (u.name.clone(), name_span.clone()));
                 if let Some(prev) = paths.insert(r.path.clone(), r.name.clone()) {
                     d.push(
-                        Diagnostic::error(format!(
-                            "resources `{prev}` and `{}` would both be written to {}",
-                            r.name, r.path
-                        ))
+                        Diagnostic::error(
+                            Code::DuplicateResource,
+                            format!(
+                                "resources `{prev}` and `{}` would both be written to {}",
+                                r.name, r.path
+                            ),
+                        )
                         .at(&name_span)
                         .on_cluster(&rc.name)
                         .help("file names are lower case; names that differ only in case collide"),
@@ -901,7 +917,7 @@ fn finish_cluster(
                     let Some(v) = r.node.get(key) else { continue };
                     if !v.is_null() && v.as_map().is_none() {
                         d.push(
-                            Diagnostic::error(format!(
+                            Diagnostic::error(Code::PlaintextSecret, format!(
                                 "Secret `{}` has an invalid `{key}`: a mapping of keys to values is expected (values hidden)",
                                 r.name
                             ))
@@ -912,7 +928,7 @@ fn finish_cluster(
                         continue;
                     }
                     if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
-                        d.push(Diagnostic::error(format!(
+                        d.push(Diagnostic::error(Code::PlaintextSecret, format!(
                             "Secret `{}` has plaintext `{key}` (values hidden)",
                             r.name
                         ))

@@ -9,6 +9,7 @@
 //! error unless it went through `toyaml`, `tojson`, `quote`, `indent` or
 //! `nindent`, so a value can never add keys or documents to a resource.
 
+use crate::diag::Code;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -286,6 +287,7 @@ pub fn render(
     GUARDED.with(|g| g.set(false));
     run.unwrap_or_else(|_| {
         Err(TemplateError {
+            code: Code::TemplateError,
             message: "template error: the template engine failed on this template (an internal error of minijinja); simplify the construct it stops at".into(),
             template: name.to_string(),
             line: None,
@@ -309,6 +311,7 @@ fn render_unguarded(
         .map_err(|e| TemplateError::from_error(&e, name))?;
     if out.len() > limits.max_output_bytes {
         return Err(TemplateError {
+            code: Code::TemplateBudget,
             message: format!(
                 "template output is over the {} byte budget (raise it with `--limit template-output-bytes=N`)",
                 limits.max_output_bytes
@@ -324,6 +327,7 @@ fn render_unguarded(
 
 #[derive(Debug, Clone)]
 pub struct TemplateError {
+    pub code: Code,
     pub message: String,
     /// The template where the error happened (an include, perhaps).
     pub template: String,
@@ -344,18 +348,22 @@ impl TemplateError {
             chain.push(e.name().unwrap_or(top).to_string());
             e = inner;
         }
-        let kind = match e.kind() {
-            ErrorKind::UndefinedError => "undefined value",
-            ErrorKind::TemplateNotFound => "template not found",
-            ErrorKind::SyntaxError => "template syntax error",
-            ErrorKind::OutOfFuel => {
-                "template ran out of fuel (too much work; is there a runaway loop? the budget is `--limit template-fuel=N`)"
-            }
-            _ => "template error",
+        let (mut code, kind) = match e.kind() {
+            ErrorKind::UndefinedError => (Code::TemplateUndefined, "undefined value"),
+            ErrorKind::TemplateNotFound => (Code::TemplateNotFound, "template not found"),
+            ErrorKind::SyntaxError => (Code::TemplateSyntax, "template syntax error"),
+            ErrorKind::OutOfFuel => (
+                Code::TemplateBudget,
+                "template ran out of fuel (too much work; is there a runaway loop? the budget is `--limit template-fuel=N`)",
+            ),
+            _ => (Code::TemplateError, "template error"),
         };
         let mut detail = e.detail().map(str::to_string).unwrap_or_default();
         if detail.contains("recursion limit") {
+            code = Code::TemplateBudget;
             detail.push_str(" (the budget is `--limit template-recursion=N`)");
+        } else if detail.contains("a string with a line break is printed raw") {
+            code = Code::TemplateMultilineValue;
         }
         let message = if detail.is_empty() {
             kind.to_string()
@@ -364,6 +372,7 @@ impl TemplateError {
         };
         let template = e.name().unwrap_or(top).to_string();
         TemplateError {
+            code,
             message,
             template,
             line: e.line(),

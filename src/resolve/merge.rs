@@ -5,6 +5,7 @@
 //! them, so each leaf's span *is* its provenance; `shadowed` records, per
 //! dotted path, the spans of the values each later layer replaced.
 
+use crate::diag::Code;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diags, Span};
@@ -103,10 +104,13 @@ impl Merger<'_, '_> {
                     (Some(_), false) => "changes",
                 };
                 self.diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` is locked by {}, but this layer {what} it",
-                        l.lock.text, l.file
-                    ))
+                    Diagnostic::error(
+                        Code::LockedValue,
+                        format!(
+                            "`{}` is locked by {}, but this layer {what} it",
+                            l.lock.text, l.file
+                        ),
+                    )
                     .at(at)
                     .label(format!("changes `{}`", self.dotted(path)))
                     .related(&l.lock.span, "locked here")

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod policy;
 pub mod select;
 
+use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Span};
@@ -91,8 +92,11 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     for g in &repo.groups {
         if members.get(&g.name).is_none_or(BTreeSet::is_empty) {
             diags.push(
-                Diagnostic::warning(format!("group `{}` matches no cluster", g.name))
-                    .at(&g.name_span),
+                Diagnostic::warning(
+                    Code::SelectsNothing,
+                    format!("group `{}` matches no cluster", g.name),
+                )
+                .at(&g.name_span),
             );
         }
     }
@@ -113,7 +117,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         for c in chosen {
             if let Some(&other) = first_on.get(&(ui, c.clone())) {
                 let o = &repo.placements[other];
-                diags.push(Diagnostic::error(format!(
+                diags.push(Diagnostic::error(Code::TwoPlacements, format!(
                     "placements `{}` and `{}` both put component `{}` on cluster `{c}`",
                     o.name, p.name, p.component.name
                 ))
@@ -199,10 +203,13 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         let mut d = match p {
             Some(p) => {
                 let pl = &repo.placements[p];
-                Diagnostic::error(format!(
-                    "placement `{}` puts `{}` on {on}",
-                    pl.name, pl.component.name
-                ))
+                Diagnostic::error(
+                    Code::DependencyNotPlaced,
+                    format!(
+                        "placement `{}` puts `{}` on {on}",
+                        pl.name, pl.component.name
+                    ),
+                )
                 .at(&pl.component.span)
                 .help(format!(
                     "place `{dep}` on those clusters too, or exclude them from this placement"
@@ -214,11 +221,14 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                     .as_ref()
                     .and_then(|p| p.target.as_ref())
                     .map_or_else(|| unit.name_span.clone(), |t| t.span.clone());
-                Diagnostic::error(format!("policy `{}` applies to {on}", unit.name))
-                    .at(&at)
-                    .help(format!(
-                        "place `{dep}` on those clusters too, or narrow the policy's target"
-                    ))
+                Diagnostic::error(
+                    Code::DependencyNotPlaced,
+                    format!("policy `{}` applies to {on}", unit.name),
+                )
+                .at(&at)
+                .help(format!(
+                    "place `{dep}` on those clusters too, or narrow the policy's target"
+                ))
             }
         };
         if let Some(s) = dep_span {
@@ -450,7 +460,7 @@ fn assign_waves(
     }
     if !lost.is_empty() {
         diags.push(
-            Diagnostic::error(format!(
+            Diagnostic::error(Code::ClusterInNoWave, format!(
                 "placement `{}` selects {} that no rollout wave takes: {}",
                 p.name,
                 if lost.len() == 1 { "a cluster" } else { "clusters" },
@@ -463,10 +473,13 @@ fn assign_waves(
     for (w, n) in r.waves.iter().zip(count) {
         if n == 0 {
             diags.push(
-                Diagnostic::warning(format!(
-                    "wave `{}` of placement `{}` gets no cluster",
-                    w.name, p.name
-                ))
+                Diagnostic::warning(
+                    Code::SelectsNothing,
+                    format!(
+                        "wave `{}` of placement `{}` gets no cluster",
+                        w.name, p.name
+                    ),
+                )
                 .at(&w.span),
             );
         }
@@ -525,10 +538,13 @@ fn check_values_schemas(repo: &Repo, resolved: &Resolved, diags: &mut Diags) {
                     Ok(v) => Some((v, schema)),
                     Err(e) => {
                         diags.push(
-                            Diagnostic::error(format!(
-                                "`valuesSchema` of `{}` is not a valid JSON Schema: {e}",
-                                u.name
-                            ))
+                            Diagnostic::error(
+                                Code::ValuesSchema,
+                                format!(
+                                    "`valuesSchema` of `{}` is not a valid JSON Schema: {e}",
+                                    u.name
+                                ),
+                            )
                             .at(&schema_node.span),
                         );
                         None
@@ -583,7 +599,7 @@ fn equal_priority<'a>(
                 if !seen.insert((a.name.clone(), b.name.clone(), full.clone())) {
                     continue;
                 }
-                diags.push(Diagnostic::error(format!(
+                diags.push(Diagnostic::error(Code::EqualPriorityConflict, format!(
                     "groups `{}` and `{}` have the same priority ({}) and set `{full}` to different values",
                     a.name, b.name, a.priority
                 ))

@@ -9,6 +9,7 @@
 //! matches no cluster the policy applies to, or any exemption of a policy
 //! that is not exemptible. Taints do not apply to policies.
 
+use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags};
@@ -41,8 +42,11 @@ pub fn place(
     if applies.is_empty() {
         if let Some(t) = &spec.target {
             diags.push(
-                Diagnostic::warning(format!("policy `{}` applies to no cluster", u.name))
-                    .at(&t.span),
+                Diagnostic::warning(
+                    Code::SelectsNothing,
+                    format!("policy `{}` applies to no cluster", u.name),
+                )
+                .at(&t.span),
             );
         }
     }
@@ -60,11 +64,14 @@ pub fn place(
             .cloned()
             .collect();
         if !spec.exemptible {
-            let mut d = Diagnostic::error(format!(
-                "policy `{}` is not exemptible, but exemption #{} names it",
-                u.name,
-                i + 1
-            ))
+            let mut d = Diagnostic::error(
+                Code::PolicyNotExemptible,
+                format!(
+                    "policy `{}` is not exemptible, but exemption #{} names it",
+                    u.name,
+                    i + 1
+                ),
+            )
             .at(&ex.span)
             .help("remove the exemption, or have the policy's owners make it exemptible");
             if let Some(s) = &spec.exemptible_span {
@@ -73,18 +80,21 @@ pub fn place(
             diags.push(d);
         } else if set.is_empty() {
             diags.push(
-                Diagnostic::error(format!(
-                    "exemption #{} of policy `{}` matches no cluster the policy applies to",
-                    i + 1,
-                    u.name
-                ))
+                Diagnostic::error(
+                    Code::ExemptionOrphan,
+                    format!(
+                        "exemption #{} of policy `{}` matches no cluster the policy applies to",
+                        i + 1,
+                        u.name
+                    ),
+                )
                 .at(&ex.target.span)
                 .help("an exemption names clusters the policy is on; fix its target or remove it"),
             );
         } else if ex.expires.as_str() < today {
             let list: Vec<&str> = set.iter().map(String::as_str).collect();
             diags.push(
-                Diagnostic::error(format!(
+                Diagnostic::error(Code::ExemptionExpired, format!(
                     "exemption of policy `{}` for {} {} expired on {} (today is {today})",
                     u.name,
                     if list.len() == 1 { "cluster" } else { "clusters" },

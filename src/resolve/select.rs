@@ -1,6 +1,7 @@
 //! Selection (SPEC §3): group membership, Targets, taints and tolerations,
 //! and the stable subset of `numberOfClusters` by rendezvous hashing.
 
+use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
@@ -157,15 +158,18 @@ pub fn place(
         .collect();
     if selected.is_empty() && !p.target.is_empty() {
         diags.push(
-            Diagnostic::warning(format!("placement `{}` selects no cluster", p.name))
-                .at(&p.target.span),
+            Diagnostic::warning(
+                Code::SelectsNothing,
+                format!("placement `{}` selects no cluster", p.name),
+            )
+            .at(&p.target.span),
         );
     }
     for (i, t) in p.targets.iter().enumerate() {
         if !t.target.is_empty() && eval_target(repo, &t.target, members).is_disjoint(&selected) {
             let name = t.name.clone().unwrap_or_else(|| format!("#{}", i + 1));
             diags.push(
-                Diagnostic::warning(format!("customization `{name}` of placement `{}` selects no cluster the placement selects", p.name))
+                Diagnostic::warning(Code::SelectsNothing, format!("customization `{name}` of placement `{}` selects no cluster the placement selects", p.name))
                     .at(&t.target.span),
             );
         }
@@ -175,7 +179,7 @@ pub fn place(
         Some((n, span)) => {
             if candidates.len() < *n {
                 diags.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::warning(Code::TooFewCandidates, format!(
                         "placement `{}` asks for {n} clusters but only {} are candidates; all of them are used",
                         p.name,
                         candidates.len()

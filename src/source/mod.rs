@@ -6,6 +6,7 @@
 //! repository, refuses special files without opening them, and caps file
 //! sizes before reading. Only the fleet's own directories are read.
 
+use crate::diag::Code;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -56,8 +57,8 @@ impl FileSet {
 }
 
 /// A diagnostic about a path that has no text to show.
-pub fn path_error(path: &str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(message).at(&Span::file(&Source::new(path, "")))
+pub fn path_error(code: Code, path: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(code, message).at(&Span::file(&Source::new(path, "")))
 }
 
 /// Read the fleet directories of `root` into a [`FileSet`].
@@ -67,18 +68,21 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
     let canon_root = match root.canonicalize() {
         Ok(p) => p,
         Err(e) => {
-            diags.push(Diagnostic::error(format!(
-                "cannot read the repository directory {}: {e}",
-                root.display()
-            )));
+            diags.push(Diagnostic::error(
+                Code::Io,
+                format!(
+                    "cannot read the repository directory {}: {e}",
+                    root.display()
+                ),
+            ));
             return Err(diags);
         }
     };
     if !canon_root.is_dir() {
-        diags.push(Diagnostic::error(format!(
-            "{} is not a directory",
-            root.display()
-        )));
+        diags.push(Diagnostic::error(
+            Code::Io,
+            format!("{} is not a directory", root.display()),
+        ));
         return Err(diags);
     }
     let mut total: u64 = 0;
@@ -108,16 +112,21 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
                                 .map_or_else(|| e.to_string(), |x| x.to_string())
                         )
                     };
-                    diags.push(path_error(&rel, msg));
+                    let code = if e.loop_ancestor().is_some() {
+                        Code::LinkOutside
+                    } else {
+                        Code::Io
+                    };
+                    diags.push(path_error(code, &rel, msg));
                     continue;
                 }
             };
             let path = entry.path();
             let Some(rel) = rel_path(&canon_root, path) else {
-                diags.push(Diagnostic::error(format!(
-                    "file name is not valid UTF-8: {}",
-                    path.display()
-                )));
+                diags.push(Diagnostic::error(
+                    Code::UnsupportedFile,
+                    format!("file name is not valid UTF-8: {}", path.display()),
+                ));
                 continue;
             };
             // Confinement: a link (anywhere on the path) must resolve inside the repository.
@@ -125,7 +134,7 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
                 match path.canonicalize() {
                     Ok(real) if real.starts_with(&canon_root) => {}
                     Ok(_) | Err(_) => {
-                        diags.push(path_error(&rel, "symbolic link leads outside the repository (or nowhere)")
+                        diags.push(path_error(Code::LinkOutside, &rel, "symbolic link leads outside the repository (or nowhere)")
                             .help("links are followed only when their target is inside the fleet repository"));
                         if entry.file_type().is_dir() {
                             it.skip_current_dir();
@@ -140,6 +149,7 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
             }
             if !ft.is_file() {
                 diags.push(path_error(
+                    Code::UnsupportedFile,
                     &rel,
                     "not a regular file (FIFO, socket or device); refusing to read it",
                 ));
@@ -148,7 +158,7 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
             let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
             if len > limits.max_file_bytes {
                 diags.push(
-                    path_error(
+                    path_error(Code::FileTooLarge,
                         &rel,
                         format!(
                             "file is {len} bytes, over the {} byte limit",
@@ -162,7 +172,7 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
             total = total.saturating_add(len);
             if total > limits.max_total_bytes {
                 diags.push(
-                    path_error(
+                    path_error(Code::FileTooLarge,
                         &rel,
                         format!(
                             "the repository is over the {} byte input limit",
@@ -175,7 +185,7 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
             }
             match read_capped(path, limits.max_file_bytes) {
                 Ok(bytes) => set.insert(rel, bytes),
-                Err(e) => diags.push(path_error(&rel, format!("cannot read: {e}"))),
+                Err(e) => diags.push(path_error(Code::Io, &rel, format!("cannot read: {e}"))),
             }
         }
     }

@@ -6,6 +6,7 @@
 //! alone. Errors are mapped from JSON pointers back to the YAML spans of the
 //! offending value (or key), with a "did you mean" for unknown fields.
 
+use crate::diag::Code;
 use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
@@ -106,7 +107,9 @@ fn compiled() -> &'static [Compiled] {
 /// Validate `node` (a whole fleet object) against the schema of `kind`.
 pub fn check(kind: &str, node: &Node) -> Vec<Diagnostic> {
     let Some(c) = compiled().iter().find(|c| c.kind == kind) else {
-        return vec![Diagnostic::error(format!("no schema for kind {kind}")).at(&node.span)];
+        return vec![
+            Diagnostic::error(Code::WrongKind, format!("no schema for kind {kind}")).at(&node.span),
+        ];
     };
     check_with(&c.validator, &c.schema, node, kind)
 }
@@ -140,9 +143,12 @@ pub fn check_with(
                 let allowed = allowed_properties(schema, &e);
                 for name in unexpected {
                     let span = target.key_span(name);
-                    let mut d = Diagnostic::error(format!("unknown field `{name}` in {what}"))
-                        .at(&span)
-                        .label("unknown field");
+                    let mut d = Diagnostic::error(
+                        Code::UnknownField,
+                        format!("unknown field `{name}` in {what}"),
+                    )
+                    .at(&span)
+                    .label("unknown field");
                     if let Some(best) = did_you_mean(name, &allowed) {
                         d = d.help(format!("did you mean `{best}`?"));
                     } else if !allowed.is_empty() {
@@ -163,19 +169,26 @@ pub fn check_with(
                 } else {
                     format!("`{}`", display_field(&pointer, what))
                 };
-                Diagnostic::error(format!("missing required field `{p}` in {at}")).at(&span)
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!("missing required field `{p}` in {at}"),
+                )
+                .at(&span)
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = format!("{kind:?}")
                     .replace("Single(", "")
                     .replace(')', "")
                     .to_lowercase();
-                let mut d = Diagnostic::error(format!(
-                    "`{}` must be {}, found {}",
-                    display_field(&pointer, what),
-                    article(&expected),
-                    target.type_name()
-                ))
+                let mut d = Diagnostic::error(
+                    Code::InvalidType,
+                    format!(
+                        "`{}` must be {}, found {}",
+                        display_field(&pointer, what),
+                        article(&expected),
+                        target.type_name()
+                    ),
+                )
                 .at(&target.span)
                 .label(format!("this is a {}", target.type_name()));
                 if expected.contains("string")
@@ -197,11 +210,14 @@ pub fn check_with(
                 let got = json_at(&json, &pointer)
                     .map(|v| v.to_string())
                     .unwrap_or_default();
-                let mut d = Diagnostic::error(format!(
-                    "`{}` must be one of {}, found {got}",
-                    display_field(&pointer, what),
-                    opts.join(", ")
-                ))
+                let mut d = Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "`{}` must be one of {}, found {got}",
+                        display_field(&pointer, what),
+                        opts.join(", ")
+                    ),
+                )
                 .at(&target.span);
                 if let Some(s) = got.trim_matches('"').into() {
                     if let Some(best) = did_you_mean(s, &opts) {
@@ -210,17 +226,23 @@ pub fn check_with(
                 }
                 d
             }
-            ValidationErrorKind::Constant { expected_value } => Diagnostic::error(format!(
-                "`{}` must be {expected_value}",
-                display_field(&pointer, what)
-            ))
+            ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
+                Code::InvalidValue,
+                format!(
+                    "`{}` must be {expected_value}",
+                    display_field(&pointer, what)
+                ),
+            )
             .at(&target.span),
             ValidationErrorKind::Pattern { pattern } => {
                 let got = target.as_str().unwrap_or_default();
-                let mut d = Diagnostic::error(format!(
-                    "`{}` has an invalid value {got:?}",
-                    display_field(&pointer, what)
-                ))
+                let mut d = Diagnostic::error(
+                    Code::InvalidValue,
+                    format!(
+                        "`{}` has an invalid value {got:?}",
+                        display_field(&pointer, what)
+                    ),
+                )
                 .at(&target.span);
                 d = if pattern.contains("[a-z0-9]([-a-z0-9]*") {
                     d.help("names are DNS-1123 labels: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
@@ -237,8 +259,11 @@ pub fn check_with(
             }
             _ => {
                 let msg = e.to_string();
-                Diagnostic::error(format!("`{}`: {msg}", display_field(&pointer, what)))
-                    .at(&target.span)
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    format!("`{}`: {msg}", display_field(&pointer, what)),
+                )
+                .at(&target.span)
             }
         };
         out.push(d);

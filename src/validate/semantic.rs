@@ -3,6 +3,7 @@
 //! ([`check_format`]).
 //! Everything that can be checked without resolving clusters lives here.
 
+use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
@@ -10,9 +11,12 @@ use crate::load::model::{Format, NameRef, Repo, Selector, Target, TemplateKind, 
 use crate::validate::schema::did_you_mean;
 
 fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
-    let mut d = Diagnostic::error(format!("unknown {kind} `{}`", r.name))
-        .at(&r.span)
-        .label(format!("no {kind} has this name"));
+    let mut d = Diagnostic::error(
+        Code::UnknownReference,
+        format!("unknown {kind} `{}`", r.name),
+    )
+    .at(&r.span)
+    .label(format!("no {kind} has this name"));
     if let Some(b) = did_you_mean(&r.name, known) {
         d = d.help(format!("did you mean `{b}`?"));
     }
@@ -21,19 +25,33 @@ fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
 
 fn check_selector(s: &Selector, diags: &mut Diags) {
     if s.is_empty() {
-        diags.push(Diagnostic::error("empty label selector `{}` matches every cluster")
+        diags.push(
+            Diagnostic::error(
+                Code::EmptySelector,
+                "empty label selector `{}` matches every cluster",
+            )
             .at(&s.span)
-            .help("write `all: true` to select every cluster, or add matchLabels / matchExpressions"));
+            .help(
+                "write `all: true` to select every cluster, or add matchLabels / matchExpressions",
+            ),
+        );
     }
     for r in &s.exprs {
         use crate::load::model::Op;
         match r.op {
             Op::In | Op::NotIn if r.values.is_empty() => diags.push(
-                Diagnostic::error(format!("operator {:?} needs at least one value", r.op))
-                    .at(&r.span),
+                Diagnostic::error(
+                    Code::SelectorOperator,
+                    format!("operator {:?} needs at least one value", r.op),
+                )
+                .at(&r.span),
             ),
             Op::Exists | Op::DoesNotExist if !r.values.is_empty() => diags.push(
-                Diagnostic::error(format!("operator {:?} takes no values", r.op)).at(&r.span),
+                Diagnostic::error(
+                    Code::SelectorOperator,
+                    format!("operator {:?} takes no values", r.op),
+                )
+                .at(&r.span),
             ),
             _ => {}
         }
@@ -43,7 +61,7 @@ fn check_selector(s: &Selector, diags: &mut Diags) {
 /// Check a Target's shape and names.
 pub fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
     if t.is_empty() {
-        diags.push(Diagnostic::error("empty target selects no cluster")
+        diags.push(Diagnostic::error(Code::EmptySelector, "empty target selects no cluster")
             .at(&t.span)
             .help("write `all: true` for every cluster, or name groups, clusters or a clusterSelector"));
     }
@@ -75,11 +93,14 @@ pub fn check(repo: &Repo) -> Diags {
     for u in &repo.units {
         if let Some(other) = seen.insert(&u.name, &u.file) {
             diags.push(
-                Diagnostic::error(format!("`{}` is both a Component and a Policy", u.name))
-                    .at(&u.name_span)
-                    .help(format!(
-                        "components and policies share one namespace; rename this one or {other}"
-                    )),
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    format!("`{}` is both a Component and a Policy", u.name),
+                )
+                .at(&u.name_span)
+                .help(format!(
+                    "components and policies share one namespace; rename this one or {other}"
+                )),
             );
         }
     }
@@ -87,9 +108,12 @@ pub fn check(repo: &Repo) -> Diags {
     for g in &repo.groups {
         if g.selector.is_none() && g.clusters.is_empty() && g.groups.is_empty() {
             diags.push(
-                Diagnostic::error(format!("group `{}` has no members", g.name))
-                    .at(&g.spec_span)
-                    .help("give it a selector, a `clusters` list or member `groups`"),
+                Diagnostic::error(
+                    Code::GroupWithoutMembers,
+                    format!("group `{}` has no members", g.name),
+                )
+                .at(&g.spec_span)
+                .help("give it a selector, a `clusters` list or member `groups`"),
             );
         }
         if let Some(s) = &g.selector {
@@ -114,9 +138,12 @@ pub fn check(repo: &Repo) -> Diags {
         .collect();
     for cycle in find_cycles(&edges) {
         diags.push(
-            Diagnostic::error(format!("group membership cycle: {}", cycle.0.join(" → ")))
-                .at(&cycle.1)
-                .help("a group may contain other groups, but not itself through them"),
+            Diagnostic::error(
+                Code::GroupCycle,
+                format!("group membership cycle: {}", cycle.0.join(" → ")),
+            )
+            .at(&cycle.1)
+            .help("a group may contain other groups, but not itself through them"),
         );
     }
 
@@ -125,10 +152,10 @@ pub fn check(repo: &Repo) -> Diags {
             match repo.unit(&r.name) {
                 None => diags.push(unknown("component", r, &units)),
                 Some(d) if d.kind == UnitKind::Policy => diags.push(
-                    Diagnostic::error(format!(
-                        "`{}` is a Policy; dependsOn names components",
-                        r.name
-                    ))
+                    Diagnostic::error(
+                        Code::PolicyMisused,
+                        format!("`{}` is a Policy; dependsOn names components", r.name),
+                    )
                     .at(&r.span),
                 ),
                 Some(_) => {}
@@ -142,9 +169,12 @@ pub fn check(repo: &Repo) -> Diags {
                 check_target(&ex.target, repo, &mut diags);
                 if !crate::resolve::policy::valid_date(&ex.expires) {
                     diags.push(
-                        Diagnostic::error(format!("`{}` is not a calendar date", ex.expires))
-                            .at(&ex.expires_span)
-                            .help("write the last day the exemption is valid as YYYY-MM-DD"),
+                        Diagnostic::error(
+                            Code::InvalidDate,
+                            format!("`{}` is not a calendar date", ex.expires),
+                        )
+                        .at(&ex.expires_span)
+                        .help("write the last day the exemption is valid as YYYY-MM-DD"),
                     );
                 }
             }
@@ -152,21 +182,24 @@ pub fn check(repo: &Repo) -> Diags {
         if let Some(h) = &u.helm {
             if u.version.is_none() {
                 diags.push(
-                    Diagnostic::error(format!("Helm component `{}` has no `version`", u.name))
+                    Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` has no `version`", u.name))
                         .at(&h.span)
                         .help(format!("set `spec.version` to the `{}` chart version to install; an unpinned chart would change under the fleet without a commit", h.chart)),
                 );
             }
             if u.namespace.is_none() {
                 diags.push(
-                    Diagnostic::error(format!("Helm component `{}` has no `namespace`", u.name))
-                        .at(&h.span)
-                        .help("set `spec.namespace`: the chart is installed into it"),
+                    Diagnostic::error(
+                        Code::HelmComponent,
+                        format!("Helm component `{}` has no `namespace`", u.name),
+                    )
+                    .at(&h.span)
+                    .help("set `spec.namespace`: the chart is installed into it"),
                 );
             }
             if let Some(t) = u.templates.first() {
                 diags.push(
-                    Diagnostic::error(format!("Helm component `{}` also has templates ({})", u.name, t.path))
+                    Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` also has templates ({})", u.name, t.path))
                         .at(&h.span)
                         .help("a component is either a Helm chart or templates; put extra resources in their own component that `dependsOn` this one"),
                 );
@@ -180,9 +213,12 @@ pub fn check(repo: &Repo) -> Diags {
         .collect();
     for cycle in find_cycles(&dep_edges) {
         diags.push(
-            Diagnostic::error(format!("dependsOn cycle: {}", cycle.0.join(" → ")))
-                .at(&cycle.1)
-                .help("components must be installable in some order; break the cycle"),
+            Diagnostic::error(
+                Code::DependsOnCycle,
+                format!("dependsOn cycle: {}", cycle.0.join(" → ")),
+            )
+            .at(&cycle.1)
+            .help("components must be installable in some order; break the cycle"),
         );
     }
 
@@ -190,10 +226,10 @@ pub fn check(repo: &Repo) -> Diags {
         match repo.unit(&p.component.name) {
             None => diags.push(unknown("component", &p.component, &units)),
             Some(u) if u.kind == UnitKind::Policy => diags.push(
-                Diagnostic::error(format!(
-                    "`{}` is a Policy; placements place components only",
-                    u.name
-                ))
+                Diagnostic::error(
+                    Code::PolicyMisused,
+                    format!("`{}` is a Policy; placements place components only", u.name),
+                )
                 .at(&p.component.span)
                 .help("a policy says where it applies with its own `spec.target`"),
             ),
@@ -217,15 +253,18 @@ pub fn check(repo: &Repo) -> Diags {
             for (i, w) in r.waves.iter().enumerate() {
                 if let Some(first) = seen.insert(&w.name, &w.span) {
                     diags.push(
-                        Diagnostic::error(format!("wave `{}` is named twice", w.name))
-                            .at(&w.span)
-                            .related(first, "first wave of that name"),
+                        Diagnostic::error(
+                            Code::RolloutWave,
+                            format!("wave `{}` is named twice", w.name),
+                        )
+                        .at(&w.span)
+                        .related(first, "first wave of that name"),
                     );
                 }
                 match &w.target {
                     Some(t) => check_target(t, repo, &mut diags),
                     None if i + 1 < r.waves.len() => diags.push(
-                        Diagnostic::error(format!("wave `{}` has no target but is not the last wave", w.name))
+                        Diagnostic::error(Code::RolloutWave, format!("wave `{}` has no target but is not the last wave", w.name))
                             .at(&w.span)
                             .help("a wave without a target takes every remaining cluster, so only the last wave may omit it"),
                     ),
@@ -260,8 +299,11 @@ pub fn check(repo: &Repo) -> Diags {
     for s in selectors {
         for (k, span) in s.keys() {
             if !carried.contains(k) {
-                let mut d =
-                    Diagnostic::warning(format!("no cluster carries the label `{k}`")).at(span);
+                let mut d = Diagnostic::warning(
+                    Code::UnknownLabelKey,
+                    format!("no cluster carries the label `{k}`"),
+                )
+                .at(span);
                 if let Some(b) = did_you_mean(k, &all_keys) {
                     d = d.help(format!("did you mean `{b}`?"));
                 }
@@ -335,7 +377,7 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
         Format::Plain => {
             for u in repo.units.iter() {
                 if let Some(h) = &u.helm {
-                    let mut d = Diagnostic::error(format!(
+                    let mut d = Diagnostic::error(Code::FormatRequirement, format!(
                         "component `{}` is a Helm chart, which the plain output format cannot carry",
                         u.name
                     ))
@@ -351,7 +393,7 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
         Format::Flux | Format::ArgoCd => {
             if fleet.output.repository.is_none() {
                 diags.push(
-                    Diagnostic::error(format!(
+                    Diagnostic::error(Code::FormatRequirement, format!(
                         "{how} needs `spec.output.repository`, the git URL agents pull the rendered branch from"
                     ))
                     .at(&fleet.output.span)
@@ -364,7 +406,7 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
         for c in &repo.clusters {
             if c.server.is_none() {
                 diags.push(
-                    Diagnostic::error(format!(
+                    Diagnostic::error(Code::FormatRequirement, format!(
                         "cluster `{}` has no `server`, which {how} needs",
                         c.name
                     ))
@@ -376,7 +418,7 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
         for u in &repo.units {
             if let Some(t) = u.templates.iter().find(|t| t.kind == TemplateKind::Sops) {
                 diags.push(
-                    Diagnostic::warning(format!(
+                    Diagnostic::warning(Code::SopsInArgoCd, format!(
                         "{} is SOPS-encrypted, and Argo CD applies files as they are",
                         t.path
                     ))

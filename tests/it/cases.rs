@@ -51,7 +51,7 @@ fn every_case_matches_its_snapshot() {
         let (code, stderr) = run_case(&dir);
         assert_eq!(code, 2, "{name}: expected exit 2, got {code}\n{stderr}");
         assert!(
-            stderr.starts_with("error: ") || stderr.starts_with("warning: "),
+            stderr.starts_with("error[") || stderr.starts_with("warning["),
             "{name}: {stderr}"
         );
         if !dir.join("no-location").exists() {

@@ -13,20 +13,20 @@ use crate::common::*;
 
 fn in_memory(
     fs: &fleetc::source::FileSet,
-    opts: &fleetc::Options,
+    opts: &fleetc::driver::Options,
 ) -> Option<BTreeMap<String, Vec<u8>>> {
-    let (c, _) = fleetc::compile(fs, opts);
+    let (c, _) = fleetc::driver::compile(fs, opts);
     c.map(|c| c.tree.files)
 }
 
 fn streamed(
     fs: &fleetc::source::FileSet,
-    opts: &fleetc::Options,
+    opts: &fleetc::driver::Options,
     batch: usize,
 ) -> BTreeMap<String, Vec<u8>> {
-    let p = fleetc::plan(fs, opts).expect("plan");
+    let p = fleetc::driver::plan(fs, opts).expect("plan");
     let sink = Collect::default();
-    let (s, d) = fleetc::stream_in_batches(fs, p, opts, &sink, batch).expect("sink");
+    let (s, d) = fleetc::driver::render_to_in_batches(fs, p, opts, &sink, batch).expect("sink");
     assert!(!d.has_errors(), "{}", d.render(false));
     drop(s);
     sink.0.into_inner().expect("lock")
@@ -44,7 +44,7 @@ fn streaming_in_any_batch_size_gives_the_in_memory_tree() {
     for (name, dir) in repos {
         let fs = read(&dir);
         for format in [Format::Flux, Format::ArgoCd, Format::Plain] {
-            let opts = fleetc::Options {
+            let opts = fleetc::driver::Options {
                 format: Some(format),
                 source_rev: Some("0123456789abcdef0123456789abcdef01234567".into()),
                 ..Default::default()
@@ -102,7 +102,7 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
         "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: widget\nspec:\n  component: widget\n  target: {all: true}\n",
     );
     let fs = read(&repo);
-    let opts = fleetc::Options::default();
+    let opts = fleetc::driver::Options::default();
     let want = in_memory(&fs, &opts).expect("compiles");
     // Cluster `c` has no CRD of its own; the one on `a` makes its Widget cluster-scoped.
     let (path, bytes) = want
@@ -133,20 +133,20 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
 fn diff_json(
     base: &fleetc::source::FileSet,
     head: &fleetc::source::FileSet,
-    opts: &fleetc::Options,
+    opts: &fleetc::driver::Options,
     batch: usize,
 ) -> serde_json::Value {
     let (pb, ph) = (
-        fleetc::plan(base, opts).expect("plan base"),
-        fleetc::plan(head, opts).expect("plan head"),
+        fleetc::driver::plan(base, opts).expect("plan base"),
+        fleetc::driver::plan(head, opts).expect("plan head"),
     );
-    let side = |fs, planned, label| fleetc::DiffSide {
+    let side = |fs, planned, label| fleetc::driver::DiffSide {
         fs,
         planned,
         opts,
         label,
     };
-    let report = fleetc::diff_planned(side(base, &pb, "base"), side(head, &ph, "head"), batch)
+    let report = fleetc::driver::diff(side(base, &pb, "base"), side(head, &ph, "head"), batch)
         .unwrap_or_else(|(l, d)| panic!("{l}: {}", d.render(false)));
     fleetc::diff::format::json(&report)
 }
@@ -178,13 +178,13 @@ fn diff_in_any_batch_size_gives_the_in_memory_comparison() {
         "clusters/staging-us-west.yaml".into(),
         copy.into_bytes().into(),
     );
-    let opts = fleetc::Options {
+    let opts = fleetc::driver::Options {
         inventory: false,
         ..Default::default()
     };
     // The reference: both trees in memory, compared whole.
-    let (b, _) = fleetc::compile(&base, &opts);
-    let (h, d) = fleetc::compile(&head, &opts);
+    let (b, _) = fleetc::driver::compile(&base, &opts);
+    let (h, d) = fleetc::driver::compile(&head, &opts);
     let (b, h) = (
         b.expect("base compiles"),
         h.unwrap_or_else(|| panic!("{}", d.render(false))),

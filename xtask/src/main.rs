@@ -43,11 +43,11 @@ const FORMATS: [&str; 3] = ["flux", "argocd", "plain"];
 fn render(path: &Path, format: &str) -> Result<Option<Files>> {
     let fs = fleetc::source::read_dir(path, &Default::default())
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
-    let opts = fleetc::Options {
+    let opts = fleetc::driver::Options {
         format: fleetc::load::model::Format::parse(format),
         ..Default::default()
     };
-    let (compiled, _) = fleetc::compile(&fs, &opts);
+    let (compiled, _) = fleetc::driver::compile(&fs, &opts);
     Ok(compiled.map(|c| c.tree.files))
 }
 
@@ -65,7 +65,7 @@ fn renders() -> Result<Vec<(String, Files)>> {
         if !any {
             let fs = fleetc::source::read_dir(&path, &Default::default())
                 .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
-            let (_, diags) = fleetc::compile(&fs, &fleetc::Options::default());
+            let (_, diags) = fleetc::driver::compile(&fs, &fleetc::driver::Options::default());
             bail!(
                 "{} does not compile:\n{}",
                 path.display(),

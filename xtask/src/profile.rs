@@ -1,7 +1,7 @@
 //! `cargo xtask profile [--size N] [--dir D]`: where the time of one render
 //! goes, stage by stage, through the library (read, parse into the model,
 //! validate, resolve, render, serialise, write). Single process, one run;
-//! the stage boundaries are the ones `fleetc::compile` and `emit::write` have.
+//! the stage boundaries are the ones `fleetc::driver::compile` and `emit::write` have.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -46,7 +46,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let fs = fleetc::source::read_dir(&fleet, &Default::default())
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
     lap("read files", &mut rows);
-    let opts = fleetc::Options::default();
+    let opts = fleetc::driver::Options::default();
     let (repo, diags) = fleetc::load::load(&fs, &opts.budget);
     if diags.has_errors() {
         bail!("{}", diags.render(false));
@@ -98,11 +98,12 @@ pub fn run(args: &[String]) -> Result<()> {
     let t = Instant::now();
     let fs = fleetc::source::read_dir(&fleet, &Default::default())
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
-    let planned = fleetc::plan(&fs, &opts).map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
+    let planned =
+        fleetc::driver::plan(&fs, &opts).map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
     let out2 = dir.join(format!("out-{n}-{}-streamed", std::process::id()));
     let staging = fleetc::emit::write::Staging::new(&out2).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (s, d) =
-        fleetc::stream(&fs, planned, &opts, &staging).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (s, d) = fleetc::driver::render_to(&fs, planned, &opts, &staging)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if d.has_errors() {
         bail!("{}", d.render(false));
     }

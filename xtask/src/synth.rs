@@ -350,7 +350,7 @@ mod tests {
         write(&fleet_dir, &fleet(size, false)).expect("write fleet");
         write(&twin, &kustomize(size)).expect("write twin");
         let fs = fleetc::source::read_dir(&fleet_dir, &Default::default()).expect("read");
-        let (compiled, diags) = fleetc::compile(&fs, &fleetc::Options::default());
+        let (compiled, diags) = fleetc::driver::compile(&fs, &fleetc::driver::Options::default());
         let compiled = compiled.unwrap_or_else(|| panic!("{}", diags.render(false)));
         let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
         let mut compared = 0;

@@ -1,0 +1,75 @@
+//! `fleetc report`: validate (every cluster rendered, nothing kept), then
+//! describe the fleet. The report is informative: what validate found is
+//! listed in it and the exit code is 0; only a fleet that cannot be loaded
+//! and resolved at all (exit 2) has no report.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use fleetc::diag::{count, Code, Diagnostic};
+use fleetc::driver::{self, Options};
+use fleetc::emit::write;
+
+use crate::exit::{Exit, Failure};
+use crate::{input, Ctx};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The fleet repository (default: the current directory).
+    #[arg(default_value = ".")]
+    repo: PathBuf,
+    /// Read the fleet from this git revision instead of the work tree.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+    /// text (a terminal), markdown (a review or PR comment), json (fleet-schema/report.schema.json) or html (one self-contained page).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
+    let opts = Options {
+        tree: false,
+        ..ctx.options()
+    };
+    let (fs, planned, opts) = input::plan(ctx, &a.repo, a.rev.as_deref(), opts)?;
+    let (s, diags) = driver::render_to(fs, planned, &opts, &write::Discard)?;
+    let r = fleetc::report::build(
+        &s.repo,
+        &s.resolved,
+        &opts.today,
+        opts.source_rev.as_deref(),
+        &diags,
+    );
+    let out = match a.format {
+        ReportFormat::Text => fleetc::report::text::text(&r),
+        ReportFormat::Markdown => fleetc::report::text::markdown(&r),
+        ReportFormat::Json => r.to_json(),
+        ReportFormat::Html => fleetc::report::html::html(&r),
+    };
+    std::mem::forget(s);
+    if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Failure::failed(Diagnostic::error(
+                Code::Io,
+                format!("cannot write the report: {e}"),
+            )));
+        }
+    }
+    let (errors, warnings) = (diags.error_count(), diags.warning_count());
+    if errors + warnings > 0 {
+        eprintln!(
+            "note: the report lists {} and {} found by validate; `fleetc validate` shows each with its source",
+            count(errors, "error"),
+            count(warnings, "warning")
+        );
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,106 @@
+//! How results reach the user: diagnostics on stderr in cargo's style, or
+//! collected into one machine-readable document on stdout
+//! (`--output-format json|sarif|github`).
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use clap::ValueEnum;
+use fleetc::diag::{self, Diags};
+
+/// `--output-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Cargo-style text on stderr.
+    Human,
+    /// One JSON document on stdout (fleet-schema/diagnostics.schema.json).
+    Json,
+    /// SARIF 2.1.0 on stdout (GitHub code scanning).
+    Sarif,
+    /// GitHub Actions workflow commands on stdout (`::error file=…`).
+    Github,
+}
+
+pub struct Ui {
+    pub color: bool,
+    /// Colour for results on stdout (diff text).
+    pub color_stdout: bool,
+    pub deny_warnings: bool,
+    pub format: OutputFormat,
+    /// Where the fleet's paths are, relative to the git work tree's root
+    /// (`dir/` or empty), for SARIF and GitHub locations.
+    pub prefix: RefCell<String>,
+    /// Diagnostics kept for a machine-readable document.
+    collected: RefCell<Diags>,
+}
+
+impl Ui {
+    pub fn new(color: bool, color_stdout: bool, deny_warnings: bool, format: OutputFormat) -> Ui {
+        Ui {
+            color,
+            color_stdout,
+            deny_warnings,
+            format,
+            prefix: RefCell::new(String::new()),
+            collected: RefCell::new(Diags::default()),
+        }
+    }
+
+    pub fn human(&self) -> bool {
+        self.format == OutputFormat::Human
+    }
+
+    /// Report diagnostics; returns true when they fail the run (errors, or
+    /// warnings under `--deny-warnings`).
+    pub fn report(&self, diags: &Diags) -> bool {
+        let errors = diags.error_count();
+        let warnings = diags.warning_count();
+        let failed = errors > 0 || (self.deny_warnings && warnings > 0);
+        if !self.human() {
+            self.collected.borrow_mut().extend(diags.clone());
+            return failed;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(diags.render(self.color).as_bytes());
+        if failed {
+            let mut parts = Vec::new();
+            if errors > 0 {
+                parts.push(diag::count(errors, "error"));
+            }
+            if warnings > 0 {
+                parts.push(diag::count(warnings, "warning"));
+            }
+            let why = if errors == 0 {
+                " (--deny-warnings)"
+            } else {
+                ""
+            };
+            let _ = writeln!(err, "error: aborting due to {}{why}", parts.join(" and "));
+        }
+        failed
+    }
+
+    /// A line for the user that is not a diagnostic (a summary, a path that
+    /// differs): stdout for humans; stderr when stdout carries a document.
+    pub fn say(&self, line: &str) {
+        if self.human() {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// At exit: the machine-readable document of everything reported.
+    pub fn finish(&self) {
+        let diags = std::mem::take(&mut *self.collected.borrow_mut());
+        let prefix = self.prefix.borrow();
+        let doc = match self.format {
+            OutputFormat::Human => return,
+            OutputFormat::Json => diag::format::json(&diags),
+            OutputFormat::Sarif => diag::format::sarif(&diags, &prefix),
+            OutputFormat::Github => diag::format::github(&diags, &prefix),
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(doc.as_bytes()).and_then(|()| out.flush());
+    }
+}

@@ -1,0 +1,45 @@
+//! `fleetc validate`: every check, every cluster rendered, nothing written.
+
+use std::path::PathBuf;
+
+use fleetc::diag::count;
+use fleetc::driver::Options;
+use fleetc::emit::write;
+
+use crate::exit::{Exit, Failure};
+use crate::{input, Ctx};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The fleet repository (default: the current directory).
+    #[arg(default_value = ".")]
+    repo: PathBuf,
+    /// Read the fleet from this git revision instead of the work tree.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
+    // Every cluster is rendered and checked, a batch at a time; nothing is serialised.
+    let opts = Options {
+        tree: false,
+        ..ctx.options()
+    };
+    let (fs, planned, opts) = input::plan(ctx, &a.repo, a.rev.as_deref(), opts)?;
+    let c = input::render_to(ctx, fs, planned, &opts, &write::Discard)?;
+    let repo = &c.repo;
+    let policies = repo.units.iter().filter(|u| u.policy.is_some()).count();
+    ctx.ui.say(&format!(
+        "fleet `{}` is valid: {}, {}, {}, {}, {}",
+        repo.fleet
+            .as_ref()
+            .map(|f| f.name.as_str())
+            .unwrap_or_default(),
+        count(repo.clusters.len(), "cluster"),
+        count(repo.groups.len(), "group"),
+        count(repo.units.len() - policies, "component"),
+        count(policies, "policy"),
+        count(repo.placements.len(), "placement"),
+    ));
+    Ok(Exit::Success)
+}

@@ -1,0 +1,234 @@
+//! The pipeline driver: runs the stages for each use, and nothing else.
+//!
+//! One entry per use, all starting from a [`Planned`] fleet ([`plan`]: load,
+//! validate, resolve):
+//! - [`render_to`]: render and emit every cluster into a [`Sink`] a batch at
+//!   a time (`render` writes a staging directory, `render --check` compares
+//!   with the tree on disk, `validate` and `report` discard);
+//! - [`compile`]: the same, holding the rendered fleet and its tree in
+//!   memory (`publish`, tests);
+//! - [`diff()`]: two planned fleets, rendering only the clusters whose inputs
+//!   differ;
+//! - `explain` needs nothing past [`plan`] (see [`crate::explain`]), so a
+//!   template broken elsewhere does not stop it.
+//!
+//! The digests that let `render` and `diff` skip work live in [`digest`].
+
+mod diff;
+pub mod digest;
+mod stream;
+
+pub use diff::{diff, DiffSide};
+pub use digest::{cluster_digests, inputs_digest, mentions_crds};
+pub use stream::{render_to, render_to_in_batches, Streamed, Streaming};
+
+use crate::diag::Code;
+use crate::diag::{Diagnostic, Diags};
+use crate::load::model::{Format, Repo};
+use crate::load::yaml::Budget;
+use crate::render::template::TemplateLimits;
+use crate::{diag, emit, load, render, resolve, source, validate};
+
+/// Settings of one compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub budget: Budget,
+    pub template_limits: TemplateLimits,
+    /// `--format`, overriding `Fleet.spec.output.format`.
+    pub format: Option<Format>,
+    /// `--cluster`: render only these (empty: all).
+    pub clusters: Vec<String>,
+    /// The git revision rendered, recorded in inventory.json.
+    pub source_rev: Option<String>,
+    /// "Today" as YYYY-MM-DD, for exemption expiry (see [`resolve::policy::today`]).
+    pub today: String,
+    /// Build the output tree (false for `validate`: everything is checked, nothing serialised).
+    pub tree: bool,
+    /// Write `inventory.json` into the tree (false for `diff`, which compares the rest).
+    pub inventory: bool,
+    /// Clusters × components and policies: the most (cluster, unit) pairs a
+    /// fleet may resolve to, checked before resolving.
+    pub max_cluster_units: usize,
+}
+
+impl Options {
+    /// The default of [`Options::max_cluster_units`].
+    pub const MAX_CLUSTER_UNITS: usize = 4_000_000;
+
+    /// The defaults, with `today` (YYYY-MM-DD) as the date exemptions and
+    /// rollouts are checked against.
+    pub fn new(today: String) -> Options {
+        Options {
+            budget: Budget::default(),
+            template_limits: TemplateLimits::default(),
+            format: None,
+            clusters: Vec::new(),
+            source_rev: None,
+            today,
+            tree: true,
+            inventory: true,
+            max_cluster_units: Options::MAX_CLUSTER_UNITS,
+        }
+    }
+}
+
+impl Default for Options {
+    /// Defaults, with "today" from `SOURCE_DATE_EPOCH` or the clock.
+    fn default() -> Self {
+        // An unreadable SOURCE_DATE_EPOCH is the CLI's to report; a library default falls back to the clock.
+        Options::new(
+            resolve::policy::today_here(None).unwrap_or_else(|_| resolve::policy::clock_date()),
+        )
+    }
+}
+
+/// Everything a successful compile produced.
+#[derive(Debug)]
+pub struct Compiled {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub rendered: render::Rendered,
+    pub format: Format,
+    pub tree: emit::Tree,
+    /// What the output tree records as its inputs (see [`inputs_digest`]).
+    pub inputs_digest: String,
+}
+
+/// A fleet loaded, checked and resolved: everything before rendering.
+#[derive(Debug)]
+pub struct Planned {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub format: Format,
+    /// See [`inputs_digest`].
+    pub inputs_digest: String,
+    /// Diagnostics so far (may hold errors found while resolving).
+    pub diags: Diags,
+}
+
+/// Load, check and resolve. `Err` holds the diagnostics when an error stops
+/// the pipeline before resolving; resolution errors are kept in
+/// [`Planned::diags`] so that rendering can report its own alongside.
+pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
+    let (repo, mut diags) = load::load(fs, &opts.budget);
+    if diags.has_errors() {
+        diags.normalize();
+        return Err(diags);
+    }
+    diags.extend(validate::semantic::check(&repo));
+    let format = opts
+        .format
+        .or(repo.fleet.as_ref().map(|f| f.format))
+        .unwrap_or(Format::Flux);
+    diags.extend(validate::semantic::check_format(
+        &repo,
+        format,
+        opts.format.is_some(),
+    ));
+    for name in &opts.clusters {
+        if repo.cluster(name).is_none() {
+            let known: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
+            let mut d = Diagnostic::error(
+                Code::UnknownName,
+                format!("--cluster {name}: no such cluster"),
+            );
+            if let Some(b) = validate::schema::did_you_mean(name, &known) {
+                d = d.help(format!("did you mean `{b}`?"));
+            }
+            diags.push(d);
+        }
+    }
+    let pairs = repo.clusters.len().saturating_mul(repo.units.len());
+    if pairs > opts.max_cluster_units {
+        let mut d = Diagnostic::error(Code::ClusterUnitsBudget, format!(
+            "{} clusters × {} components and policies = {pairs} (cluster, unit) pairs, over the budget of {}",
+            repo.clusters.len(),
+            repo.units.len(),
+            opts.max_cluster_units
+        ))
+        .help("raise the budget with `--limit cluster-units=N` if the fleet is really this large");
+        if let Some(f) = &repo.fleet {
+            d = d.at(&diag::Span::file(&diag::Source::new(f.file.as_str(), "")));
+        }
+        diags.push(d);
+    }
+    if diags.has_errors() {
+        diags.normalize();
+        return Err(diags);
+    }
+    let (mut resolved, d) = resolve::resolve(&repo, &opts.today);
+    diags.extend(d);
+    if !opts.clusters.is_empty() {
+        resolved
+            .clusters
+            .retain(|c| opts.clusters.contains(&c.name));
+    }
+    if format == Format::ArgoCd {
+        diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
+    }
+    let inputs_digest = inputs_digest(fs, opts, format, &resolved);
+    Ok(Planned {
+        repo,
+        resolved,
+        format,
+        inputs_digest,
+        diags,
+    })
+}
+
+/// Run the whole pipeline, holding the rendered fleet and its tree in
+/// memory (for diff, publish and explain; `render` and `validate` use
+/// [`render_to`]). Returns the result (None when any error was found) and
+/// every diagnostic, sorted.
+pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags) {
+    let p = match plan(fs, opts) {
+        Ok(p) => p,
+        Err(d) => return (None, d),
+    };
+    let Planned {
+        repo,
+        resolved,
+        format,
+        inputs_digest: digest,
+        mut diags,
+    } = p;
+    let (rendered, d) = render::render(
+        fs,
+        &repo,
+        &resolved,
+        &opts.budget,
+        &opts.template_limits,
+        format,
+    );
+    diags.extend(d);
+    diags.normalize();
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let tree = if opts.tree {
+        emit::tree(
+            fs,
+            &repo,
+            &resolved,
+            &rendered,
+            format,
+            opts.inventory.then_some(emit::Stamp {
+                source_rev: opts.source_rev.as_deref(),
+                inputs_digest: &digest,
+            }),
+        )
+    } else {
+        emit::Tree::default()
+    };
+    (
+        Some(Compiled {
+            repo,
+            resolved,
+            rendered,
+            format,
+            tree,
+            inputs_digest: digest,
+        }),
+        diags,
+    )
+}

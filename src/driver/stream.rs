@@ -1,0 +1,224 @@
+//! Streaming: render and emit a planned fleet a batch of clusters at a time.
+
+use super::{mentions_crds, Options, Planned};
+use crate::diag::Diags;
+use crate::load::model::{Format, Repo};
+use crate::{emit, render, resolve, source};
+
+/// What [`render_to`] produced, besides the files it gave the sink.
+#[derive(Debug)]
+pub struct Streamed {
+    pub repo: Repo,
+    pub resolved: resolve::Resolved,
+    pub format: Format,
+    pub inputs_digest: String,
+    /// Clusters and resources rendered.
+    pub clusters: usize,
+    pub resources: usize,
+}
+
+/// Clusters rendered, serialised and handed to the sink before the next
+/// ones start: what bounds memory (the inventory is written between batches).
+const BATCH: usize = 128;
+
+/// Render and emit a planned fleet into `sink` a cluster at a time, without
+/// ever holding the whole output: each cluster is rendered, serialised and
+/// handed over on a worker thread, then dropped. Produces the same files as
+/// [`compile`]'s tree. When a custom resource's scope may come from a
+/// CustomResourceDefinition ([`mentions_crds`]), every cluster's templates
+/// are rendered once first to learn the scopes.
+///
+/// Once an error is found, nothing more goes to the sink, but every cluster
+/// is still rendered so that every error is reported; the fleet comes back
+/// either way (`report` describes a fleet with errors). `Err` is the sink's
+/// own failure. The caller decides from the diagnostics whether to keep what
+/// the sink received: with errors, it is incomplete.
+pub fn render_to(
+    fs: &source::FileSet,
+    p: Planned,
+    opts: &Options,
+    sink: &dyn emit::write::Sink,
+) -> Result<(Streamed, Diags), emit::write::WriteError> {
+    render_to_in_batches(fs, p, opts, sink, BATCH)
+}
+
+/// [`render_to`] with `batch` clusters at a time (the output does not depend on it).
+pub fn render_to_in_batches(
+    fs: &source::FileSet,
+    mut p: Planned,
+    opts: &Options,
+    sink: &dyn emit::write::Sink,
+    batch: usize,
+) -> Result<(Streamed, Diags), emit::write::WriteError> {
+    let diags = std::mem::take(&mut p.diags);
+    let (clusters, resources, diags) = {
+        let mut s = Streaming::new(fs, &p, opts, diags);
+        let mut inventory = opts.inventory.then(|| {
+            s.emitter.inventory(emit::Stamp {
+                source_rev: opts.source_rev.as_deref(),
+                inputs_digest: &p.inputs_digest,
+            })
+        });
+        if let Some(i) = &inventory {
+            if opts.tree {
+                sink.append("inventory.json", &i.head())?;
+            }
+        }
+        let all: Vec<&resolve::ResolvedCluster> = p.resolved.clusters.iter().collect();
+        for chunk in all.chunks(batch.max(1)) {
+            s.batch(chunk, sink, inventory.as_mut())?;
+        }
+        let (clusters, resources) = (s.clusters, s.resources);
+        let diags = s.finish();
+        if opts.tree && !diags.has_errors() {
+            sink.put(&s.emitter.fleet_files(!p.resolved.clusters.is_empty()))?;
+            if let Some(i) = &inventory {
+                sink.append("inventory.json", &i.tail())?;
+            }
+        }
+        (clusters, resources, diags)
+    };
+    Ok((
+        Streamed {
+            repo: p.repo,
+            resolved: p.resolved,
+            format: p.format,
+            inputs_digest: p.inputs_digest,
+            clusters,
+            resources,
+        },
+        diags,
+    ))
+}
+
+/// The state of streaming one planned fleet: what rendering and emitting
+/// prepare once, and what is collected across batches (diagnostics, the
+/// patches that matched). [`render_to`] feeds it every cluster; `diff` feeds
+/// two of them (base and head) the same clusters a batch at a time, so that
+/// only one batch of both sides is ever in memory.
+pub struct Streaming<'a> {
+    planned: &'a Planned,
+    opts: &'a Options,
+    renderer: render::Renderer<'a>,
+    pub emitter: emit::Emitter<'a>,
+    failed: std::sync::atomic::AtomicBool,
+    diags: Diags,
+    applicable: std::collections::BTreeSet<resolve::PatchId>,
+    matched: std::collections::BTreeSet<resolve::PatchId>,
+    /// Clusters and resources rendered so far.
+    pub clusters: usize,
+    pub resources: usize,
+}
+
+impl<'a> Streaming<'a> {
+    /// Prepare to render `p` (its diagnostics so far are `diags`). When a
+    /// unit mentions CustomResourceDefinition, every cluster's templates are
+    /// rendered here once to learn custom resource scopes.
+    pub fn new(
+        fs: &'a source::FileSet,
+        p: &'a Planned,
+        opts: &'a Options,
+        mut diags: Diags,
+    ) -> Self {
+        use rayon::prelude::*;
+        let (mut renderer, d) = render::Renderer::new(
+            fs,
+            &p.repo,
+            &p.resolved,
+            &opts.budget,
+            &opts.template_limits,
+            p.format,
+        );
+        diags.extend(d);
+        if mentions_crds(fs) {
+            let scopes = p
+                .resolved
+                .clusters
+                .par_iter()
+                .map(|rc| renderer.scopes_of(rc))
+                .reduce(render::CrdScopes::new, |mut a, b| {
+                    a.extend(b);
+                    a
+                });
+            renderer.set_crd_scopes(scopes);
+        }
+        Streaming {
+            planned: p,
+            opts,
+            renderer,
+            emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
+            failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
+            diags,
+            applicable: Default::default(),
+            matched: Default::default(),
+            clusters: 0,
+            resources: 0,
+        }
+    }
+
+    /// Render `clusters` in parallel; each one's files go to `sink` from the
+    /// worker that rendered it (unless an error has been found: from then on
+    /// nothing is written, but rendering goes on to find every error), and
+    /// its inventory entry, in order, to `inventory.json`.
+    pub fn batch(
+        &mut self,
+        clusters: &[&resolve::ResolvedCluster],
+        sink: &dyn emit::write::Sink,
+        mut inventory: Option<&mut emit::Inventory>,
+    ) -> Result<(), emit::write::WriteError> {
+        use rayon::prelude::*;
+        use std::sync::atomic::Ordering;
+        type Done = (render::ClusterRender, Option<String>, usize);
+        let tree = self.opts.tree;
+        let (r, e, failed) = (&self.renderer, &self.emitter, &self.failed);
+        let done: Vec<Result<Done, emit::write::WriteError>> = clusters
+            .par_iter()
+            .map(|rc| {
+                let mut cr = r.cluster(rc);
+                if cr.diags.has_errors() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                let unit_resources = cr.cluster.units.iter().map(|u| u.resources.len()).sum();
+                let mut entry = None;
+                if tree && !failed.load(Ordering::Relaxed) {
+                    let files = e.cluster(rc, &cr.cluster);
+                    sink.put(&files.files)?;
+                    entry = files.inventory;
+                }
+                // The objects are done with: only diagnostics and patch sets stay.
+                cr.cluster.units.clear();
+                Ok((cr, entry, unit_resources))
+            })
+            .collect();
+        for d in done {
+            let (cr, entry, n) = d?;
+            self.diags.extend(cr.diags);
+            self.applicable.extend(cr.applicable);
+            self.matched.extend(cr.matched);
+            self.clusters += 1;
+            self.resources += n;
+            if let (Some(i), Some(entry)) = (inventory.as_deref_mut(), entry) {
+                if !self.failed.load(Ordering::Relaxed) {
+                    sink.append("inventory.json", &i.entry(&entry))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every diagnostic, sorted; with the check that every patch matched
+    /// somewhere when every cluster of the fleet was rendered.
+    pub fn finish(&mut self) -> Diags {
+        let mut diags = std::mem::take(&mut self.diags);
+        let repo = &self.planned.repo;
+        if self.clusters == repo.clusters.len() {
+            diags.extend(render::unmatched_patches(
+                repo,
+                &self.applicable,
+                &self.matched,
+            ));
+        }
+        diags.normalize();
+        diags
+    }
+}
