@@ -50,6 +50,7 @@ struct Side {
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
+    ctx.ui.set_repo(&a.repo);
     let git = Git::open(&a.repo)?;
     let b = side(ctx, &git, &a.repo, Some(&a.base))?;
     let h = side(ctx, &git, &a.repo, a.head.as_deref())?;

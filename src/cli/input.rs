@@ -18,6 +18,7 @@ pub struct Loaded {
 
 /// Read the fleet at `repo`, from `rev` when given.
 pub fn load(ctx: &Ctx, repo: &Path, rev: Option<&str>) -> Result<Loaded, Failure> {
+    ctx.ui.set_repo(repo);
     match rev {
         None => match source::read_dir(repo, &ctx.budgets.input) {
             Ok(fs) => Ok(Loaded { fs, commit: None }),

@@ -90,6 +90,30 @@ impl Ui {
         }
     }
 
+    /// Locations in SARIF and GitHub documents are relative to the git work
+    /// tree's root: record where the fleet repository `repo` lies in it.
+    pub fn set_repo(&self, repo: &std::path::Path) {
+        let Ok(abs) = repo.canonicalize() else {
+            return;
+        };
+        let Some(root) = abs.ancestors().find(|a| a.join(".git").exists()) else {
+            return;
+        };
+        let rel: Vec<String> = abs
+            .strip_prefix(root)
+            .map(|r| {
+                r.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut prefix = rel.join("/");
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        *self.prefix.borrow_mut() = prefix;
+    }
+
     /// At exit: the machine-readable document of everything reported.
     pub fn finish(&self) {
         let diags = std::mem::take(&mut *self.collected.borrow_mut());

@@ -106,7 +106,6 @@ pub fn sarif(diags: &Diags, prefix: &str) -> String {
         .map(|c| {
             json!({
                 "id": c.as_str(),
-                "name": camel(c.as_str()),
                 "shortDescription": {"text": c.summary()},
                 "fullDescription": {"text": c.summary()},
                 "help": {"text": format!("{} (fleetc's docs/diagnostics.md, section `{}`, has an example and the fix)", c.summary(), c.as_str())},
@@ -127,6 +126,7 @@ pub fn sarif(diags: &Diags, prefix: &str) -> String {
                 "name": "fleetc",
                 "version": env!("CARGO_PKG_VERSION"),
                 "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://fleetc.dev/",
                 "rules": rules,
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the root of the git work tree"}}},
@@ -214,18 +214,6 @@ fn uri(path: &str) -> String {
     out
 }
 
-/// `undefined-value` → `UndefinedValue` (SARIF's rule `name`).
-fn camel(s: &str) -> String {
-    s.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 /// GitHub Actions workflow commands: one `::error …::…` or `::warning …::…`
 /// line per diagnostic, which the runner turns into annotations.
 pub fn github(diags: &Diags, prefix: &str) -> String {
@@ -302,6 +290,5 @@ mod tests {
     #[test]
     fn uris_are_percent_encoded() {
         assert_eq!(uri("a b/c%.yaml"), "a%20b/c%25.yaml");
-        assert_eq!(camel("yaml-duplicate-key"), "YamlDuplicateKey");
     }
 }

@@ -416,6 +416,8 @@ fn scan_error(src: &Arc<Source>, e: &ScanError) -> Diagnostic {
             format!("YAML nesting is too deep ({msg})"),
             Some("nested mappings and lists are limited; flatten the structure"),
         )
+    } else if msg.contains("unknown anchor") {
+        (Code::YamlAlias, format!("invalid YAML: {msg}"), None)
     } else {
         (Code::YamlSyntax, format!("invalid YAML: {msg}"), None)
     };

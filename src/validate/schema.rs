@@ -49,6 +49,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "FleetReport",
         include_str!("../../fleet-schema/report.schema.json"),
     ),
+    (
+        "Diagnostics",
+        include_str!("../../fleet-schema/diagnostics.schema.json"),
+    ),
 ];
 
 const DEFS: &str = include_str!("../../fleet-schema/defs.schema.json");

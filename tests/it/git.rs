@@ -162,6 +162,7 @@ fn hostile_revisions_are_clean_errors() {
     copy_dir(&root().join("examples/plain-repo"), &plain);
     let o = fleetc(&["validate", "plain", "--rev", "HEAD"], tmp.path());
     assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("error[git-error]"));
     assert!(text(&o.stderr).contains("not inside a git repository"));
 }
 
@@ -366,6 +367,7 @@ fn publish_is_reproducible_and_never_touches_the_work_tree() {
         &w,
     );
     assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("error[publish-refused]: refusing to publish"));
     assert!(text(&o.stderr).contains("which is newer"));
     assert_eq!(git(&w, &["rev-parse", "rendered"]), second);
     let o = fleetc(

@@ -39,6 +39,8 @@ struct Case {
     args: Vec<String>,
     /// Text stderr must contain: the file or flag at fault.
     names: &'static str,
+    /// The diagnostic code stderr must show (`error[code]`), when set.
+    diag: Option<&'static str>,
     /// The exit code expected.
     code: i32,
     /// The repository is a git repository with the base committed.
@@ -55,6 +57,7 @@ fn case(name: &'static str, names: &'static str) -> Case {
         setup: None,
         args: vec!["render".into(), ".".into(), "-o".into(), "../out".into()],
         names,
+        diag: None,
         code: 2,
         git: false,
         shell: None,
@@ -76,6 +79,11 @@ impl Case {
     }
     fn args(mut self, args: &[&str]) -> Self {
         self.args = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// The diagnostic code expected.
+    fn diag(mut self, code: &'static str) -> Self {
+        self.diag = Some(code);
         self
     }
     fn git(mut self) -> Self {
@@ -333,15 +341,20 @@ fn cases() -> Vec<Case> {
             .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"),
         // ---- file system ----
         case("symlink to a file outside", "clusters/evil.yaml")
+            .diag("link-outside-repository")
             .setup(move |_, repo| symlink(outside_cluster, &repo.join("clusters/evil.yaml"))),
-        case("symlink to a directory outside", "components/evil").setup(|_, repo| {
+        case("symlink to a directory outside", "components/evil")
+            .diag("link-outside-repository").setup(|_, repo| {
             symlink("../../outside", &repo.join("components/evil"))
         }),
         case("absolute symlink", "clusters/passwd.yaml")
+            .diag("link-outside-repository")
             .setup(|_, repo| symlink("/etc/passwd", &repo.join("clusters/passwd.yaml"))),
         case("symlink loop", "clusters/loop")
+            .diag("link-outside-repository")
             .setup(|_, repo| symlink("loop", &repo.join("clusters/loop"))),
         case("dangling symlink", "clusters/gone.yaml")
+            .diag("link-outside-repository")
             .setup(|_, repo| symlink("nowhere.yaml", &repo.join("clusters/gone.yaml"))),
         case("fifo", "clusters/fifo.yaml")
             .setup(|_, repo| {
@@ -361,15 +374,18 @@ fn cases() -> Vec<Case> {
         case("output was not created by fleetc", "refusing")
             .args(&["render", ".", "-o", "../outside"]),
         case("output is a symbolic link", "refusing")
+            .diag("output-refused")
             .setup(|tmp, _| symlink("out", &tmp.join("link")))
             .args(&["render", ".", "-o", "../link"]),
         case("output inside the previous output", "refusing")
             .args(&["render", ".", "-o", "../out/clusters"]),
         // ---- git ----
         case("revision that is an option", "--upload-pack")
+            .diag("invalid-revision")
             .git()
             .args(&["render", ".", "--rev", "--upload-pack=touch ../pwned", "-o", "../out"]),
         case("revision far beyond history", "HEAD~99999999")
+            .diag("invalid-revision")
             .git()
             .args(&["render", ".", "--rev", "HEAD~99999999", "-o", "../out"]),
         case("revision string too long", "revision")
@@ -382,23 +398,28 @@ fn cases() -> Vec<Case> {
         case("diff base that is an option", "--upload-pack")
             .git()
             .args(&["diff", ".", "--base=--upload-pack=touch ../pwned"]),
-        case("tree entry named ..", "..").git().setup(|_, repo| {
+        case("tree entry named ..", "..")
+            .diag("hostile-tree-entry").git().setup(|_, repo| {
             let t = sh("git ls-tree HEAD:clusters | head -1 | cut -f1 | cut -d' ' -f3", repo);
             hostile_commit(repo, &format!("100644 blob {t}\t.."));
         }).args(&["render", ".", "--rev", "hostile", "-o", "../out"]),
-        case("tree entry named .git", ".git").git().setup(|_, repo| {
+        case("tree entry named .git", ".git")
+            .diag("hostile-tree-entry").git().setup(|_, repo| {
             let b = blob(repo, "[core]\\n\\tfsmonitor = touch ../pwned\\n");
             hostile_commit(repo, &format!("100644 blob {b}\t.git"));
         }).args(&["render", ".", "--rev", "hostile", "-o", "../out"]),
-        case("tree entry named .GIT", ".GIT").git().setup(|_, repo| {
+        case("tree entry named .GIT", ".GIT")
+            .diag("hostile-tree-entry").git().setup(|_, repo| {
             let b = blob(repo, "x");
             hostile_commit(repo, &format!("100644 blob {b}\t.GIT"));
         }).args(&["render", ".", "--rev", "hostile", "-o", "../out"]),
-        case("symlink blob leaving the tree", "clusters/evil.yaml").git().setup(|_, repo| {
+        case("symlink blob leaving the tree", "clusters/evil.yaml")
+            .diag("link-outside-repository").git().setup(|_, repo| {
             let b = blob(repo, "../../outside/credentials.yaml");
             hostile_commit(repo, &format!("120000 blob {b}\tevil.yaml"));
         }).args(&["render", ".", "--rev", "hostile", "-o", "../out"]),
-        case("gitlink (submodule)", "clusters/sub").git().setup(|_, repo| {
+        case("gitlink (submodule)", "clusters/sub")
+            .diag("hostile-tree-entry").git().setup(|_, repo| {
             let head = sh("git rev-parse HEAD", repo);
             hostile_commit(repo, &format!("160000 commit {head}\tsub"));
         }).args(&["render", ".", "--rev", "hostile", "-o", "../out"]),
@@ -433,6 +454,7 @@ fn cases() -> Vec<Case> {
             .file(MANIFEST, secret(&format!("data: [{CANARY}]\n"))),
         // ---- faults while writing ----
         case("write error (file size limit)", "out")
+            .diag("io-error")
             .file("groups/prod.yaml", "apiVersion: fleetc.dev/v1alpha1\nkind: ClusterGroup\nmetadata:\n  name: prod\nspec:\n  selector:\n    matchLabels: {env: prod}\n  values:\n    web: {replicas: 4}\n")
             .shell("trap '' XFSZ; ulimit -f 1;")
             .code(3),
@@ -550,6 +572,11 @@ fn every_bad_input_is_refused_cleanly() {
         }
         if stderr.contains("panicked") {
             why.push("panicked".into());
+        }
+        if let Some(d) = c.diag {
+            if !stderr.contains(&format!("[{d}]")) {
+                why.push(format!("stderr does not show the code `{d}`"));
+            }
         }
         if !stderr.contains(c.names) {
             why.push(format!("stderr does not name `{}`", c.names));

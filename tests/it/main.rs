@@ -1,10 +1,11 @@
 //! Integration tests: the `fleetc` binary on real directories, checked by real consumers.
 mod agents;
-mod cases;
+pub mod cases;
 mod ci;
 mod cli;
 mod common;
 mod crds;
+mod diagnostics;
 mod diff;
 mod explain;
 mod git;
