@@ -7,7 +7,7 @@
 //! (a retired code is never reused).
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $summary:literal; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $summary:literal, $fix:literal; )*) => {
         /// The kind of a diagnostic (see the module docs).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Code {
@@ -28,6 +28,11 @@ macro_rules! codes {
                 match self { $(Code::$variant => $summary,)* }
             }
 
+            /// How to fix it, in a sentence or two (docs, SARIF rule help).
+            pub fn fix(self) -> &'static str {
+                match self { $(Code::$variant => $fix,)* }
+            }
+
             /// The code named `name`.
             pub fn from_name(name: &str) -> Option<Code> {
                 match name { $($name => Some(Code::$variant),)* _ => None }
@@ -38,86 +43,156 @@ macro_rules! codes {
 
 codes! {
     // The command line, files and git.
-    Usage = "usage", "a command-line argument or flag value is not valid";
-    Io = "io-error", "a file could not be read or written";
-    FileTooLarge = "file-too-large", "an input file, or all inputs together, exceed the size budget";
-    LinkOutside = "link-outside-repository", "a symbolic link leads outside the fleet repository, nowhere, or in a loop";
-    FileLayout = "file-layout", "a file or directory where the fleet layout has no place for it";
-    UnsupportedFile = "unsupported-file", "a path that fleetc cannot read as fleet input (not UTF-8, not a regular file)";
-    Git = "git-error", "git could not read or write the repository";
-    InvalidRevision = "invalid-revision", "a revision that git cannot resolve to a commit";
-    HostileTree = "hostile-tree-entry", "a git tree holds an entry no checkout could hold";
-    OutputRefused = "output-refused", "fleetc refuses to write the output directory";
-    PublishRefused = "publish-refused", "publish would move the rendered branch backwards or to an invalid name";
-    PromoteRefused = "promote-refused", "the rollout cannot be advanced";
-    UnknownName = "unknown-name", "a cluster, component or policy named on the command line does not exist";
-    ClusterUnitsBudget = "cluster-units-budget", "the fleet resolves to more (cluster, unit) pairs than the budget allows";
+    Usage = "usage", "a command-line argument or flag value is not valid",
+        "Check the flag against `fleetc --help` / `fleetc COMMAND --help`; the message names the flag and, for a misspelt name, the closest valid one.";
+    Io = "io-error", "a file could not be read or written",
+        "Check permissions and free space on the path named; fleetc leaves the previous output untouched, so re-running after the fix is safe.";
+    FileTooLarge = "file-too-large", "an input file, or all inputs together, exceed the size budget",
+        "Split the file, or raise the budget with `--limit file-bytes=N` (one file) or `--limit total-bytes=N` (the whole repository) if the size is intended.";
+    LinkOutside = "link-outside-repository", "a symbolic link leads outside the fleet repository, nowhere, or in a loop",
+        "Replace the link with the file itself, or point it at a file inside the fleet repository; links are followed only inside it.";
+    FileLayout = "file-layout", "a file or directory where the fleet layout has no place for it",
+        "Move the file to where its kind belongs (clusters/, groups/, components/NAME/, policies/NAME/, placements/), or remove it; the help line names the expected place.";
+    UnsupportedFile = "unsupported-file", "a path that fleetc cannot read as fleet input (not UTF-8, not a regular file)",
+        "Save the file as UTF-8, rename it to valid UTF-8, or remove the special file (FIFO, socket, device).";
+    Git = "git-error", "git could not read or write the repository",
+        "Run fleetc inside a git work tree (not a bare repository) and check that the repository is readable.";
+    InvalidRevision = "invalid-revision", "a revision that git cannot resolve to a commit",
+        "Give a commit, branch, tag or expression that `git rev-parse` accepts, e.g. `HEAD~1` or `origin/main`; fetch the branch first in shallow CI clones.";
+    HostileTree = "hostile-tree-entry", "a git tree holds an entry no checkout could hold",
+        "Remove the entry (`..`, `.git`, a submodule, a link leaving the tree) from the fleet's history; fleetc refuses to read a tree no checkout could hold.";
+    OutputRefused = "output-refused", "fleetc refuses to write the output directory",
+        "Render into a directory of its own (e.g. `-o out/`), or into one fleetc rendered before (it carries fleetc's marker file).";
+    PublishRefused = "publish-refused", "publish would move the rendered branch backwards or to an invalid name",
+        "Publish the newer source instead, or pass `--force` if moving the rendered branch back is intended; branch names follow git's rules.";
+    PromoteRefused = "promote-refused", "the rollout cannot be advanced",
+        "Check the placement's name and that it has a `rollout` with waves left to promote.";
+    UnknownName = "unknown-name", "a cluster, component or policy named on the command line does not exist",
+        "Use a name that exists (the help line suggests the closest one); `fleetc report` lists clusters and components.";
+    ClusterUnitsBudget = "cluster-units-budget", "the fleet resolves to more (cluster, unit) pairs than the budget allows",
+        "If the fleet really is this large, raise the budget with `--limit cluster-units=N`; otherwise look for a generated fleet that grew by mistake.";
 
     // YAML.
-    YamlSyntax = "yaml-syntax", "the file is not valid YAML";
-    YamlDuplicateKey = "yaml-duplicate-key", "a mapping has the same key twice";
-    YamlTag = "yaml-tag", "a custom or invalid YAML tag";
-    YamlMergeKey = "yaml-merge-key", "YAML merge keys (`<<`) are not supported";
-    YamlComplexKey = "yaml-complex-key", "a mapping key that is a list or mapping";
-    YamlAlias = "yaml-alias", "an alias to an unknown anchor, or more aliases than the budget";
-    YamlBudget = "yaml-budget", "the file nests too deep, has too many nodes or too many documents";
-    YamlDocuments = "yaml-documents", "a fleet file holds more than one YAML document";
+    YamlSyntax = "yaml-syntax", "the file is not valid YAML",
+        "Fix the YAML at the position shown (indentation, an unclosed quote or bracket, a tab).";
+    YamlDuplicateKey = "yaml-duplicate-key", "a mapping has the same key twice",
+        "Remove one of the two keys; YAML readers disagree on which one wins, so fleetc accepts neither.";
+    YamlTag = "yaml-tag", "a custom or invalid YAML tag",
+        "Remove the tag, or write the value in plain YAML (quote it to keep it a string).";
+    YamlMergeKey = "yaml-merge-key", "YAML merge keys (`<<`) are not supported",
+        "Write the merged keys out in full; Kubernetes' own YAML readers disagree on merge keys.";
+    YamlComplexKey = "yaml-complex-key", "a mapping key that is a list or mapping",
+        "Use a plain scalar (a string or number) as the key.";
+    YamlAlias = "yaml-alias", "an alias to an unknown anchor, or more aliases than the budget",
+        "Define the anchor (`&name`) before the alias (`*name`), or raise `--limit yaml-aliases=N` if the file really needs that many.";
+    YamlBudget = "yaml-budget", "the file nests too deep, has too many nodes or too many documents",
+        "Flatten the structure or split the file; raise `--limit yaml-depth=N`, `yaml-nodes=N` or `yaml-documents=N` only for input you trust.";
+    YamlDocuments = "yaml-documents", "a fleet file holds more than one YAML document",
+        "Keep one object per fleet file; put the second object into its own file.";
 
     // Fleet files: kinds and schemas.
-    MissingFleet = "missing-fleet", "the repository has no fleet.yaml";
-    WrongKind = "wrong-kind", "a fleet file is empty, not a mapping, or of another kind or apiVersion than its directory holds";
-    NameMismatch = "name-mismatch", "metadata.name differs from the file name";
-    UnknownField = "unknown-field", "a field the kind's schema does not have";
-    MissingField = "missing-field", "a required field is missing";
-    InvalidType = "invalid-type", "a field has the wrong type";
-    InvalidValue = "invalid-value", "a field's value is not one the schema allows";
+    MissingFleet = "missing-fleet", "the repository has no fleet.yaml",
+        "Run fleetc at the root of the fleet repository, which holds `fleet.yaml` (kind: Fleet).";
+    WrongKind = "wrong-kind", "a fleet file is empty, not a mapping, or of another kind or apiVersion than its directory holds",
+        "Use `apiVersion: fleetc.dev/v1alpha1` and the kind of the directory the file is in (clusters/ holds Cluster objects, and so on).";
+    NameMismatch = "name-mismatch", "metadata.name differs from the file name",
+        "Rename the file or change `metadata.name` so that they agree (`clusters/prod-1.yaml` holds `name: prod-1`).";
+    UnknownField = "unknown-field", "a field the kind's schema does not have",
+        "Fix the spelling (the help line suggests the closest field) or remove the field; `fleetc schema KIND` prints every field.";
+    MissingField = "missing-field", "a required field is missing",
+        "Add the field; `fleetc schema KIND` shows what it holds.";
+    InvalidType = "invalid-type", "a field has the wrong type",
+        "Write the value with the type shown (quote a string that looks like a number, e.g. `\"1.30\"`).";
+    InvalidValue = "invalid-value", "a field's value is not one the schema allows",
+        "Use one of the values the message lists, or a value of the form it describes.";
 
     // References and structure.
-    UnknownReference = "unknown-reference", "a reference to a cluster, group, component or policy that does not exist";
-    DuplicateName = "duplicate-name", "two units share a name";
-    EmptySelector = "empty-selector", "a label selector or target that selects nothing or everything by accident";
-    SelectorOperator = "selector-operator", "a matchExpressions operator with the wrong number of values";
-    UnknownLabelKey = "unknown-label-key", "a selector uses a label key no cluster carries";
-    GroupWithoutMembers = "group-without-members", "a group with no selector, clusters or member groups";
-    GroupCycle = "group-cycle", "groups contain each other in a cycle";
-    DependsOnCycle = "depends-on-cycle", "components depend on each other in a cycle";
-    PolicyMisused = "policy-misused", "a Policy used where a component is expected (dependsOn, placements)";
-    HelmComponent = "helm-component", "a Helm component without a version or namespace, or with templates too";
-    FormatRequirement = "format-requirement", "the output format needs something the fleet does not give (a repository URL, a server, no Helm in plain)";
-    SopsInArgoCd = "sops-in-argocd", "a SOPS-encrypted file that Argo CD would apply as it is";
-    InvalidDate = "invalid-date", "an exemption date that is not a calendar date";
-    RolloutWave = "rollout-wave", "a rollout with a duplicate wave, an untargeted wave before the last, or an unknown promoted wave";
+    UnknownReference = "unknown-reference", "a reference to a cluster, group, component or policy that does not exist",
+        "Fix the name (the help line suggests the closest one) or create the object it refers to.";
+    DuplicateName = "duplicate-name", "two units share a name",
+        "Rename the component or the policy: they share one namespace of names.";
+    EmptySelector = "empty-selector", "a label selector or target that selects nothing or everything by accident",
+        "Write `all: true` to select every cluster, or add matchLabels, matchExpressions, groups or clusters.";
+    SelectorOperator = "selector-operator", "a matchExpressions operator with the wrong number of values",
+        "`In` and `NotIn` need at least one value; `Exists` and `DoesNotExist` take none.";
+    UnknownLabelKey = "unknown-label-key", "a selector uses a label key no cluster carries",
+        "Fix the label key (the help line suggests a key clusters carry) or add the label to the clusters meant.";
+    GroupWithoutMembers = "group-without-members", "a group with no selector, clusters or member groups",
+        "Give the group a `selector`, a `clusters` list or member `groups`, or delete it.";
+    GroupCycle = "group-cycle", "groups contain each other in a cycle",
+        "Remove one of the memberships so that no group contains itself through others.";
+    DependsOnCycle = "depends-on-cycle", "components depend on each other in a cycle",
+        "Break the cycle: components must be installable in some order.";
+    PolicyMisused = "policy-misused", "a Policy used where a component is expected (dependsOn, placements)",
+        "Policies are placed by their own `target`, and `dependsOn` names components; reference a component, or drop the policy from the list.";
+    HelmComponent = "helm-component", "a Helm component without a version or namespace, or with templates too",
+        "Pin `spec.version` and set `spec.namespace`; move extra manifests to a component of their own that `dependsOn` the chart.";
+    FormatRequirement = "format-requirement", "the output format needs something the fleet does not give (a repository URL, a server, no Helm in plain)",
+        "Give the output format what it needs (`spec.output.repository` for flux and argocd, a `server` per cluster for argocd), or choose another format with `--format`.";
+    SopsInArgoCd = "sops-in-argocd", "a SOPS-encrypted file that Argo CD would apply as it is",
+        "Decrypt on the hub with a config management plugin (e.g. KSOPS), or use the flux format, whose Kustomizations decrypt SOPS.";
+    InvalidDate = "invalid-date", "an exemption date that is not a calendar date",
+        "Write the date as YYYY-MM-DD, the last day the exemption is valid.";
+    RolloutWave = "rollout-wave", "a rollout with a duplicate wave, an untargeted wave before the last, or an unknown promoted wave",
+        "Give each wave a unique name, a target for every wave but the last, and a `promotedThrough` that names a wave.";
 
     // Resolution.
-    SelectsNothing = "selects-nothing", "a group, placement, customization, wave or policy that selects no cluster";
-    TooFewCandidates = "too-few-candidates", "numberOfClusters asks for more clusters than are candidates";
-    TwoPlacements = "two-placements-one-cluster", "two placements put the same component on one cluster";
-    DependencyNotPlaced = "dependency-not-placed", "a component on a cluster depends on one that is not on it";
-    ClusterInNoWave = "cluster-in-no-wave", "a placement selects clusters that no rollout wave takes";
-    LockedValue = "locked-value", "a layer changes or deletes a value a lower layer locked";
-    EqualPriorityConflict = "equal-priority-conflict", "groups of equal priority set one value differently";
-    ValuesSchema = "values-schema", "values that do not match the component's valuesSchema, or an invalid valuesSchema";
-    PolicyNotExemptible = "policy-not-exemptible", "an exemption names a policy that is not exemptible";
-    ExemptionOrphan = "exemption-orphan", "an exemption that matches no cluster the policy applies to";
-    ExemptionExpired = "exemption-expired", "an exemption whose expiry date has passed";
+    SelectsNothing = "selects-nothing", "a group, placement, customization, wave or policy that selects no cluster",
+        "Check the selector against the clusters' labels (`fleetc explain CLUSTER` shows a cluster's labels and groups), or remove the object.";
+    TooFewCandidates = "too-few-candidates", "numberOfClusters asks for more clusters than are candidates",
+        "Lower `numberOfClusters`, or widen the target so that enough clusters are candidates.";
+    TwoPlacements = "two-placements-one-cluster", "two placements put the same component on one cluster",
+        "Make the placements' targets disjoint, or merge them into one placement with per-target values.";
+    DependencyNotPlaced = "dependency-not-placed", "a component on a cluster depends on one that is not on it",
+        "Place the dependency on the same clusters, or narrow this placement's target.";
+    ClusterInNoWave = "cluster-in-no-wave", "a placement selects clusters that no rollout wave takes",
+        "Add the clusters to a wave, or leave the last wave without a target so that it takes every remaining cluster.";
+    LockedValue = "locked-value", "a layer changes or deletes a value a lower layer locked",
+        "Change the value where it is locked, or remove the lock there; a lock makes the lower layer's value final.";
+    EqualPriorityConflict = "equal-priority-conflict", "groups of equal priority set one value differently",
+        "Give one group a higher `priority`, or set the value in only one of them.";
+    ValuesSchema = "values-schema", "values that do not match the component's valuesSchema, or an invalid valuesSchema",
+        "Fix the value to match the component's `valuesSchema`, or fix the schema itself (it must be a valid JSON Schema).";
+    PolicyNotExemptible = "policy-not-exemptible", "an exemption names a policy that is not exemptible",
+        "Remove the exemption, or mark the policy `exemptible: true` if exemptions are allowed for it.";
+    ExemptionOrphan = "exemption-orphan", "an exemption that matches no cluster the policy applies to",
+        "Fix the exemption's target so that it names clusters the policy applies to, or remove it.";
+    ExemptionExpired = "exemption-expired", "an exemption whose expiry date has passed",
+        "Renew the exemption with a new `expires` date (and approval), or remove it and fix the clusters.";
 
     // Templates and rendered objects.
-    TemplateSyntax = "template-syntax", "a template that does not parse";
-    TemplateUndefined = "template-undefined", "a template reads a value that is not defined";
-    TemplateNotFound = "template-not-found", "a template includes a template that does not exist or lies outside the component";
-    TemplateMultilineValue = "template-multiline-value", "a raw value with line breaks printed into YAML";
-    TemplateBudget = "template-budget", "a template ran out of fuel, recursion depth or output bytes";
-    TemplateError = "template-error", "a template failed while rendering";
-    RenderedYaml = "rendered-yaml", "a template's output is not valid YAML";
-    NotAKubernetesObject = "not-a-kubernetes-object", "a rendered document without apiVersion, kind or metadata.name, or not a mapping";
-    KustomizationFile = "kustomization-file", "a kustomization.yaml among a component's templates";
-    ListKind = "list-kind", "a `kind: List` document, which fleetc does not expand";
-    InvalidObjectField = "invalid-object-field", "an invalid kind, apiVersion, name, namespace, labels or annotations on a rendered object";
-    DuplicateResource = "duplicate-resource", "two objects with the same kind, namespace and name on one cluster, or one output path";
-    PatchMatchesNothing = "patch-matches-nothing", "a placement patch matches no resource on any cluster";
-    PatchFailed = "patch-failed", "a patch cannot be applied to its target";
-    PlaintextSecret = "plaintext-secret", "a Secret with plaintext data in the repository";
-    ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name";
+    TemplateSyntax = "template-syntax", "a template that does not parse",
+        "Fix the template syntax at the position shown (an unclosed `{% %}` block or `{{ }}` expression).";
+    TemplateUndefined = "template-undefined", "a template reads a value that is not defined",
+        "Test the value first (`{% if values.x is defined %}`), give a default (`| default(...)`), or set it in a layer.";
+    TemplateNotFound = "template-not-found", "a template includes a template that does not exist or lies outside the component",
+        "Include a template that exists in the component's templates/ (a `*.j2` partial), by a path inside the component.";
+    TemplateMultilineValue = "template-multiline-value", "a raw value with line breaks printed into YAML",
+        "Pass the string through `toyaml`, `tojson`, `quote`, `indent` or `nindent` so that it stays one YAML value.";
+    TemplateBudget = "template-budget", "a template ran out of fuel, recursion depth or output bytes",
+        "Look for a runaway loop or recursion; raise `--limit template-fuel=N`, `template-recursion=N` or `template-output-bytes=N` only for templates you trust.";
+    TemplateError = "template-error", "a template failed while rendering",
+        "Fix the expression at the position shown; the message says what the engine could not do.";
+    RenderedYaml = "rendered-yaml", "a template's output is not valid YAML",
+        "Fix the template so its output is valid YAML: check indentation around `{% %}` tags (`{%-`/`-%}` trim whitespace) and quote values (`| quote`, `| toyaml`).";
+    NotAKubernetesObject = "not-a-kubernetes-object", "a rendered document without apiVersion, kind or metadata.name, or not a mapping",
+        "Give every document `apiVersion`, `kind` and `metadata.name` (an empty document is fine).";
+    KustomizationFile = "kustomization-file", "a kustomization.yaml among a component's templates",
+        "fleetc does not read kustomizations: list the resources as templates of the component, and express overlays as placement targets with patches.";
+    ListKind = "list-kind", "a `kind: List` document, which fleetc does not expand",
+        "Write each item as its own YAML document, separated by `---`.";
+    InvalidObjectField = "invalid-object-field", "an invalid kind, apiVersion, name, namespace, labels or annotations on a rendered object",
+        "Use a valid kind, apiVersion, name and namespace, and mappings of strings for labels and annotations.";
+    DuplicateResource = "duplicate-resource", "two objects with the same kind, namespace and name on one cluster, or one output path",
+        "Rename one of the objects, or keep it in only one component placed on the cluster.";
+    PatchMatchesNothing = "patch-matches-nothing", "a placement patch matches no resource on any cluster",
+        "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
+    PatchFailed = "patch-failed", "a patch cannot be applied to its target",
+        "Fix the patch so that it applies to its target (paths that exist, merge keys present for lists).";
+    PlaintextSecret = "plaintext-secret", "a Secret with plaintext data in the repository",
+        "Encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` on the component if the values are not secret.";
+    ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",
+        "Rename the component or one of the clusters: Applications are named `<cluster>-<component>`.";
 }
 
 impl std::fmt::Display for Code {
@@ -142,7 +217,7 @@ mod tests {
                 "{n}"
             );
             assert_eq!(Code::from_name(n), Some(*c));
-            assert!(!c.summary().is_empty());
+            assert!(!c.summary().is_empty() && !c.fix().is_empty());
         }
     }
 }

@@ -108,7 +108,7 @@ pub fn sarif(diags: &Diags, prefix: &str) -> String {
                 "id": c.as_str(),
                 "shortDescription": {"text": c.summary()},
                 "fullDescription": {"text": c.summary()},
-                "help": {"text": format!("{} (fleetc's docs/diagnostics.md, section `{}`, has an example and the fix)", c.summary(), c.as_str())},
+                "help": {"text": format!("{} (docs/diagnostics.md, section `{}`, has an example)", c.fix(), c.as_str())},
                 "defaultConfiguration": {"level": "error"},
             })
         })

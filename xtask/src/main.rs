@@ -6,6 +6,7 @@
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
 mod bench;
+mod docs;
 mod profile;
 mod synth;
 
@@ -156,13 +157,15 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bless") => bless(),
-        Some("check") => check(),
+        Some("check") => check().and_then(|()| docs::check()),
+        Some("docs") => docs::write(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check|bench|profile>");
+            eprintln!("usage: cargo xtask <bless|check|docs|bench|profile>");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
-            eprintln!("  check  fail when golden/ differs from a fresh render");
+            eprintln!("  check  fail when golden/ differs from a fresh render, or docs/diagnostics.md is stale");
+            eprintln!("  docs   write docs/diagnostics.md from the codes and tests/it/cases/");
             eprintln!(
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );
