@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 use crate::diag::Span;
 use crate::driver::Planned;
 use crate::load::model::{Repo, Selector, Target, UnitKind};
-use crate::load::yaml::{Node, Value};
 use crate::resolve::merge::Merged;
 use crate::resolve::select::eval_target;
+use crate::yaml::{Node, Value};
 
 fn loc(s: &Span) -> String {
     s.location()
@@ -133,7 +133,7 @@ pub fn explain(
     let repo = &c.repo;
     let Some(rc) = c.resolved.clusters.iter().find(|r| r.name == cluster) else {
         let names: Vec<String> = repo.clusters.iter().map(|x| x.name.clone()).collect();
-        let hint = crate::validate::schema::did_you_mean(cluster, &names)
+        let hint = crate::suggest::did_you_mean(cluster, &names)
             .map(|b| format!(" (did you mean `{b}`?)"))
             .unwrap_or_default();
         return Err(format!("no cluster `{cluster}`{hint}"));

@@ -22,3 +22,10 @@ pub mod report;
 pub mod resolve;
 pub mod source;
 pub mod validate;
+
+// The lower layer, below every stage.
+pub mod date;
+pub mod kube;
+pub mod schema;
+pub mod suggest;
+pub mod yaml;

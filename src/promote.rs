@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::Diags;
-use crate::emit::yaml::is_plain_safe;
+use crate::kube::dns_label;
 use crate::load::source_of;
-use crate::load::yaml::{parse_single, Budget};
-use crate::render::kinds::dns_label;
+use crate::yaml::write::is_plain_safe;
+use crate::yaml::{parse_single, Budget};
 
 #[derive(Debug)]
 pub enum PromoteError {

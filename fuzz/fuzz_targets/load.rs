@@ -42,10 +42,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         fs.insert(EXTRA[i % EXTRA.len()], body.to_vec());
     }
-    let mut opts = fleetc::driver::Options {
-        today: "2026-06-01".into(),
-        ..Default::default()
-    };
+    let mut opts = fleetc::driver::Options::new("2026-06-01".into());
     opts.budget.max_nodes = 20_000;
     opts.template_limits.fuel = 200_000;
     opts.template_limits.max_output_bytes = 1 << 20;

@@ -6,10 +6,10 @@
 use libfuzzer_sys::fuzz_target;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, Budget, Node};
+use fleetc::yaml::{parse_documents, Budget, Node};
 
 fn round_trip(n: &Node) {
-    let text = fleetc::emit::yaml::to_yaml(n);
+    let text = fleetc::yaml::write::to_yaml(n);
     let budget = Budget::default();
     let back = parse_documents(&Source::new("out.yaml", text.as_str()), &budget)
         .unwrap_or_else(|e| panic!("emitted YAML does not load: {}\n{text}", e.message));

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, Budget, Value};
+use fleetc::yaml::{parse_documents, Budget, Value};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -1,9 +1,9 @@
 //! `--limit NAME=N`: the one list of budgets a user can raise.
 
 use fleetc::driver::Options;
-use fleetc::load::yaml::Budget;
 use fleetc::render::template::TemplateLimits;
 use fleetc::source;
+use fleetc::yaml::Budget;
 
 /// The budgets every command runs under.
 pub struct Budgets {
@@ -123,7 +123,7 @@ pub fn budgets(file_bytes: u64, settings: &[String]) -> Result<Budgets, String> 
         let name = name.trim();
         let Some(limit) = LIMITS.iter().find(|l| l.name == name) else {
             let all: Vec<String> = LIMITS.iter().map(|l| l.name.to_string()).collect();
-            let hint = fleetc::validate::schema::did_you_mean(name, &all)
+            let hint = fleetc::suggest::did_you_mean(name, &all)
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_default();
             return Err(format!(

@@ -87,7 +87,7 @@ enum Command {
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
-    if fleetc::resolve::policy::valid_date(s) {
+    if fleetc::date::valid_date(s) {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not a date in the form YYYY-MM-DD"))
@@ -115,6 +115,7 @@ impl Ctx {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // NO_COLOR: the CLI reads the environment
 fn colour(choice: ColorChoice, terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
@@ -151,7 +152,7 @@ fn main() -> ExitCode {
 
 /// The context of the global flags; a bad flag fails with the Ui back.
 fn setup(ui: Ui, cli: &Cli) -> Result<Ctx, (Ui, Failure)> {
-    let today = match fleetc::resolve::policy::today_here(cli.today.as_deref()) {
+    let today = match today_here(cli.today.as_deref()) {
         Ok(t) => t,
         Err(e) => return Err((ui, Failure::usage(e))),
     };
@@ -173,4 +174,19 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit, Failure> {
         Command::Promote(a) => promote::run(ctx, a),
         Command::Schema(a) => schema::run(a),
     }
+}
+
+/// "Today": `--today` if given, else `SOURCE_DATE_EPOCH` as a UTC date, else
+/// the clock. The only place fleetc reads the clock or the environment for
+/// its output.
+#[allow(clippy::disallowed_methods)]
+fn today_here(flag: Option<&str>) -> Result<String, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    fleetc::date::today(
+        flag,
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        now,
+    )
 }

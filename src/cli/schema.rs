@@ -1,7 +1,7 @@
 //! `fleetc schema`: print the JSON Schema of a fleet kind, or list the kinds.
 
 use fleetc::diag::{Code, Diagnostic};
-use fleetc::validate::schema;
+use fleetc::schema;
 
 use crate::exit::{Exit, Failure};
 

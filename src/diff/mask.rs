@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use super::Object;
 use crate::diag::Source;
-use crate::emit::yaml::to_yaml;
-use crate::load::yaml::{parse_documents, Budget, Node, Value};
+use crate::yaml::write::to_yaml;
+use crate::yaml::{parse_documents, Budget, Node, Value};
 
 const HIDDEN: &str = "(hidden)";
 const HIDDEN_CHANGED: &str = "(hidden, changed)";

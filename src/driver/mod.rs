@@ -25,8 +25,8 @@ pub use stream::{render_to, render_to_in_batches, Streamed, Streaming};
 use crate::diag::Code;
 use crate::diag::{Diagnostic, Diags};
 use crate::load::model::{Format, Repo};
-use crate::load::yaml::Budget;
 use crate::render::template::TemplateLimits;
+use crate::yaml::Budget;
 use crate::{diag, emit, load, render, resolve, source, validate};
 
 /// Settings of one compile.
@@ -69,16 +69,6 @@ impl Options {
             inventory: true,
             max_cluster_units: Options::MAX_CLUSTER_UNITS,
         }
-    }
-}
-
-impl Default for Options {
-    /// Defaults, with "today" from `SOURCE_DATE_EPOCH` or the clock.
-    fn default() -> Self {
-        // An unreadable SOURCE_DATE_EPOCH is the CLI's to report; a library default falls back to the clock.
-        Options::new(
-            resolve::policy::today_here(None).unwrap_or_else(|_| resolve::policy::clock_date()),
-        )
     }
 }
 
@@ -132,7 +122,7 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
                 Code::UnknownName,
                 format!("--cluster {name}: no such cluster"),
             );
-            if let Some(b) = validate::schema::did_you_mean(name, &known) {
+            if let Some(b) = crate::suggest::did_you_mean(name, &known) {
                 d = d.help(format!("did you mean `{b}`?"));
             }
             diags.push(d);

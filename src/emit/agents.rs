@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
+use crate::kube;
 use crate::load::model::{Repo, Unit};
-use crate::load::yaml::Node;
 use crate::render::helm::FLUX_NAMESPACE;
-use crate::render::kinds;
 use crate::render::{RenderedCluster, RenderedUnit};
 use crate::resolve::Resolved;
+use crate::yaml::Node;
 
 /// Namespace of the Argo CD control plane on the hub.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
@@ -97,7 +97,7 @@ fn metadata(
 /// YAML of one generated object.
 fn yaml_of(obj: &Json) -> String {
     let span = Span::file(&Source::new("<generated>", ""));
-    super::yaml::to_yaml(&Node::from_json(obj, &span))
+    crate::yaml::write::to_yaml(&Node::from_json(obj, &span))
 }
 
 fn unit_path(cluster: &str, ru: &RenderedUnit) -> String {
@@ -173,7 +173,7 @@ pub fn flux_cluster(
 
 /// File of a unit's Flux Kustomization, relative to `clusters/<c>/flux/`.
 pub fn kustomization_file(unit: &str) -> String {
-    kinds::file_name(
+    kube::file_name(
         "kustomize.toolkit.fluxcd.io",
         "Kustomization",
         Some(FLUX_NAMESPACE),

@@ -4,7 +4,6 @@
 
 pub mod agents;
 pub mod write;
-pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -41,7 +40,7 @@ pub(crate) fn kustomization(resources: &[String]) -> Vec<u8> {
         s.push_str("resources:\n");
         for r in resources {
             let mut q = String::new();
-            if yaml::is_plain_safe(r) {
+            if crate::yaml::write::is_plain_safe(r) {
                 q.push_str(r);
             } else {
                 q = serde_json::to_string(r).unwrap_or_default();
@@ -178,7 +177,7 @@ impl<'a> Emitter<'a> {
             let mut inv_res = Vec::new();
             resources += ru.resources.len();
             for r in &ru.resources {
-                let bytes = yaml::to_yaml(&r.node).into_bytes();
+                let bytes = crate::yaml::write::to_yaml(&r.node).into_bytes();
                 if with_inventory {
                     inv_res.push(serde_json::json!({
                         "apiVersion": r.api_version,

@@ -5,18 +5,16 @@
 //! against the file name, and against its JSON Schema; only objects that pass
 //! become typed model values. Every problem in every file is reported.
 
-mod fast;
 pub mod model;
-pub mod yaml;
 
 use crate::diag::Code;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
+use crate::schema;
 use crate::source::{path_error, FileSet};
-use crate::validate::schema;
+use crate::yaml::{Budget, Node};
 use model::{Repo, TemplateFile, TemplateKind, UnitKind};
-use yaml::{Budget, Node};
 
 /// Make a [`Source`] for a repo file; non-UTF-8 content is an error.
 pub fn source_of(path: &str, bytes: &[u8]) -> Result<Arc<Source>, Diagnostic> {
@@ -198,7 +196,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                 continue;
             }
         };
-        let node = match yaml::parse_single(&src, budget) {
+        let node = match crate::yaml::parse_single(&src, budget) {
             Ok(Some(n)) => n,
             Ok(None) => {
                 diags.push(

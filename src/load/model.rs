@@ -7,7 +7,7 @@
 use indexmap::IndexMap;
 
 use crate::diag::Span;
-use crate::load::yaml::Node;
+use crate::yaml::Node;
 
 /// A name written in a fleet file (a reference to a cluster, group, component...).
 #[derive(Clone, Debug)]
@@ -932,7 +932,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
 mod tests {
     use super::*;
     use crate::diag::Source;
-    use crate::load::yaml::{parse_single, Budget};
+    use crate::yaml::{parse_single, Budget};
 
     fn sel(text: &str) -> Selector {
         selector(

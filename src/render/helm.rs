@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::Resource;
 use crate::load::model::{Helm, Unit};
-use crate::load::yaml::{Key, Node};
 use crate::resolve::ResolvedUnit;
+use crate::yaml::{Key, Node};
 
 /// Namespace of every Flux object fleetc writes.
 pub const FLUX_NAMESPACE: &str = "flux-system";

@@ -10,7 +10,6 @@
 //! Results keep file order and are sorted by name, whatever the thread count.
 
 pub mod helm;
-pub mod kinds;
 pub mod patch;
 pub mod template;
 
@@ -26,10 +25,10 @@ use crate::load::model::{
     Engine, Format, Mode, Patch, PatchBody, PatchTarget, Repo, TemplateKind, Unit, UnitKind,
 };
 use crate::load::source_of;
-use crate::load::yaml::{self, Budget, Key, Map, Node, Value};
 use crate::resolve::PatchId;
 use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
 use crate::source::FileSet;
+use crate::yaml::{self, Budget, Key, Map, Node, Value};
 use indexmap::IndexMap;
 use template::TemplateLimits;
 
@@ -226,7 +225,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         // made per object (a plaintext Secret among its items, say).
         if kind.is_some_and(|k| k.ends_with("List"))
             && m.get("items")
-                .is_some_and(|i| matches!(i.v, crate::load::yaml::Value::Seq(_)))
+                .is_some_and(|i| matches!(i.v, crate::yaml::Value::Seq(_)))
         {
             diags.push(
                 Diagnostic::error(Code::ListKind, format!(
@@ -262,7 +261,10 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         if md.and_then(Node::as_map).is_none() {
             continue;
         }
-        let (kind_ok, api_ok) = (kinds::valid_kind(kind), kinds::valid_api_version(api));
+        let (kind_ok, api_ok) = (
+            crate::kube::valid_kind(kind),
+            crate::kube::valid_api_version(api),
+        );
         if !kind_ok || !api_ok {
             let (field, value, help) = if kind_ok {
                 ("apiVersion", api, "an apiVersion is `<version>` or `<group>/<version>` (a DNS name and a version)")
@@ -279,7 +281,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             );
             continue;
         }
-        if !kinds::safe_name(name) {
+        if !crate::kube::safe_name(name) {
             let span = md
                 .and_then(|x| x.get("name"))
                 .map_or(doc.span.clone(), |n| n.span.clone());
@@ -293,7 +295,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             .and_then(Node::as_str)
             .map(str::to_string);
         if let Some(ns) = &namespace {
-            if !kinds::dns_label(ns) {
+            if !crate::kube::dns_label(ns) {
                 let span = md
                     .and_then(|x| x.get("namespace"))
                     .map_or(doc.span.clone(), |n| n.span.clone());
@@ -309,7 +311,7 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             }
         }
         out.push(Resource {
-            group: kinds::group_of(api).to_string(),
+            group: crate::kube::group_of(api).to_string(),
             api_version: api.to_string(),
             kind: kind.to_string(),
             name: name.to_string(),
@@ -634,7 +636,7 @@ fn is_cluster_scoped(
     if let Some(&c) = crd.get(&(group.to_string(), kind.to_string())) {
         return c;
     }
-    if kinds::known_cluster_scoped(group, kind) {
+    if crate::kube::known_cluster_scoped(group, kind) {
         return true;
     }
     u.cluster_scoped_kinds
@@ -864,7 +866,7 @@ fn finish_cluster(
                 apply_mode(p.engine, mode, r);
             }
             let file_ns = if scoped { None } else { r.namespace.as_deref() };
-            r.path = kinds::file_name(&r.group, &r.kind, file_ns, &r.name);
+            r.path = crate::kube::file_name(&r.group, &r.kind, file_ns, &r.name);
             let id = (
                 r.group.clone(),
                 r.kind.clone(),

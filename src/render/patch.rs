@@ -11,7 +11,7 @@
 //! original interleaved where they stood. `tests/patch-cases/` holds the
 //! cases whose expected output kubectl itself produced.
 
-use crate::load::yaml::{Key, Map, Node, Value};
+use crate::yaml::{Key, Map, Node, Value};
 
 /// Where in a built-in object a map sits, for the merge strategy of its lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

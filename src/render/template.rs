@@ -19,8 +19,8 @@ use minijinja::value::{Kwargs, Value as JValue};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use sha2::{Digest, Sha256};
 
-use crate::emit::yaml::to_yaml_fragment;
-use crate::load::yaml::Node;
+use crate::yaml::write::to_yaml_fragment;
+use crate::yaml::Node;
 
 /// Limits for one template render.
 #[derive(Clone, Debug)]

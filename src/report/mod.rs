@@ -555,7 +555,7 @@ impl PolicyRow {
 
 /// Days from `from` to `to` (both YYYY-MM-DD); None when either is not a date.
 pub fn days_between(from: &str, to: &str) -> Option<i64> {
-    Some(crate::resolve::policy::days_of(to)? - crate::resolve::policy::days_of(from)?)
+    Some(crate::date::days_of(to)? - crate::date::days_of(from)?)
 }
 
 impl Report {

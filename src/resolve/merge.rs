@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diags, Span};
 use crate::load::model::Lock;
-use crate::load::yaml::{Map, Node, Value};
+use crate::yaml::{Map, Node, Value};
 
 #[derive(Clone, Debug)]
 pub struct ActiveLock<'a> {
@@ -207,7 +207,7 @@ fn strip_nulls(n: &mut Node) {
 mod tests {
     use super::*;
     use crate::diag::Source;
-    use crate::load::yaml::{parse_single, Budget};
+    use crate::yaml::{parse_single, Budget};
 
     fn node(name: &str, text: &str) -> Node {
         parse_single(&Source::new(name, text), &Budget::default())

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Span};
 use crate::load::model::{Lock, Repo, UnitKind};
-use crate::load::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 use merge::{Layer, Merged};
 
 /// One unit (component) placed on one cluster.
@@ -555,8 +555,7 @@ fn check_values_schemas(repo: &Repo, resolved: &Resolved, diags: &mut Diags) {
                 continue;
             };
             let what = format!("values of {}", u.name);
-            for d in crate::validate::schema::check_with(validator, schema, &ru.values.node, &what)
-            {
+            for d in crate::schema::check_with(validator, schema, &ru.values.node, &what) {
                 let d = d.on_cluster(&rc.name);
                 let d = if d.help.is_none() {
                     d.help(format!(

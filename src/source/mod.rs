@@ -103,19 +103,26 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
                         .path()
                         .and_then(|p| rel_path(&canon_root, p))
                         .unwrap_or_else(|| top.to_string());
-                    let msg = if e.loop_ancestor().is_some() {
-                        "symbolic link loop".to_string()
-                    } else {
-                        format!(
-                            "cannot read: {}",
-                            e.io_error()
-                                .map_or_else(|| e.to_string(), |x| x.to_string())
+                    let is_link = e
+                        .path()
+                        .and_then(|p| p.symlink_metadata().ok())
+                        .is_some_and(|m| m.file_type().is_symlink());
+                    let (code, msg) = if e.loop_ancestor().is_some() {
+                        (Code::LinkOutside, "symbolic link loop".to_string())
+                    } else if is_link {
+                        // A link whose target cannot be read: dangling, or a loop of links.
+                        let why = e
+                            .io_error()
+                            .map_or_else(|| e.to_string(), |x| x.to_string());
+                        (
+                            Code::LinkOutside,
+                            format!("symbolic link leads nowhere readable ({why})"),
                         )
-                    };
-                    let code = if e.loop_ancestor().is_some() {
-                        Code::LinkOutside
                     } else {
-                        Code::Io
+                        let why = e
+                            .io_error()
+                            .map_or_else(|| e.to_string(), |x| x.to_string());
+                        (Code::Io, format!("cannot read: {why}"))
                     };
                     diags.push(path_error(code, &rel, msg));
                     continue;

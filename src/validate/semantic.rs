@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
 use crate::load::model::{Format, NameRef, Repo, Selector, Target, TemplateKind, UnitKind};
-use crate::validate::schema::did_you_mean;
+use crate::suggest::did_you_mean;
 
 fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
     let mut d = Diagnostic::error(
@@ -167,7 +167,7 @@ pub fn check(repo: &Repo) -> Diags {
             }
             for ex in &p.exemptions {
                 check_target(&ex.target, repo, &mut diags);
-                if !crate::resolve::policy::valid_date(&ex.expires) {
+                if !crate::date::valid_date(&ex.expires) {
                     diags.push(
                         Diagnostic::error(
                             Code::InvalidDate,

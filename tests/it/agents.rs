@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, Budget};
+use fleetc::yaml::{parse_documents, Budget};
 use serde_json::Value as Json;
 
 use crate::common::*;

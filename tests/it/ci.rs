@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_single, Budget};
+use fleetc::yaml::{parse_single, Budget};
 
 use crate::common::*;
 

@@ -246,7 +246,7 @@ fn plain_yaml_with_another_engines_braces_is_never_templated() {
     // Every corpus policy comes out with the same data, plus fleetc's labels and annotation.
     for e in std::fs::read_dir(&corpus).expect("corpus").flatten() {
         let src = std::fs::read_to_string(e.path()).expect("read");
-        let orig = fleetc::load::yaml::parse_single(
+        let orig = fleetc::yaml::parse_single(
             &fleetc::diag::Source::new("o", src.as_str()),
             &Default::default(),
         )
@@ -262,7 +262,7 @@ fn plain_yaml_with_another_engines_braces_is_never_templated() {
         ));
         let got_text =
             std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing", path.display()));
-        let mut got = fleetc::load::yaml::parse_single(
+        let mut got = fleetc::yaml::parse_single(
             &fleetc::diag::Source::new("g", got_text.as_str()),
             &Default::default(),
         )

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, Budget};
+use fleetc::yaml::{parse_documents, Budget};
 use serde_json::{json, Value as Json};
 
 use crate::common::*;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use fleetc::diag::Code;
-use fleetc::validate::schema;
+use fleetc::schema;
 use serde_json::Value as Json;
 
 use crate::cases::{cases, codes_in, run_case_with};

@@ -369,7 +369,10 @@ fn rendering_only_changed_clusters_reports_what_full_renders_do() {
     let (fs_b, id) = g.read_rev("main~1", &Default::default()).expect("read");
     let fs_h = fleetc::source::read_dir(&repo, &Default::default()).expect("read");
     let full = |fs: &fleetc::source::FileSet| {
-        let (c, d) = fleetc::driver::compile(fs, &fleetc::driver::Options::default());
+        let (c, d) = fleetc::driver::compile(
+            fs,
+            &fleetc::driver::Options::new(crate::common::TODAY.into()),
+        );
         c.unwrap_or_else(|| panic!("{}", d.render(false)))
     };
     let (b, h) = (full(&fs_b), full(&fs_h));

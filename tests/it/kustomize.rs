@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, Budget};
+use fleetc::yaml::{parse_documents, Budget};
 
 use crate::common::*;
 

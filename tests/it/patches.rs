@@ -1,8 +1,8 @@
 //! The patch engine against kubectl itself: every case in tests/patch-cases/
 //! has an expected.yaml made by `kubectl patch --local` (see regen.sh there).
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_documents, parse_single, Budget, Node};
 use fleetc::render::patch;
+use fleetc::yaml::{parse_documents, parse_single, Budget, Node};
 
 use crate::common::*;
 

@@ -54,7 +54,7 @@ fn fleet_with_policies(tmp: &Path) -> std::path::PathBuf {
 
 fn doc(out: &Path, rel: &str) -> serde_json::Value {
     let t = std::fs::read_to_string(out.join(rel)).unwrap_or_else(|_| panic!("{rel} missing"));
-    fleetc::load::yaml::parse_single(
+    fleetc::yaml::parse_single(
         &fleetc::diag::Source::new(rel, t.as_str()),
         &Default::default(),
     )

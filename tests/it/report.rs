@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fleetc::validate::schema;
+use fleetc::schema;
 
 use crate::common::*;
 use crate::git::{example_repo, git};

@@ -2,8 +2,8 @@
 //! fail, the embedded copies are what `fleetc schema` prints, and the
 //! inventory of a real render conforms.
 use fleetc::diag::Source;
-use fleetc::load::yaml::{parse_single, Budget};
-use fleetc::validate::schema;
+use fleetc::schema;
+use fleetc::yaml::{parse_single, Budget};
 
 use crate::common::*;
 

@@ -50,7 +50,10 @@ fn fleet(clusters: &[(String, Option<&str>)], n: usize, spread: bool) -> FileSet
 }
 
 fn chosen(fs: &FileSet) -> BTreeSet<String> {
-    let (compiled, diags) = fleetc::driver::compile(fs, &fleetc::driver::Options::default());
+    let (compiled, diags) = fleetc::driver::compile(
+        fs,
+        &fleetc::driver::Options::new(crate::common::TODAY.into()),
+    );
     let c = compiled.unwrap_or_else(|| panic!("{}", diags.render(false)));
     c.resolved
         .clusters

@@ -47,7 +47,7 @@ fn streaming_in_any_batch_size_gives_the_in_memory_tree() {
             let opts = fleetc::driver::Options {
                 format: Some(format),
                 source_rev: Some("0123456789abcdef0123456789abcdef01234567".into()),
-                ..Default::default()
+                ..fleetc::driver::Options::new(crate::common::TODAY.into())
             };
             let Some(want) = in_memory(&fs, &opts) else {
                 continue;
@@ -102,7 +102,7 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
         "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: widget\nspec:\n  component: widget\n  target: {all: true}\n",
     );
     let fs = read(&repo);
-    let opts = fleetc::driver::Options::default();
+    let opts = fleetc::driver::Options::new(crate::common::TODAY.into());
     let want = in_memory(&fs, &opts).expect("compiles");
     // Cluster `c` has no CRD of its own; the one on `a` makes its Widget cluster-scoped.
     let (path, bytes) = want
@@ -180,7 +180,7 @@ fn diff_in_any_batch_size_gives_the_in_memory_comparison() {
     );
     let opts = fleetc::driver::Options {
         inventory: false,
-        ..Default::default()
+        ..fleetc::driver::Options::new(crate::common::TODAY.into())
     };
     // The reference: both trees in memory, compared whole.
     let (b, _) = fleetc::driver::compile(&base, &opts);

@@ -5,8 +5,12 @@
 //! writes for `examples/<example>/`, for every format the example compiles in
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
+// Tooling, not the product: it reads the clock and the environment freely.
+#![allow(clippy::disallowed_methods)]
+
 mod bench;
 mod docs;
+mod house;
 mod profile;
 mod synth;
 
@@ -20,6 +24,20 @@ pub(crate) fn root() -> PathBuf {
         .parent()
         .expect("workspace root")
         .to_path_buf()
+}
+
+/// "Today" as `fleetc` decides it without `--today`: `SOURCE_DATE_EPOCH`,
+/// else the clock (golden trees must equal what the CLI renders).
+pub(crate) fn today() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    fleetc::date::today(
+        None,
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        now,
+    )
+    .unwrap_or_else(|_| fleetc::date::date_of_epoch(now))
 }
 
 fn examples() -> Result<Vec<(String, PathBuf)>> {
@@ -46,7 +64,7 @@ fn render(path: &Path, format: &str) -> Result<Option<Files>> {
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
     let opts = fleetc::driver::Options {
         format: fleetc::load::model::Format::parse(format),
-        ..Default::default()
+        ..fleetc::driver::Options::new(today())
     };
     let (compiled, _) = fleetc::driver::compile(&fs, &opts);
     Ok(compiled.map(|c| c.tree.files))
@@ -66,7 +84,8 @@ fn renders() -> Result<Vec<(String, Files)>> {
         if !any {
             let fs = fleetc::source::read_dir(&path, &Default::default())
                 .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
-            let (_, diags) = fleetc::driver::compile(&fs, &fleetc::driver::Options::default());
+            let (_, diags) =
+                fleetc::driver::compile(&fs, &fleetc::driver::Options::new(crate::today()));
             bail!(
                 "{} does not compile:\n{}",
                 path.display(),
@@ -157,7 +176,9 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bless") => bless(),
-        Some("check") => check().and_then(|()| docs::check()),
+        Some("check") => check()
+            .and_then(|()| docs::check())
+            .and_then(|()| house::check()),
         Some("docs") => docs::write(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),

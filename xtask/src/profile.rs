@@ -46,7 +46,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let fs = fleetc::source::read_dir(&fleet, &Default::default())
         .map_err(|d| anyhow::anyhow!("{}", d.render(false)))?;
     lap("read files", &mut rows);
-    let opts = fleetc::driver::Options::default();
+    let opts = fleetc::driver::Options::new(crate::today());
     let (repo, diags) = fleetc::load::load(&fs, &opts.budget);
     if diags.has_errors() {
         bail!("{}", diags.render(false));

@@ -309,7 +309,7 @@ pub fn write(dir: &std::path::Path, files: &Files) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use fleetc::diag::Source;
-    use fleetc::load::yaml::{parse_documents, Budget};
+    use fleetc::yaml::{parse_documents, Budget};
 
     fn canonical(v: &serde_json::Value) -> String {
         fn sort(v: &serde_json::Value) -> serde_json::Value {
@@ -350,7 +350,8 @@ mod tests {
         write(&fleet_dir, &fleet(size, false)).expect("write fleet");
         write(&twin, &kustomize(size)).expect("write twin");
         let fs = fleetc::source::read_dir(&fleet_dir, &Default::default()).expect("read");
-        let (compiled, diags) = fleetc::driver::compile(&fs, &fleetc::driver::Options::default());
+        let (compiled, diags) =
+            fleetc::driver::compile(&fs, &fleetc::driver::Options::new(crate::today()));
         let compiled = compiled.unwrap_or_else(|| panic!("{}", diags.render(false)));
         let kubectl = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
         let mut compared = 0;

@@ -7,55 +7,50 @@
 //! offending value (or key), with a "did you mean" for unknown fields.
 
 use crate::diag::Code;
+use crate::suggest::did_you_mean;
 use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value as Json;
 
 use crate::diag::Diagnostic;
-use crate::load::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 
 /// Every schema compiled into the binary: (name, file text).
 pub const SCHEMAS: &[(&str, &str)] = &[
-    (
-        "Fleet",
-        include_str!("../../fleet-schema/fleet.schema.json"),
-    ),
+    ("Fleet", include_str!("../fleet-schema/fleet.schema.json")),
     (
         "Cluster",
-        include_str!("../../fleet-schema/cluster.schema.json"),
+        include_str!("../fleet-schema/cluster.schema.json"),
     ),
     (
         "ClusterGroup",
-        include_str!("../../fleet-schema/clustergroup.schema.json"),
+        include_str!("../fleet-schema/clustergroup.schema.json"),
     ),
     (
         "Component",
-        include_str!("../../fleet-schema/component.schema.json"),
+        include_str!("../fleet-schema/component.schema.json"),
     ),
-    (
-        "Policy",
-        include_str!("../../fleet-schema/policy.schema.json"),
-    ),
+    ("Policy", include_str!("../fleet-schema/policy.schema.json")),
     (
         "Placement",
-        include_str!("../../fleet-schema/placement.schema.json"),
+        include_str!("../fleet-schema/placement.schema.json"),
     ),
     (
         "Inventory",
-        include_str!("../../fleet-schema/inventory.schema.json"),
+        include_str!("../fleet-schema/inventory.schema.json"),
     ),
     (
         "FleetReport",
-        include_str!("../../fleet-schema/report.schema.json"),
+        include_str!("../fleet-schema/report.schema.json"),
     ),
     (
         "Diagnostics",
-        include_str!("../../fleet-schema/diagnostics.schema.json"),
+        include_str!("../fleet-schema/diagnostics.schema.json"),
     ),
 ];
 
-const DEFS: &str = include_str!("../../fleet-schema/defs.schema.json");
+const DEFS: &str = include_str!("../fleet-schema/defs.schema.json");
 
 /// The names `fleetc schema` accepts, in display order.
 pub fn kinds() -> impl Iterator<Item = &'static str> {
@@ -372,32 +367,4 @@ fn allowed_properties(schema: &Json, e: &jsonschema::ValidationError<'_>) -> Vec
         .and_then(Json::as_object)
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-/// The closest candidate by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean(name: &str, candidates: &[String]) -> Option<String> {
-    let mut best: Option<(usize, &String)> = None;
-    for c in candidates {
-        let d = levenshtein(&name.to_lowercase(), &c.to_lowercase());
-        if best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
-        }
-    }
-    let (d, c) = best?;
-    let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
-    (d <= limit && d > 0 || (d == 0 && c != name)).then(|| c.clone())
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

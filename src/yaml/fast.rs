@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use super::yaml::{key_name, resolve_plain, Budget, Key, Map, Node, Value};
+use super::{key_name, resolve_plain, Budget, Key, Map, Node, Value};
 use crate::diag::{Source, Span};
 
 /// Parse `src` if it stays within the supported subset; `None` otherwise.
@@ -603,7 +603,7 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::yaml::parse_general;
+    use super::super::parse_general;
     use super::*;
     use std::path::Path;
 

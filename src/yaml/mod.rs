@@ -13,6 +13,9 @@
 //! Plain scalars resolve by the YAML 1.2 core schema, the same way
 //! kustomize's reader does.
 
+pub mod fast;
+pub mod write;
+
 use crate::diag::Code;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -360,7 +363,7 @@ fn is_core_float(s: &str) -> bool {
 /// Plain block YAML takes the fast path ([`super::fast`]); anything else,
 /// and every error, comes from the general parser.
 pub fn parse_documents(src: &Arc<Source>, budget: &Budget) -> Result<Vec<Node>, Diagnostic> {
-    if let Some(docs) = super::fast::parse(src, budget) {
+    if let Some(docs) = fast::parse(src, budget) {
         return Ok(docs);
     }
     parse_general(src, budget)

@@ -6,7 +6,7 @@
 //! `2024-01-01` are all quoted). Multi-line strings use literal blocks where
 //! that is exact, double quotes otherwise.
 
-use crate::load::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 
 /// One document, with a trailing newline.
 pub fn to_yaml(node: &Node) -> String {
@@ -289,7 +289,7 @@ fn write_double_quoted(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::diag::Source;
-    use crate::load::yaml::{parse_documents, Budget};
+    use crate::yaml::{parse_documents, Budget};
 
     fn roundtrip(s: &str) -> String {
         let docs = parse_documents(&Source::new("t", s), &Budget::default()).unwrap();
