@@ -247,6 +247,17 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         if name.is_none_or(str::is_empty) {
             missing.push("metadata.name");
         }
+        let file = doc.span.path().rsplit('/').next().unwrap_or_default();
+        let kustomization = matches!(
+            file,
+            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+        ) || api.is_some_and(|a| a.starts_with("kustomize.config.k8s.io/"));
+        if kustomization {
+            diags.push(Diagnostic::error(Code::KustomizationFile, "fleetc does not read kustomizations: this file would be applied as a resource")
+                .at(&doc.span)
+                .help("list the kustomization's resources as templates of the component, and express overlays as placement targets with patches"));
+            continue;
+        }
         if !missing.is_empty() {
             diags.push(Diagnostic::error(Code::NotAKubernetesObject, format!("not a Kubernetes object: missing {}", missing.join(", ")))
                 .at(&doc.span)
