@@ -96,17 +96,26 @@ fn leaves(n: &Node, path: &str, out: &mut Vec<(String, String, Span)>) {
     }
 }
 
-fn write_values(out: &mut String, title: &str, root: &str, m: &Merged, filter: Option<&str>) {
+/// Write the values of one layer stack; false when `filter` matched none.
+fn write_values(
+    out: &mut String,
+    title: &str,
+    root: &str,
+    m: &Merged,
+    filter: Option<&str>,
+    known: &mut Vec<String>,
+) -> bool {
     let mut ls = Vec::new();
     if m.node.as_map().is_none_or(|x| !x.is_empty()) {
         leaves(&m.node, root, &mut ls);
     }
+    known.extend(ls.iter().map(|(p, _, _)| p.clone()));
     let ls: Vec<_> = ls
         .into_iter()
         .filter(|(p, _, _)| filter.is_none_or(|f| p == f || p.starts_with(&format!("{f}."))))
         .collect();
     if ls.is_empty() && filter.is_some() {
-        return;
+        return false;
     }
     let _ = writeln!(out, "\n{title}:");
     if ls.is_empty() {
@@ -121,6 +130,7 @@ fn write_values(out: &mut String, title: &str, root: &str, m: &Merged, filter: O
             }
         }
     }
+    true
 }
 
 /// The explanation for one cluster, or an error message (unknown cluster or component).
@@ -339,8 +349,9 @@ pub fn explain(
         Some(v) => (None, Some(v)),
         None => (None, None),
     };
+    let (mut found, mut known) = (false, Vec::new());
     if component.is_none() && filter_values.is_none() {
-        write_values(&mut out, "vars", "vars", &rc.vars, filter_vars);
+        found |= write_values(&mut out, "vars", "vars", &rc.vars, filter_vars, &mut known);
     }
     if filter_vars.is_none() {
         for ru in &rc.units {
@@ -360,14 +371,29 @@ pub fn explain(
             if f.as_deref().is_some_and(|f| !f.starts_with(&root)) {
                 continue;
             }
-            write_values(
+            found |= write_values(
                 &mut out,
                 &format!("values of {} {}", u.kind.as_str().to_lowercase(), u.name),
                 &root,
                 &ru.values,
                 f.as_deref(),
+                &mut known,
             );
         }
+    }
+    if let (Some(v), false) = (value, found) {
+        if let Some(c) = component {
+            // `--value replicas` names paths below `values.<component>.`.
+            let prefix = format!("values.{c}.");
+            known = known
+                .iter()
+                .map(|k| k.strip_prefix(&prefix).unwrap_or(k).to_string())
+                .collect();
+        }
+        let hint = crate::suggest::did_you_mean(v, &known)
+            .map(|b| format!("; did you mean `{b}`?"))
+            .unwrap_or_default();
+        return Err(format!("no value `{v}` on cluster `{cluster}`{hint}"));
     }
     Ok(out)
 }

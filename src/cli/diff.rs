@@ -1,10 +1,9 @@
 //! `fleetc diff`: the rendered fleet of two revisions compared, resource by
 //! resource per cluster (exit 1 when anything differs).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use fleetc::diag::{Code, Diagnostic, Diags};
+use fleetc::diag::Diags;
 use fleetc::driver::{self, Options, Planned};
 use fleetc::git::Git;
 use fleetc::source;
@@ -75,15 +74,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             s
         }
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| {
-            Failure::failed(Diagnostic::error(
-                Code::Io,
-                format!("cannot write the diff: {e}"),
-            ))
-        })?;
+    crate::ui::stdout(&text)?;
     Ok(if report.is_empty() {
         Exit::Success
     } else {

@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         a.value.as_deref(),
     )
     .map_err(|e| Failure::invalid(Diagnostic::error(Code::UnknownName, e)))?;
-    print!("{text}");
+    crate::ui::stdout(&text)?;
     if failed {
         return Err(Failure::reported());
     }

@@ -3,10 +3,9 @@
 //! listed in it and the exit code is 0; only a fleet that cannot be loaded
 //! and resolved at all (exit 2) has no report.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use fleetc::diag::{count, Code, Diagnostic};
+use fleetc::diag::count;
 use fleetc::driver::{self, Options};
 use fleetc::emit::write;
 
@@ -55,14 +54,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         ReportFormat::Html => fleetc::report::html::html(&r),
     };
     std::mem::forget(s);
-    if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(Failure::failed(Diagnostic::error(
-                Code::Io,
-                format!("cannot write the report: {e}"),
-            )));
-        }
-    }
+    crate::ui::stdout(&out)?;
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
     if errors + warnings > 0 {
         eprintln!(

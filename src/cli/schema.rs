@@ -13,9 +13,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<Exit, Failure> {
     let Some(k) = a.kind else {
-        for k in schema::kinds() {
-            println!("{k}");
-        }
+        let list: String = schema::kinds().map(|k| format!("{k}\n")).collect();
+        crate::ui::stdout(&list)?;
         return Ok(Exit::Success);
     };
     let Some(s) = schema::bundled(&k) else {
@@ -25,6 +24,9 @@ pub fn run(a: Args) -> Result<Exit, Failure> {
                 .help(format!("one of {}", kinds.join(", "))),
         ));
     };
-    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+    crate::ui::stdout(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&s).unwrap_or_default()
+    ))?;
     Ok(Exit::Success)
 }

@@ -83,11 +83,13 @@ impl Ui {
     /// A line for the user that is not a diagnostic (a summary, a path that
     /// differs): stdout for humans; stderr when stdout carries a document.
     pub fn say(&self, line: &str) {
-        if self.human() {
-            println!("{line}");
+        let text = format!("{line}\n");
+        // A summary line nobody reads any more (a closed pipe) is not a failure.
+        let _ = if self.human() {
+            std::io::stdout().lock().write_all(text.as_bytes())
         } else {
-            eprintln!("{line}");
-        }
+            std::io::stderr().lock().write_all(text.as_bytes())
+        };
     }
 
     /// Locations in SARIF and GitHub documents are relative to the git work
@@ -126,5 +128,21 @@ impl Ui {
         };
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(doc.as_bytes()).and_then(|()| out.flush());
+    }
+}
+
+/// Write a command's result to stdout. A reader that went away (`| head`)
+/// is not an error: the command still exits with its own status. Any other
+/// write error is exit 3.
+pub fn stdout(text: &str) -> Result<(), crate::exit::Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::exit::Failure::failed(
+            fleetc::diag::Diagnostic::error(
+                fleetc::diag::Code::Io,
+                format!("cannot write to stdout: {e}"),
+            ),
+        )),
+        _ => Ok(()),
     }
 }

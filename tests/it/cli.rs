@@ -363,3 +363,31 @@ fn no_input_ever_panics_the_binary() {
         "nothing may be written on failure"
     );
 }
+
+/// A reader that goes away (`fleetc … | head -1`) ends the output quietly:
+/// no panic (exit 101), the command's own exit status.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let repo = root().join("examples/fleet-repo");
+    for (args, want) in [
+        (vec!["schema", "Cluster"], 0),
+        (vec!["schema"], 0),
+        (vec!["validate", "."], 0),
+        (vec!["explain", ".", "prod-eu-west-1"], 0),
+        (vec!["report", ".", "--format", "html"], 0),
+        (vec!["--output-format", "json", "validate", "."], 0),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_fleetc"))
+            .args(&args)
+            .current_dir(&repo)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run fleetc");
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), want, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

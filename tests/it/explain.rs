@@ -61,3 +61,28 @@ fn explain_says_why_something_is_not_selected() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn explain_refuses_a_value_the_cluster_does_not_have() {
+    let repo = root().join("examples/fleet-repo");
+    let o = fleetc(
+        &[
+            "explain",
+            ".",
+            "prod-eu-west-1",
+            "--component",
+            "ingress-nginx",
+            "--value",
+            "replicaz",
+        ],
+        &repo,
+    );
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("error[unknown-name]: no value `replicaz` on cluster `prod-eu-west-1`; did you mean `replicas`?"), "{err}");
+    let o = fleetc(
+        &["explain", ".", "prod-eu-west-1", "--value", "values.nope.x"],
+        &repo,
+    );
+    assert_eq!(code(&o), 2);
+}
