@@ -101,8 +101,13 @@ fn text_of(v: &JValue) -> Result<String, Error> {
     if v.is_undefined() {
         return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
     }
+    // String filters spell scalars as YAML does (minijinja's own Display
+    // says None/True/False, Python's spelling); none is the empty text, as
+    // Helm's `quote` gives for a missing value.
     Ok(match v.as_str() {
         Some(s) => s.to_string(),
+        None if v.is_none() => String::new(),
+        None if v.kind() == minijinja::value::ValueKind::Bool => v.is_true().to_string(),
         None => v.to_string(),
     })
 }
@@ -416,6 +421,20 @@ mod tests {
         assert!(run("{{ values.b.c }}", ctx.clone()).is_err());
         assert!(run("{% for x in values.b %}{% endfor %}", ctx.clone()).is_err());
         assert!(run("{{ missing }}", ctx).is_err());
+    }
+
+    #[test]
+    fn quote_spells_scalars_as_yaml_does() {
+        let ctx = context! { n => (), t => true, f => false, i => 3, s => "x" };
+        let out = run(
+            "a: {{ n | quote }}\nb: {{ t | quote }}\nc: {{ f | quote }}\nd: {{ i | quote }}\ne: {{ s | quote }}\n",
+            ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "a: \"\"\nb: \"true\"\nc: \"false\"\nd: \"3\"\ne: \"x\"\n"
+        );
     }
 
     #[test]
