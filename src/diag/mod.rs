@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use annotate_snippets::{AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet};
 
 mod code;
 pub mod format;
@@ -212,7 +212,7 @@ impl Diagnostic {
             Renderer::plain()
         };
         let mut groups: Vec<Group<'_>> = Vec::new();
-        let mut first: Vec<Snippet<'_, annotate_snippets::Annotation<'_>>> = Vec::new();
+        let mut first: Vec<Element<'_>> = Vec::new();
         if let Some(span) = &self.span {
             first.push(self.snippet(span, self.label.as_deref().unwrap_or(""), true));
             for (s, l) in &self.related {
@@ -262,12 +262,7 @@ impl Diagnostic {
         }
     }
 
-    fn snippet<'a>(
-        &self,
-        span: &'a Span,
-        label: &'a str,
-        primary: bool,
-    ) -> Snippet<'a, annotate_snippets::Annotation<'a>> {
+    fn snippet<'a>(&self, span: &'a Span, label: &'a str, primary: bool) -> Element<'a> {
         let text: &str = &span.src.text;
         let start = floor_char_boundary(text, span.start as usize);
         let end = floor_char_boundary(text, (span.end as usize).max(start));
@@ -277,11 +272,9 @@ impl Diagnostic {
         };
         let redact = self.redact || mentions_secret(text);
         if text.is_empty() && !redact {
-            // A file-level problem (unreadable, too large, a link): name the file, no snippet.
-            return Snippet::source("")
-                .line_start(1)
-                .path(path)
-                .annotation(kind(primary).span(0..0).label(label));
+            // A file-level problem (unreadable, too large, a link, an
+            // encrypted file): name the file, no snippet.
+            return Origin::path(path).line(1).char_column(1).into();
         }
         if redact {
             // Show a one-line stand-in so the location is still printed.
@@ -291,7 +284,8 @@ impl Diagnostic {
             return Snippet::source(stand_in)
                 .line_start(line)
                 .path(path)
-                .annotation(kind(primary).span(col.saturating_sub(1)..len).label(label));
+                .annotation(kind(primary).span(col.saturating_sub(1)..len).label(label))
+                .into();
         }
         // Cut the snippet to the lines the span touches (plus nothing else).
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -313,6 +307,7 @@ impl Diagnostic {
             .line_start(line)
             .path(path)
             .annotation(kind(primary).span(a..b).label(label))
+            .into()
     }
 }
 
