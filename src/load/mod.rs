@@ -64,110 +64,160 @@ fn hidden(path: &str) -> bool {
     path.split('/').any(|p| p.starts_with('.'))
 }
 
+/// Every object file of a fleet, and each unit's templates by unit directory.
+#[derive(Default)]
+struct Layout {
+    /// (slot, path, expected name) of every object file.
+    objects: Vec<(Slot, String, String)>,
+    templates: std::collections::BTreeMap<String, Vec<TemplateFile>>,
+}
+
 /// Load every fleet object of the file set.
 pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
     let mut diags = Diags::default();
+    let mut layout = Layout::default();
+    for path in fs.files.keys().filter(|p| !hidden(p)) {
+        place_file(fs, path, &mut layout, &mut diags);
+    }
+    check_layout(&layout, &mut diags);
     let mut repo = Repo::default();
-    // (slot, path, expected name) of every object file, plus unit templates by unit dir.
-    let mut objects: Vec<(Slot, String, String)> = Vec::new();
-    let mut templates: std::collections::BTreeMap<String, Vec<TemplateFile>> = Default::default();
-
-    for path in fs.files.keys() {
-        if hidden(path) {
+    let Layout {
+        objects,
+        mut templates,
+    } = layout;
+    for (slot, path, expected) in objects {
+        let Some(node) = read_object(fs, slot, &path, &expected, budget, &mut diags) else {
             continue;
-        }
-        let parts: Vec<&str> = path.split('/').collect();
-        match parts.as_slice() {
-            ["fleet.yaml"] => objects.push((Slot::Fleet, path.clone(), String::new())),
-            [dir @ ("clusters" | "groups" | "placements"), file] => {
-                let slot = match *dir {
-                    "clusters" => Slot::Cluster,
-                    "groups" => Slot::Group,
-                    _ => Slot::Placement,
-                };
-                if is_yaml(file) {
-                    objects.push((slot, path.clone(), stem(file).to_string()));
-                } else {
-                    diags.push(path_error(
-                        Code::FileLayout,
-                        path,
-                        format!("{dir}/ holds only {} YAML files (*.yaml)", slot.kind()),
-                    ));
-                }
+        };
+        match slot {
+            Slot::Fleet => repo.fleet = Some(model::fleet(&path, node)),
+            Slot::Cluster => repo.clusters.push(model::cluster(&path, &node)),
+            Slot::Group => repo.groups.push(model::group(&path, &node)),
+            Slot::Placement => repo.placements.push(model::placement(&path, &node)),
+            Slot::Unit(kind) => {
+                let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+                let t = templates.remove(&dir).unwrap_or_default();
+                repo.units.push(model::unit(kind, &path, &dir, node, t));
             }
-            [dir @ ("clusters" | "groups" | "placements"), ..] => {
-                diags.push(
-                    path_error(
-                        Code::FileLayout,
-                        path,
-                        format!("{dir}/ holds files only, not subdirectories"),
-                    )
-                    .help(format!("move the file directly into {dir}/")),
-                );
-            }
-            [dir @ ("components" | "policies"), name, rest @ ..] => {
-                let kind = if *dir == "components" {
-                    UnitKind::Component
-                } else {
-                    UnitKind::Policy
-                };
-                let udir = format!("{dir}/{name}");
-                let obj_file = if kind == UnitKind::Component {
-                    "component.yaml"
-                } else {
-                    "policy.yaml"
-                };
-                match rest {
-                    [f] if *f == obj_file => {
-                        objects.push((Slot::Unit(kind), path.clone(), name.to_string()))
-                    }
-                    ["templates", tail @ ..] if !tail.is_empty() => {
-                        let rel = tail.join("/");
-                        let file = tail.last().copied().unwrap_or_default();
-                        let tkind = if file.ends_with(".yaml.j2") || file.ends_with(".yml.j2") {
-                            TemplateKind::Jinja
-                        } else if file.ends_with(".j2") {
-                            TemplateKind::Partial
-                        } else if is_yaml(file) {
-                            if is_sops(fs.get(path).map(|b| &b[..]).unwrap_or_default()) {
-                                TemplateKind::Sops
-                            } else {
-                                TemplateKind::Plain
-                            }
-                        } else {
-                            diags.push(path_error(Code::FileLayout, path, "unsupported file in templates/")
-                                .help("templates/ holds *.yaml (plain), *.yaml.j2 (templated) and *.j2 partials for include"));
-                            continue;
-                        };
-                        templates.entry(udir).or_default().push(TemplateFile {
-                            rel,
-                            path: path.clone(),
-                            kind: tkind,
-                        });
-                    }
-                    [f] if is_yaml(f) => {
-                        diags.push(path_error(Code::FileLayout, path, format!("unexpected YAML file in {udir}/"))
-                            .help(format!("the object is {udir}/{obj_file}; resources go under {udir}/templates/")));
-                    }
-                    [] => diags.push(path_error(
-                        Code::FileLayout,
-                        path,
-                        format!("{dir}/ holds one directory per {}", kind.as_str()),
-                    )),
-                    _ => {} // README and other documentation beside the object are fine.
-                }
-            }
-            _ => {}
         }
     }
+    (repo, diags)
+}
 
-    if !objects.iter().any(|(s, _, _)| *s == Slot::Fleet) {
+/// Where one file of the repository belongs in the layout (or why it has no place).
+fn place_file(fs: &FileSet, path: &str, layout: &mut Layout, diags: &mut Diags) {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["fleet.yaml"] => layout
+            .objects
+            .push((Slot::Fleet, path.to_string(), String::new())),
+        [dir @ ("clusters" | "groups" | "placements"), file] => {
+            let slot = match *dir {
+                "clusters" => Slot::Cluster,
+                "groups" => Slot::Group,
+                _ => Slot::Placement,
+            };
+            if is_yaml(file) {
+                layout
+                    .objects
+                    .push((slot, path.to_string(), stem(file).to_string()));
+            } else {
+                diags.push(path_error(
+                    Code::FileLayout,
+                    path,
+                    format!("{dir}/ holds only {} YAML files (*.yaml)", slot.kind()),
+                ));
+            }
+        }
+        [dir @ ("clusters" | "groups" | "placements"), ..] => {
+            diags.push(
+                path_error(
+                    Code::FileLayout,
+                    path,
+                    format!("{dir}/ holds files only, not subdirectories"),
+                )
+                .help(format!("move the file directly into {dir}/")),
+            );
+        }
+        [dir @ ("components" | "policies"), name, rest @ ..] => {
+            place_unit_file(fs, path, dir, name, rest, layout, diags)
+        }
+        _ => {}
+    }
+}
+
+/// A file under `components/<name>/` or `policies/<name>/`.
+fn place_unit_file(
+    fs: &FileSet,
+    path: &str,
+    dir: &str,
+    name: &str,
+    rest: &[&str],
+    layout: &mut Layout,
+    diags: &mut Diags,
+) {
+    let kind = if dir == "components" {
+        UnitKind::Component
+    } else {
+        UnitKind::Policy
+    };
+    let udir = format!("{dir}/{name}");
+    let obj_file = if kind == UnitKind::Component {
+        "component.yaml"
+    } else {
+        "policy.yaml"
+    };
+    match rest {
+        [f] if *f == obj_file => {
+            layout
+                .objects
+                .push((Slot::Unit(kind), path.to_string(), name.to_string()))
+        }
+        ["templates", tail @ ..] if !tail.is_empty() => {
+            let file = tail.last().copied().unwrap_or_default();
+            let tkind = if file.ends_with(".yaml.j2") || file.ends_with(".yml.j2") {
+                TemplateKind::Jinja
+            } else if file.ends_with(".j2") {
+                TemplateKind::Partial
+            } else if is_yaml(file) {
+                if is_sops(fs.get(path).map(|b| &b[..]).unwrap_or_default()) {
+                    TemplateKind::Sops
+                } else {
+                    TemplateKind::Plain
+                }
+            } else {
+                diags.push(path_error(Code::FileLayout, path, "unsupported file in templates/")
+                    .help("templates/ holds *.yaml (plain), *.yaml.j2 (templated) and *.j2 partials for include"));
+                return;
+            };
+            layout.templates.entry(udir).or_default().push(TemplateFile {
+                rel: tail.join("/"),
+                path: path.to_string(),
+                kind: tkind,
+            });
+        }
+        [f] if is_yaml(f) => {
+            diags.push(path_error(Code::FileLayout, path, format!("unexpected YAML file in {udir}/"))
+                .help(format!("the object is {udir}/{obj_file}; resources go under {udir}/templates/")));
+        }
+        [] => diags.push(path_error(
+            Code::FileLayout,
+            path,
+            format!("{dir}/ holds one directory per {}", kind.as_str()),
+        )),
+        _ => {} // README and other documentation beside the object are fine.
+    }
+}
+
+/// A fleet.yaml, and an object file for every unit directory with templates.
+fn check_layout(layout: &Layout, diags: &mut Diags) {
+    if !layout.objects.iter().any(|(s, _, _)| *s == Slot::Fleet) {
         diags.push(Diagnostic::error(Code::MissingFleet, "no fleet.yaml at the repository root")
             .help("a fleet repository has exactly one fleet.yaml (kind: Fleet); is this the right directory?"));
     }
-    // A component directory without its object file.
-    for udir in templates.keys() {
-        if !objects
+    for udir in layout.templates.keys() {
+        if !layout
+            .objects
             .iter()
             .any(|(s, p, _)| matches!(s, Slot::Unit(_)) && p.starts_with(&format!("{udir}/")))
         {
@@ -183,59 +233,49 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
             ));
         }
     }
+}
 
-    for (slot, path, expected) in objects {
-        let bytes = fs
-            .get(&path)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(Vec::new()));
-        let src = match source_of(&path, &bytes) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                continue;
-            }
-        };
-        let node = match crate::yaml::parse_single(&src, budget) {
-            Ok(Some(n)) => n,
-            Ok(None) => {
-                diags.push(
-                    Diagnostic::error(
-                        Code::WrongKind,
-                        format!("empty file; expected a {} object", slot.kind()),
-                    )
-                    .at(&Span::file(&src)),
-                );
-                continue;
-            }
-            Err(d) => {
-                diags.push(d);
-                continue;
-            }
-        };
-        if !check_header(slot, &node, &expected, &mut diags) {
-            continue;
+/// One object file parsed, its header and schema checked; None when it
+/// has an error (reported).
+fn read_object(
+    fs: &FileSet,
+    slot: Slot,
+    path: &str,
+    expected: &str,
+    budget: &Budget,
+    diags: &mut Diags,
+) -> Option<Node> {
+    let bytes = fs
+        .get(path)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(Vec::new()));
+    let src = source_of(path, &bytes).map_err(|d| diags.push(d)).ok()?;
+    let node = match crate::yaml::parse_single(&src, budget) {
+        Ok(Some(n)) => n,
+        Ok(None) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::WrongKind,
+                    format!("empty file; expected a {} object", slot.kind()),
+                )
+                .at(&Span::file(&src)),
+            );
+            return None;
         }
-        let errs = schema::check(slot.kind(), &node);
-        if !errs.is_empty() {
-            for e in errs {
-                diags.push(e);
-            }
-            continue;
+        Err(d) => {
+            diags.push(d);
+            return None;
         }
-        match slot {
-            Slot::Fleet => repo.fleet = Some(model::fleet(&path, node)),
-            Slot::Cluster => repo.clusters.push(model::cluster(&path, &node)),
-            Slot::Group => repo.groups.push(model::group(&path, &node)),
-            Slot::Placement => repo.placements.push(model::placement(&path, &node)),
-            Slot::Unit(kind) => {
-                let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-                let t = templates.remove(&dir).unwrap_or_default();
-                repo.units.push(model::unit(kind, &path, &dir, node, t));
-            }
-        }
+    };
+    if !check_header(slot, &node, expected, diags) {
+        return None;
     }
-    (repo, diags)
+    let errs = schema::check(slot.kind(), &node);
+    if !errs.is_empty() {
+        diags.extend(Diags { items: errs });
+        return None;
+    }
+    Some(node)
 }
 
 fn is_sops(bytes: &[u8]) -> bool {
