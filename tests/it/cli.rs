@@ -149,6 +149,71 @@ fn output_directories_fleetc_did_not_create_are_refused() {
     }
 }
 
+/// `-o a/b/out` creates the missing parents, as `mkdir -p` does; a failed
+/// render removes them again, and a directory inside a tree fleetc wrote is
+/// refused (that tree is replaced as a whole on its next render).
+#[test]
+fn missing_parents_of_the_output_are_created() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let o = fleetc(&["render", "repo", "-o", "a/b/out"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = tmp.path().join("a/b/out");
+    assert!(out.join(".fleetc-output").is_file());
+    assert!(out.join("inventory.json").is_file());
+    assert!(side_dirs(&tmp.path().join("a/b")).is_empty());
+    // The same tree as a render into an existing parent.
+    let o = fleetc(&["render", "repo", "-o", "flat"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(read_tree(&out), read_tree(&tmp.path().join("flat")));
+    // An absolute path, and a second render into the created tree.
+    let abs = tmp.path().join("c/d/out");
+    let o = fleetc(
+        &["render", "repo", "-o", &abs.to_string_lossy()],
+        tmp.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = fleetc(&["render", "repo", "-o", "a/b/out"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("up to date"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A render that fails leaves no directory behind.
+    std::fs::write(
+        repo.join("components/web/templates/app.yaml.j2"),
+        "kind: {{ nope }}\n",
+    )
+    .expect("write");
+    let o = fleetc(&["render", "repo", "-o", "x/y/out"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(!tmp.path().join("x").exists(), "x/ was left behind");
+
+    // Inside a tree fleetc wrote: refused, nothing created in it.
+    let before = read_tree(&out);
+    let o = fleetc(&["render", "repo", "-o", "a/b/out/new/deeper"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("an output tree fleetc wrote"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.join("new").exists());
+    assert_eq!(read_tree(&out), before);
+    // The existing refusals stay: the repository, its parents, a directory
+    // fleetc did not create.
+    for bad in ["repo/sub/..", "repo/..", "repo/components/web"] {
+        let o = fleetc(&["render", "repo", "-o", bad], tmp.path());
+        assert_eq!(code(&o), 2, "-o {bad}: {}", text(&o.stderr));
+    }
+    // A parent that is a file cannot be created through (an I/O error).
+    std::fs::write(tmp.path().join("file"), "x").expect("write");
+    let o = fleetc(&["render", "repo", "-o", "file/sub/out"], tmp.path());
+    assert_eq!(code(&o), 3, "{}", text(&o.stderr));
+}
+
 #[test]
 fn check_lists_every_difference_and_exits_1() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -388,6 +388,8 @@ fn cases() -> Vec<Case> {
             .args(&["render", ".", "-o", "../link"]),
         case("output inside the previous output", "refusing")
             .args(&["render", ".", "-o", "../out/clusters"]),
+        case("new output inside the previous output", "refusing")
+            .args(&["render", ".", "-o", "../out/new/deeper"]),
         // ---- git ----
         case("revision that is an option", "--upload-pack")
             .git()
