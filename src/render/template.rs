@@ -267,28 +267,61 @@ fn check_indent(s: &str, width: usize) -> Result<(), Error> {
     )
 }
 
-/// minijinja's `indent`: every line but the first (unless `first`), blank lines only with `blank`.
+/// One `\n` and then one `\r` taken off the end (as minijinja does).
+fn strip_trailing_newline(mut s: &str) -> &str {
+    if let Some(x) = s.strip_suffix('\n') {
+        s = x;
+    }
+    if let Some(x) = s.strip_suffix('\r') {
+        s = x;
+    }
+    s
+}
+
+/// minijinja's `indent`, to the byte: the text loses one trailing line
+/// break; every line but the first (unless `first`) gets `width` spaces,
+/// blank lines (empty, or a lone `\r` of CRLF text) only with `blank`; the
+/// result loses one trailing line break again. `width` defaults to 4 and the
+/// arguments may also be given by name (`width`, `first`, `blank`). Unlike
+/// minijinja's, the result is always safe to print (see [`environment`]'s
+/// line-break check) and the width is at most [`MAX_INDENT`].
 fn indent(
     v: &JValue,
-    width: usize,
+    width: Option<usize>,
     first: Option<bool>,
     blank: Option<bool>,
+    kwargs: &Kwargs,
 ) -> Result<JValue, Error> {
+    let width = match width {
+        Some(w) => w,
+        None => kwargs.get::<Option<usize>>("width")?.unwrap_or(4),
+    };
+    let first = match first {
+        Some(f) => f,
+        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
+    };
+    let blank = match blank {
+        Some(b) => b,
+        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
     let s = text_of(v)?;
     check_indent(&s, width)?;
     let pad = " ".repeat(width);
     let mut out = String::with_capacity(s.len() + 16);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let want =
-            (i > 0 || first.unwrap_or(false)) && (!line.is_empty() || blank.unwrap_or(false));
-        if want {
+    let mut lines = strip_trailing_newline(&s).split('\n');
+    if !first {
+        out.push_str(lines.next().unwrap_or_default());
+        out.push('\n');
+    }
+    for line in lines {
+        if !(line.is_empty() || line == "\r") || blank {
             out.push_str(&pad);
         }
         out.push_str(line);
+        out.push('\n');
     }
+    out.truncate(strip_trailing_newline(&out).len());
     Ok(JValue::from_safe_string(out))
 }
 
@@ -384,9 +417,11 @@ pub fn environment(
     env.add_filter("sha256", |v: JValue| sha256(&v));
     env.add_filter(
         "indent",
-        |v: JValue, width: usize, first: Option<bool>, blank: Option<bool>, _kw: Kwargs| {
-            indent(&v, width, first, blank)
-        },
+        |v: JValue,
+         width: Option<usize>,
+         first: Option<bool>,
+         blank: Option<bool>,
+         kwargs: Kwargs| { indent(&v, width, first, blank, &kwargs) },
     );
     env.add_filter("nindent", |v: JValue, width: usize| nindent(&v, width));
     env.add_filter("quote", |v: JValue| quote(&v));
@@ -718,6 +753,71 @@ mod tests {
             .message
             .contains("need it"));
         assert_eq!(run("{{ 'a\nb' | indent(2) }}", ctx).unwrap(), "a\n  b");
+    }
+
+    /// fleetc's `indent` gives exactly what minijinja's built-in gives.
+    #[test]
+    fn indent_is_minijinjas() {
+        let plain = minijinja::Environment::new();
+        let texts = [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "a\nb\n\nc\n",
+            "a\nb\n\nc\n\n",
+            "\n",
+            "\n\n",
+            "\na",
+            "a\n\n\nb",
+            "  x\n\ty\n",
+            "\r\n",
+            "a\r\nb\r\n",
+            "a\r\n\r\nb\r\n",
+            "a\n\r",
+            "é\nü\n",
+        ];
+        let args = [
+            "",
+            "()",
+            "(2)",
+            "(0)",
+            "(2, true)",
+            "(2, false, true)",
+            "(2, true, true)",
+            "(3, first=true)",
+            "(2, blank=true)",
+            "(width=1, first=true, blank=true)",
+            "(first=true)",
+        ];
+        let mut compared = 0;
+        for t in texts {
+            for a in args {
+                let src = format!("[{{{{ s | indent{a} }}}}]");
+                let ctx = context! { s => t };
+                let want = plain.render_str(&src, ctx.clone()).unwrap();
+                let got = run(&src, ctx).unwrap();
+                assert_eq!(got, want, "{t:?} | indent{a}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, texts.len() * args.len());
+        // The example from the bug: the trailing line break goes.
+        assert_eq!(
+            run("{{ s | indent(2) }}", context! { s => "a\nb\n\nc\n" }).unwrap(),
+            "a\n  b\n\n  c"
+        );
+        // Not text: as minijinja prints it; unknown arguments are errors in both.
+        for src in ["{{ 42 | indent(2, true) }}", "{{ none | indent(2, true) }}"] {
+            assert_eq!(
+                run(src, context! {}).unwrap(),
+                plain.render_str(src, ()).unwrap()
+            );
+        }
+        let src = "{{ 'a' | indent(2, bogus=true) }}";
+        assert!(plain.render_str(src, ()).is_err());
+        assert!(run(src, context! {}).is_err());
     }
 
     #[test]
