@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Diagnostic, Diags, Source, Span};
 use crate::load::model::{Format, NameRef, Repo, Selector, Target, TemplateKind, UnitKind};
+use crate::resolve::select;
 use crate::validate::schema::did_you_mean;
 
 fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
@@ -333,19 +334,29 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
     };
     match format {
         Format::Plain => {
+            // Only a chart some placement puts on a cluster has to be
+            // carried; one placed nowhere is never rendered.
+            let mut members = None;
             for u in repo.units.iter() {
-                if let Some(h) = &u.helm {
-                    let mut d = Diagnostic::error(format!(
-                        "component `{}` is a Helm chart, which the plain output format cannot carry",
-                        u.name
-                    ))
-                    .at(&h.span)
-                    .help("fleetc does not run Helm: a chart is emitted as a Flux HelmRelease (format `flux`) or an Argo CD Application (format `argocd`); choose one of those formats");
-                    if let (false, Some(fs)) = (overridden, &fleet.format_span) {
-                        d = d.related(fs, "the plain format is chosen here");
-                    }
-                    diags.push(d);
+                let Some(h) = &u.helm else { continue };
+                let members = members.get_or_insert_with(|| select::memberships(repo));
+                let Some(p) = repo.placements.iter().find(|p| {
+                    p.component.name == u.name
+                        && !select::place(repo, p, members, &mut Diags::default()).is_empty()
+                }) else {
+                    continue;
+                };
+                let mut d = Diagnostic::error(format!(
+                    "component `{}` is a Helm chart, which the plain output format cannot carry",
+                    u.name
+                ))
+                .at(&h.span)
+                .related(&p.component.span, "placed by this placement")
+                .help("fleetc does not run Helm: a chart is emitted as a Flux HelmRelease (format `flux`) or an Argo CD Application (format `argocd`); choose one of those formats");
+                if let (false, Some(fs)) = (overridden, &fleet.format_span) {
+                    d = d.related(fs, "the plain format is chosen here");
                 }
+                diags.push(d);
             }
         }
         Format::Flux | Format::ArgoCd => {

@@ -214,6 +214,65 @@ fn missing_parents_of_the_output_are_created() {
     assert_eq!(code(&o), 3, "{}", text(&o.stderr));
 }
 
+/// The plain format cannot carry a Helm chart, but only a placed chart has to
+/// be carried: one that no placement puts on a cluster is never rendered.
+#[test]
+fn an_unplaced_helm_component_does_not_stop_the_plain_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    std::fs::create_dir_all(repo.join("components/chart")).expect("mkdir");
+    std::fs::write(
+        repo.join("components/chart/component.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: chart\nspec:\n  namespace: chart\n  version: 1.2.3\n  helm: {chart: chart, repository: https://charts.example.com}\n",
+    )
+    .expect("write");
+    let placement = |target: &str| {
+        std::fs::write(
+            repo.join("placements/chart.yaml"),
+            format!("apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: chart\nspec:\n  component: chart\n  target: {target}\n"),
+        )
+        .expect("write")
+    };
+    // No placement at all, then one whose target selects no cluster.
+    for target in [
+        None,
+        Some("{clusterSelector: {matchLabels: {env: nowhere}}}"),
+    ] {
+        if let Some(t) = target {
+            placement(t);
+        }
+        let o = fleetc(&["validate", "repo"], tmp.path());
+        assert_eq!(code(&o), 0, "{target:?}: {}", text(&o.stderr));
+        assert!(
+            !text(&o.stderr).contains("Helm chart"),
+            "{}",
+            text(&o.stderr)
+        );
+        let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+        assert_eq!(code(&o), 0, "{target:?}: {}", text(&o.stderr));
+        assert!(!tmp.path().join("out/clusters/a/chart").exists());
+    }
+    // Placed on a cluster: the plain format refuses it.
+    placement("{clusters: [b]}");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(
+            "component `chart` is a Helm chart, which the plain output format cannot carry"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("placements/chart.yaml:6:14"), "{err}");
+    // Another format carries it.
+    let o = fleetc(&["validate", "repo", "--format", "flux"], tmp.path());
+    assert!(
+        !text(&o.stderr).contains("Helm chart"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 #[test]
 fn check_lists_every_difference_and_exits_1() {
     let tmp = tempfile::tempdir().expect("tempdir");
