@@ -912,9 +912,14 @@ fn finish_cluster(
                         continue;
                     }
                     if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
+                        let keys: Vec<&str> = v
+                            .as_map()
+                            .map(|m| m.keys().map(|k| k.name.as_str()).collect())
+                            .unwrap_or_default();
                         d.push(Diagnostic::error(format!(
-                            "Secret `{}` has plaintext `{key}` (values hidden)",
-                            r.name
+                            "Secret `{}` has plaintext `{key}`: {} (values hidden)",
+                            r.name,
+                            secret_keys(&keys)
                         ))
                         .at(&r.node.key_span(key))
                         .on_cluster(&rc.name)
@@ -928,5 +933,21 @@ fn finish_cluster(
             }
         }
         ru.resources.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
+/// The keys of a Secret's `data` or `stringData` for a message: names only
+/// (never values), in file order, escaped, at most eight of them.
+fn secret_keys(keys: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let list: Vec<String> = keys
+        .iter()
+        .take(SHOWN)
+        .map(|k| format!("`{}`", k.escape_debug()))
+        .collect();
+    let word = if keys.len() == 1 { "key" } else { "keys" };
+    match keys.len() {
+        n if n > SHOWN => format!("{word} {}, and {} more", list.join(", "), n - SHOWN),
+        _ => format!("{word} {}", list.join(", ")),
     }
 }

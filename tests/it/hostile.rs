@@ -430,6 +430,14 @@ fn cases() -> Vec<Case> {
         // ---- secrets ----
         case("plaintext Secret", MANIFEST)
             .file(MANIFEST, secret(&format!("stringData: {{password: {CANARY}}}\n"))),
+        // The error names the keys, never their values (each a canary).
+        case("plaintext Secret with many keys", MANIFEST)
+            .file(MANIFEST, secret(&format!(
+                "data:\n  token: Q0FOQVJZLTdmM2E=\nstringData:\n{}",
+                (0..10).map(|i| format!("  key-{i}: {CANARY}-{i}\n")).collect::<String>()
+            )))
+            .mentions("has plaintext `data`: key `token` (values hidden)")
+            .mentions("has plaintext `stringData`: keys `key-0`, `key-1`, `key-2`, `key-3`, `key-4`, `key-5`, `key-6`, `key-7`, and 2 more (values hidden)"),
         case("Secret with a syntax error on its value line", MANIFEST)
             .file(MANIFEST, secret(&format!("stringData:\n  password: \"{CANARY}\n"))),
         case("Secret with a duplicate key", MANIFEST).file(
