@@ -798,6 +798,72 @@ fn apply_mode(engine: Engine, mode: Mode, r: &mut Resource) {
     }
 }
 
+/// `metadata.labels` and `metadata.annotations` are mappings of strings to
+/// strings, as the API server decodes them (`map[string]string`: it rejects
+/// a number or a boolean; null and nesting are no label either). Anything
+/// else is an error at the value (the line of the rendered template, or of
+/// the patch that set it), rather than being replaced by fleetc's labels.
+fn check_string_map(r: &Resource, field: &str, cluster: &str, d: &mut Diags) {
+    let Some(n) = r.node.get_path(&["metadata", field]) else {
+        return;
+    };
+    let what = if field == "labels" {
+        "label"
+    } else {
+        "annotation"
+    };
+    match &n.v {
+        // `labels:` with nothing after it: no labels (the API server's reading too).
+        Value::Null => {}
+        Value::Map(m) => {
+            for (k, v) in m {
+                if v.as_str().is_none() {
+                    let found = match v.v {
+                        Value::Null => "null".to_string(),
+                        _ => format!("a {}", v.type_name()),
+                    };
+                    let mut diag = Diagnostic::error(format!(
+                        "{} `{}`: the value of {what} `{}` is {found}, and {what} values must be strings",
+                        r.kind,
+                        r.name,
+                        k.name.escape_debug(),
+                    ))
+                    .at(&v.span)
+                    .on_cluster(cluster);
+                    diag = match (&v.v, field) {
+                        (Value::Seq(_) | Value::Map(_), "labels") => diag.help(
+                            "a label value is one short string; put structured data in an annotation, as text (`| tojson`)",
+                        ),
+                        (Value::Seq(_) | Value::Map(_), _) => diag.help(
+                            "an annotation value is one string; write structured data as text (`| tojson`)",
+                        ),
+                        (Value::Null, _) => diag.help(
+                            "the API server accepts only strings here; write `\"\"` for an empty value, or leave the key out",
+                        ),
+                        _ => diag.help(
+                            "the API server accepts only strings here; quote the value (`\"1\"`, `\"true\"`), or print it with `| quote` in a template",
+                        ),
+                    };
+                    d.push(diag);
+                }
+            }
+        }
+        _ => d.push(
+            Diagnostic::error(format!(
+                "{} `{}`: metadata.{field} must be a mapping of strings, found a {}",
+                r.kind,
+                r.name,
+                n.type_name()
+            ))
+            .at(&r.node.get("metadata").map_or(n.span.clone(), |md| md.key_span(field)))
+            .on_cluster(cluster)
+            .help(format!(
+                "write each {what} as `key: value` under `{field}:` (fleetc adds its own to that mapping)"
+            )),
+        ),
+    }
+}
+
 fn finish_cluster(
     repo: &Repo,
     rc: &mut RenderedCluster,
@@ -830,6 +896,9 @@ fn finish_cluster(
                 }
             }
             apply_patches(&ru.patches, r, &rc.name, matched, d);
+            for field in ["labels", "annotations"] {
+                check_string_map(r, field, &rc.name, d);
+            }
             let Value::Map(top) = &mut r.node.v else {
                 continue;
             };
