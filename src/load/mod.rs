@@ -54,6 +54,36 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
+/// The names kustomize reads a kustomization from (also templated).
+fn is_kustomization(name: &str) -> bool {
+    let name = name.strip_suffix(".j2").unwrap_or(name);
+    matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
+}
+
+/// What to do instead of a kustomization (shared with the check of rendered
+/// documents whose apiVersion is kustomize's).
+pub const KUSTOMIZE_HELP: &str = "fleetc does not run kustomize: every file under templates/ is already one of the component's resources (no `resources:` list needed), and overlays are a placement's `targets` with `patches` (strategic merge, JSON merge patch or `jsonPatch`)";
+
+/// A kustomization file in a component or policy directory: an error at its
+/// first line.
+fn kustomization_error(fs: &FileSet, path: &str) -> Diagnostic {
+    let message = format!(
+        "{} is a kustomization, which fleetc does not read",
+        path.rsplit('/').next().unwrap_or(path)
+    );
+    let d = match source_of(path, fs.get(path).map(|b| &b[..]).unwrap_or_default()) {
+        Ok(src) if !src.text.is_empty() => {
+            let end = src.text.find('\n').unwrap_or(src.text.len());
+            Diagnostic::error(message).at(&Span::new(&src, 0, end))
+        }
+        _ => path_error(path, message),
+    };
+    d.help(KUSTOMIZE_HELP)
+}
+
 fn stem(name: &str) -> &str {
     name.strip_suffix(".yaml")
         .or_else(|| name.strip_suffix(".yml"))
@@ -119,6 +149,10 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                     ["templates", tail @ ..] if !tail.is_empty() => {
                         let rel = tail.join("/");
                         let file = tail.last().copied().unwrap_or_default();
+                        if is_kustomization(file) {
+                            diags.push(kustomization_error(fs, path));
+                            continue;
+                        }
                         let tkind = if file.ends_with(".yaml.j2") || file.ends_with(".yml.j2") {
                             TemplateKind::Jinja
                         } else if file.ends_with(".j2") {
@@ -140,6 +174,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
                             kind: tkind,
                         });
                     }
+                    [f] if is_kustomization(f) => diags.push(kustomization_error(fs, path)),
                     [f] if is_yaml(f) => {
                         diags.push(path_error(path, format!("unexpected YAML file in {udir}/"))
                             .help(format!("the object is {udir}/{obj_file}; resources go under {udir}/templates/")));

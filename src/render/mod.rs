@@ -234,6 +234,19 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             );
             continue;
         }
+        // A kustomization under another name (a Flux `Kustomization` is
+        // kustomize.toolkit.fluxcd.io, a resource like any other).
+        if let Some(api) = api.filter(|a| a.starts_with("kustomize.config.k8s.io/")) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "this is a kustomize `{}` ({api}), not a Kubernetes object: fleetc does not read kustomizations",
+                    kind.unwrap_or("Kustomization")
+                ))
+                .at(&doc.key_span("apiVersion"))
+                .help(crate::load::KUSTOMIZE_HELP),
+            );
+            continue;
+        }
         let mut missing = Vec::new();
         if api.is_none_or(str::is_empty) {
             missing.push("apiVersion");
