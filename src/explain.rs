@@ -258,7 +258,10 @@ pub fn explain(
                         untolerated.join(", ")
                     )
                 } else if let Some((n, _)) = &p.number_of_clusters {
-                    format!("not selected: not among the {n} clusters chosen (numberOfClusters)")
+                    format!(
+                        "not selected: not among the {} chosen (numberOfClusters)",
+                        crate::diag::plural(*n, "cluster", "clusters")
+                    )
                 } else {
                     "not selected: another placement puts the component here".into()
                 }

@@ -22,7 +22,7 @@ use indexmap::IndexMap;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, ScanError};
 
-use crate::diag::{Diagnostic, Source, Span};
+use crate::diag::{plural, Diagnostic, Source, Span};
 
 /// Limits applied while reading one file.
 #[derive(Clone, Debug)]
@@ -456,8 +456,8 @@ impl Builder<'_> {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > self.budget.max_nodes {
             return Err(Diagnostic::error(format!(
-                "this file expands to more than {} YAML nodes",
-                self.budget.max_nodes
+                "this file expands to more than {}",
+                plural(self.budget.max_nodes, "YAML node", "YAML nodes")
             ))
             .at(&self.span(at, at + 1))
             .help("aliases that repeat large anchors multiply the size (\"billion laughs\"); write the data out, split the file, or raise the budget with `--limit yaml-nodes=N`"));
@@ -497,8 +497,8 @@ impl Builder<'_> {
                 self.aliases += 1;
                 if self.aliases > self.budget.max_aliases {
                     return Err(Diagnostic::error(format!(
-                        "this file uses more than {} YAML aliases",
-                        self.budget.max_aliases
+                        "this file uses more than {}",
+                        plural(self.budget.max_aliases, "YAML alias", "YAML aliases")
                     ))
                     .at(&self.span(start, end))
                     .help("write the data out, split the file, or raise the budget with `--limit yaml-aliases=N`"));
@@ -600,8 +600,8 @@ impl Builder<'_> {
     fn push_frame(&mut self, f: Frame, start: usize) -> Result<(), Diagnostic> {
         if self.stack.len() >= self.budget.max_depth {
             return Err(Diagnostic::error(format!(
-                "YAML nesting is deeper than {} levels",
-                self.budget.max_depth
+                "YAML nesting is deeper than {}",
+                plural(self.budget.max_depth, "level", "levels")
             ))
             .at(&self.span(start, start + 1))
             .help("flatten the structure, or raise the budget with `--limit yaml-depth=N`"));
@@ -617,8 +617,8 @@ impl Builder<'_> {
             None => {
                 if self.docs.len() >= self.budget.max_documents {
                     return Err(Diagnostic::error(format!(
-                        "more than {} YAML documents in one file",
-                        self.budget.max_documents
+                        "more than {} in one file",
+                        plural(self.budget.max_documents, "YAML document", "YAML documents")
                     ))
                     .at(&Span::new(&src, start, end))
                     .help("split the file, or raise the budget with `--limit yaml-documents=N`"));

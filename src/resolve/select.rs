@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::diag::{Diagnostic, Diags};
+use crate::diag::{plural, Diagnostic, Diags};
 use crate::load::model::{NameRef, Placement, Repo, Selector, Target};
 
 /// Clusters a selector matches plus the (known) clusters listed by name.
@@ -176,9 +176,15 @@ pub fn place(
             if candidates.len() < *n {
                 diags.push(
                     Diagnostic::warning(format!(
-                        "placement `{}` asks for {n} clusters but only {} are candidates; all of them are used",
+                        "placement `{}` asks for {} but only {} {}; all of them are used",
                         p.name,
-                        candidates.len()
+                        plural(*n, "cluster", "clusters"),
+                        candidates.len(),
+                        if candidates.len() == 1 {
+                            "is a candidate"
+                        } else {
+                            "are candidates"
+                        }
                     ))
                     .at(span),
                 );

@@ -273,6 +273,67 @@ fn an_unplaced_helm_component_does_not_stop_the_plain_format() {
     );
 }
 
+/// Messages that count say "1 cluster", not "1 clusters".
+#[test]
+fn counts_of_one_are_singular() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    // numberOfClusters: 1 leaves two clusters out; explain says why.
+    std::fs::write(
+        repo.join("placements/web.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: web\nspec:\n  component: web\n  target: {all: true}\n  numberOfClusters: 1\n",
+    )
+    .expect("write");
+    let placed = |o: &std::process::Output| text(&o.stdout).contains("web → web: selected");
+    let mut left_out = 0;
+    for c in ["a", "b", "c"] {
+        let o = fleetc(&["explain", "repo", c], tmp.path());
+        assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+        if !placed(&o) {
+            left_out += 1;
+            assert!(
+                text(&o.stdout)
+                    .contains("not selected: not among the 1 cluster chosen (numberOfClusters)"),
+                "{}",
+                text(&o.stdout)
+            );
+        }
+    }
+    assert_eq!(left_out, 2);
+    // Asking for two of one candidate.
+    std::fs::write(
+        repo.join("placements/web.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: web\nspec:\n  component: web\n  target: {clusters: [a]}\n  numberOfClusters: 2\n",
+    )
+    .expect("write");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert!(
+        text(&o.stderr).contains(
+            "placement `web` asks for 2 clusters but only 1 is a candidate; all of them are used"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // Budgets of one.
+    std::fs::write(
+        repo.join("components/web/templates/two.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n",
+    )
+    .expect("write");
+    for (limit, says) in [
+        ("yaml-documents=1", "more than 1 YAML document in one file"),
+        ("yaml-depth=1", "YAML nesting is deeper than 1 level"),
+    ] {
+        let o = fleetc(&["--limit", limit, "validate", "repo"], tmp.path());
+        assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{limit}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
 #[test]
 fn check_lists_every_difference_and_exits_1() {
     let tmp = tempfile::tempdir().expect("tempdir");
