@@ -184,36 +184,35 @@ pub fn explain(
         );
     }
 
-    if component.is_none() {
-        let _ = writeln!(out, "\ngroups, in layering order:");
-        if rc.groups.is_empty() {
-            let _ = writeln!(out, "  (none)");
+    // The groups also with --component: the values shown come from them.
+    let _ = writeln!(out, "\ngroups, in layering order:");
+    if rc.groups.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for gname in &rc.groups {
+        let Some(g) = repo.group(gname) else { continue };
+        let mut why = Vec::new();
+        if let Some(s) = g
+            .selector
+            .as_ref()
+            .filter(|s| !s.is_empty() && s.matches(&cl.labels))
+        {
+            why.push(format!("selector matches ({})", selector_text(s)));
         }
-        for gname in &rc.groups {
-            let Some(g) = repo.group(gname) else { continue };
-            let mut why = Vec::new();
-            if let Some(s) = g
-                .selector
-                .as_ref()
-                .filter(|s| !s.is_empty() && s.matches(&cl.labels))
-            {
-                why.push(format!("selector matches ({})", selector_text(s)));
-            }
-            if g.clusters.iter().any(|r| r.name == cl.name) {
-                why.push("listed in clusters".into());
-            }
-            for sub in &g.groups {
-                if members.get(&sub.name).is_some_and(|m| m.contains(&cl.name)) {
-                    why.push(format!("via member group {}", sub.name));
-                }
-            }
-            let _ = writeln!(
-                out,
-                "  {gname} (priority {}): {}",
-                g.priority,
-                why.join("; ")
-            );
+        if g.clusters.iter().any(|r| r.name == cl.name) {
+            why.push("listed in clusters".into());
         }
+        for sub in &g.groups {
+            if members.get(&sub.name).is_some_and(|m| m.contains(&cl.name)) {
+                why.push(format!("via member group {}", sub.name));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  {gname} (priority {}): {}",
+            g.priority,
+            why.join("; ")
+        );
     }
 
     let placed: BTreeMap<usize, &crate::resolve::ResolvedUnit> = rc
@@ -269,7 +268,10 @@ pub fn explain(
                         untolerated.join(", ")
                     )
                 } else if let Some((n, _)) = &p.number_of_clusters {
-                    format!("not selected: not among the {n} clusters chosen (numberOfClusters)")
+                    format!(
+                        "not selected: not among the {} chosen (numberOfClusters)",
+                        crate::diag::plural(*n, "cluster", "clusters")
+                    )
                 } else {
                     "not selected: another placement puts the component here".into()
                 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fleetc::diag::{count, Code, Diagnostic};
+use fleetc::diag::{plural, Code, Diagnostic};
 use fleetc::driver::Options;
 use fleetc::emit::write::{self, Difference};
 use fleetc::load::model::Format;
@@ -107,9 +107,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             ctx.ui.say(&format!("{what} {}", out.join(p).display()));
         }
         eprintln!(
-            "error: {} is stale ({} differ); run `fleetc render -o {}`",
+            "error: {} is stale ({} {}); run `fleetc render -o {}`",
             out.display(),
-            count(diffs.len(), "path"),
+            plural(diffs.len(), "path", "paths"),
+            if diffs.len() == 1 {
+                "differs"
+            } else {
+                "differ"
+            },
             out.display()
         );
         return Ok(Exit::Differences);
@@ -119,9 +124,9 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     let files = staging.commit()?;
     ctx.ui.say(&format!(
         "rendered {}, {} ({}) into {}",
-        count(s.clusters, "cluster"),
-        count(s.resources, "resource"),
-        count(files, "file"),
+        plural(s.clusters, "cluster", "clusters"),
+        plural(s.resources, "resource", "resources"),
+        plural(files, "file", "files"),
         out.display()
     ));
     Ok(Exit::Success)

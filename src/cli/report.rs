@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use fleetc::diag::count;
+use fleetc::diag::plural;
 use fleetc::driver::{self, Options};
 use fleetc::emit::write;
 
@@ -59,8 +59,8 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     if errors + warnings > 0 {
         eprintln!(
             "note: the report lists {} and {} found by validate; `fleetc validate` shows each with its source",
-            count(errors, "error"),
-            count(warnings, "warning")
+            plural(errors, "error", "errors"),
+            plural(warnings, "warning", "warnings")
         );
     }
     Ok(Exit::Success)

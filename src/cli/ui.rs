@@ -65,10 +65,10 @@ impl Ui {
         if failed {
             let mut parts = Vec::new();
             if errors > 0 {
-                parts.push(diag::count(errors, "error"));
+                parts.push(diag::plural(errors, "error", "errors"));
             }
             if warnings > 0 {
-                parts.push(diag::count(warnings, "warning"));
+                parts.push(diag::plural(warnings, "warning", "warnings"));
             }
             let why = if errors == 0 {
                 " (--deny-warnings)"

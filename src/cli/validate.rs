@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fleetc::diag::count;
+use fleetc::diag::plural;
 use fleetc::driver::Options;
 use fleetc::emit::write;
 
@@ -35,11 +35,11 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             .as_ref()
             .map(|f| f.name.as_str())
             .unwrap_or_default(),
-        count(repo.clusters.len(), "cluster"),
-        count(repo.groups.len(), "group"),
-        count(repo.units.len() - policies, "component"),
-        count(policies, "policy"),
-        count(repo.placements.len(), "placement"),
+        plural(repo.clusters.len(), "cluster", "clusters"),
+        plural(repo.groups.len(), "group", "groups"),
+        plural(repo.units.len() - policies, "component", "components"),
+        plural(policies, "policy", "policies"),
+        plural(repo.placements.len(), "placement", "placements"),
     ));
     Ok(Exit::Success)
 }

@@ -311,6 +311,16 @@ impl Diagnostic {
     }
 }
 
+/// A count and the noun that goes with it: `plural(1, "cluster", "clusters")`
+/// is "1 cluster", and 0 or 2 are "0 clusters", "2 clusters" (for every
+/// message that counts something, so none says "1 clusters").
+pub fn plural<N>(n: N, one: &str, many: &str) -> String
+where
+    N: Copy + PartialEq + From<u8> + std::fmt::Display,
+{
+    format!("{n} {}", if n == N::from(1) { one } else { many })
+}
+
 /// Could this file hold a Secret (`kind: Secret`, however quoted or laid
 /// out)? Its lines are then never shown in a snippet, whatever the problem:
 /// a syntax error or a template error on a Secret's value line would print
@@ -331,23 +341,6 @@ fn kind(primary: bool) -> AnnotationKind {
         AnnotationKind::Primary
     } else {
         AnnotationKind::Context
-    }
-}
-
-/// `n` and the noun, plural when `n` is not 1: "1 cluster", "2 clusters",
-/// "3 policies".
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else if let Some(stem) = noun
-        .strip_suffix('y')
-        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
-    {
-        format!("{n} {stem}ies")
-    } else if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("ch") {
-        format!("{n} {noun}es")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 
@@ -410,5 +403,19 @@ impl Diags {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plural_agrees_with_the_count() {
+        assert_eq!(plural(1usize, "cluster", "clusters"), "1 cluster");
+        assert_eq!(plural(0usize, "cluster", "clusters"), "0 clusters");
+        assert_eq!(plural(2usize, "cluster", "clusters"), "2 clusters");
+        assert_eq!(plural(1u64, "byte", "bytes"), "1 byte");
+        assert_eq!(plural(11u64, "policy", "policies"), "11 policies");
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{Block, Op, Report};
+use crate::diag::plural;
 
 /// The hidden marker a CI job finds its own comment by.
 pub const MARKER: &str = "<!-- fleetc:diff -->";
@@ -17,10 +18,6 @@ fn symbol(op: Op) -> &'static str {
         Op::Changed => "~",
         Op::Removed => "-",
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// One line: what changes where.
@@ -226,7 +223,11 @@ fn capped(diff: &str, cap: usize) -> String {
     for line in lines.by_ref() {
         if out.len() + line.len() + 1 > cap {
             let rest = 1 + lines.count();
-            let _ = writeln!(out, "… {rest} more lines not shown");
+            let _ = writeln!(
+                out,
+                "… {} not shown",
+                plural(rest, "more line", "more lines")
+            );
             return out;
         }
         out.push_str(line);
@@ -407,4 +408,17 @@ pub fn json(r: &Report) -> serde_json::Value {
         },
         "changes": changes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_diff_counts_the_lines_left_out() {
+        let diff = "+aaaa\n+bbbb\n+cccc\n";
+        assert_eq!(capped(diff, 100), diff);
+        assert_eq!(capped(diff, 13), "+aaaa\n+bbbb\n… 1 more line not shown\n");
+        assert_eq!(capped(diff, 7), "+aaaa\n… 2 more lines not shown\n");
+    }
 }

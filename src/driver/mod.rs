@@ -130,12 +130,19 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     }
     let pairs = repo.clusters.len().saturating_mul(repo.units.len());
     if pairs > opts.max_cluster_units {
-        let mut d = Diagnostic::error(Code::ClusterUnitsBudget, format!(
-            "{} clusters × {} components and policies = {pairs} (cluster, unit) pairs, over the budget of {}",
-            repo.clusters.len(),
-            repo.units.len(),
-            opts.max_cluster_units
-        ))
+        let mut d = Diagnostic::error(
+            Code::ClusterUnitsBudget,
+            format!(
+                "{} × {} = {pairs} (cluster, unit) pairs, over the budget of {}",
+                diag::plural(repo.clusters.len(), "cluster", "clusters"),
+                diag::plural(
+                    repo.units.len(),
+                    "component or policy",
+                    "components and policies"
+                ),
+                opts.max_cluster_units
+            ),
+        )
         .help("raise the budget with `--limit cluster-units=N` if the fleet is really this large");
         if let Some(f) = &repo.fleet {
             d = d.at(&diag::Span::file(&diag::Source::new(f.file.as_str(), "")));
@@ -155,6 +162,13 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     }
     if format == Format::ArgoCd {
         diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
+    }
+    if format == Format::Plain {
+        diags.extend(emit::agents::check_plain_helm(
+            &repo,
+            &resolved,
+            opts.format.is_some(),
+        ));
     }
     let inputs_digest = inputs_digest(fs, opts, format, &resolved);
     Ok(Planned {

@@ -361,6 +361,44 @@ pub fn app_name(cluster: &str, unit: &str) -> String {
     format!("{cluster}-{unit}")
 }
 
+/// The plain format carries no Helm chart: a Helm component that some
+/// placement puts on a cluster is an error, pointing at the chart and the
+/// first placement (in file order) that places it.
+pub fn check_plain_helm(repo: &Repo, resolved: &Resolved, overridden: bool) -> Diags {
+    let mut diags = Diags::default();
+    let placed: std::collections::BTreeSet<(usize, usize)> = resolved
+        .clusters
+        .iter()
+        .flat_map(|c| &c.units)
+        .filter_map(|u| Some((u.unit, u.placement?)))
+        .collect();
+    for (ui, u) in repo.units.iter().enumerate() {
+        let Some(h) = &u.helm else { continue };
+        let Some(&(_, pi)) = placed.range((ui, 0)..=(ui, usize::MAX)).next() else {
+            continue;
+        };
+        let p = &repo.placements[pi];
+        let mut d = Diagnostic::error(
+            Code::FormatRequirement,
+            format!(
+                "component `{}` is a Helm chart, which the plain output format cannot carry",
+                u.name
+            ),
+        )
+        .at(&h.span)
+        .related(&p.component.span, "placed by this placement")
+        .help("fleetc does not run Helm: a chart is emitted as a Flux HelmRelease (format `flux`) or an Argo CD Application (format `argocd`); choose one of those formats");
+        if let (false, Some(fs)) = (
+            overridden,
+            repo.fleet.as_ref().and_then(|f| f.format_span.as_ref()),
+        ) {
+            d = d.related(fs, "the plain format is chosen here");
+        }
+        diags.push(d);
+    }
+    diags
+}
+
 /// Two (cluster, unit) pairs whose Application names collide (`a-b` + `c`
 /// and `a` + `b-c`) would overwrite each other on the hub.
 pub fn check_argocd_names(repo: &Repo, resolved: &Resolved) -> Diags {

@@ -4,8 +4,9 @@
 //!
 //! A fresh staging directory is written next to `<out>` and swapped in only
 //! when every file was written ([`Staging::commit`]); `<out>` is refused
-//! unless fleetc created it (marker file [`MARKER`]) or it is empty; nothing
-//! is written through a symbolic link. On any failure, and when a staging
+//! unless fleetc created it (marker file [`MARKER`]) or it is empty, and
+//! when it lies inside a tree fleetc wrote; its missing parents are created
+//! (`mkdir -p`); nothing is written through a symbolic link. On any failure, and when a staging
 //! directory is dropped without being committed, the previous tree stays
 //! exactly as it was and the staging directory is removed.
 
@@ -304,6 +305,9 @@ pub struct Staging {
     out: PathBuf,
     dir: PathBuf,
     exists: bool,
+    /// Parents of `out` this run created (`mkdir -p`), outermost first;
+    /// removed again, when still empty, if nothing is committed.
+    created: Vec<PathBuf>,
     files: std::sync::atomic::AtomicUsize,
     streams: Mutex<BTreeMap<String, fs::File>>,
     done: bool,
@@ -311,20 +315,26 @@ pub struct Staging {
 
 impl Staging {
     /// Check that `out` may be replaced, clear what killed runs left, and
-    /// create the staging directory.
+    /// create the staging directory (and `out`'s missing parents, as `mkdir
+    /// -p` would).
     pub fn new(out: &Path) -> Result<Self, WriteError> {
         let exists = check_out(out)?;
-        clean_leftovers(out);
+        check_not_inside_output(out)?;
         let dir = side_path(out, "staging")?;
-        fs::create_dir(&dir).map_err(|e| io("create", &dir, e))?;
-        let s = Staging {
+        let mut s = Staging {
             out: out.to_path_buf(),
             dir,
             exists,
+            created: Vec::new(),
             files: Default::default(),
             streams: Mutex::default(),
             done: false,
         };
+        if !exists {
+            s.created = create_parents(out)?;
+        }
+        clean_leftovers(out);
+        fs::create_dir(&s.dir).map_err(|e| io("create", &s.dir, e))?;
         let marker = s.dir.join(MARKER);
         fs::File::create(&marker)
             .and_then(|mut f| f.write_all(MARKER_TEXT.as_bytes()))
@@ -362,8 +372,75 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.done {
             let _ = fs::remove_dir_all(&self.dir);
+            remove_created(&self.created);
         }
     }
+}
+
+/// Create the missing parents of `out`, outermost first, and return them.
+/// On failure the ones already created are removed again.
+fn create_parents(out: &Path) -> Result<Vec<PathBuf>, WriteError> {
+    let mut missing = Vec::new();
+    for p in out.ancestors().skip(1) {
+        if p.as_os_str().is_empty() || fs::symlink_metadata(p).is_ok() {
+            break;
+        }
+        missing.push(p.to_path_buf());
+    }
+    missing.reverse();
+    let mut created = Vec::new();
+    for p in missing {
+        match fs::create_dir(&p) {
+            Ok(()) => created.push(p),
+            // Created by someone else meanwhile: not ours to remove.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
+            Err(e) => {
+                remove_created(&created);
+                return Err(io("create", &p, e));
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Remove the parents [`create_parents`] made, innermost first, as long as
+/// they are empty.
+fn remove_created(created: &[PathBuf]) {
+    for p in created.iter().rev() {
+        if fs::remove_dir(p).is_err() {
+            break;
+        }
+    }
+}
+
+/// `out` may not lie inside a tree fleetc wrote: that tree is replaced as a
+/// whole on its next render, taking `out` with it.
+fn check_not_inside_output(out: &Path) -> Result<(), WriteError> {
+    let Ok(abs) = std::path::absolute(out) else {
+        return Ok(());
+    };
+    // `..` taken lexically, as the shell's `cd` does: `-o ../x` from inside
+    // a tree is not inside it.
+    let mut resolved = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                resolved.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => resolved.push(c),
+        }
+    }
+    for p in resolved.ancestors().skip(1) {
+        if fs::symlink_metadata(p.join(MARKER)).is_ok_and(|m| m.is_file()) {
+            return Err(WriteError::Refused(format!(
+                "refusing to write to {}: it is inside {}, an output tree fleetc wrote (replaced as a whole on its next render)",
+                out.display(),
+                p.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Sink for Staging {

@@ -448,7 +448,8 @@ impl Reader<'_> {
                 path_error(Code::FileTooLarge,
                     rel,
                     format!(
-                        "file is {len} bytes, over the {} byte limit",
+                        "file is {}, over the {} byte limit",
+                        crate::diag::plural(len, "byte", "bytes"),
                         self.limits.max_file_bytes
                     ),
                 )

@@ -64,6 +64,36 @@ fn hidden(path: &str) -> bool {
     path.split('/').any(|p| p.starts_with('.'))
 }
 
+/// The names kustomize reads a kustomization from (also templated).
+fn is_kustomization(name: &str) -> bool {
+    let name = name.strip_suffix(".j2").unwrap_or(name);
+    matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
+}
+
+/// What to do instead of a kustomization (shared with the check of rendered
+/// documents whose apiVersion is kustomize's).
+pub const KUSTOMIZE_HELP: &str = "fleetc does not run kustomize: every file under templates/ is already one of the component's resources (no `resources:` list needed), and overlays are a placement's `targets` with `patches` (strategic merge, JSON merge patch or `jsonPatch`)";
+
+/// A kustomization file in a component or policy directory: an error at its
+/// first line.
+fn kustomization_error(fs: &FileSet, path: &str) -> Diagnostic {
+    let message = format!(
+        "{} is a kustomization, which fleetc does not read",
+        path.rsplit('/').next().unwrap_or(path)
+    );
+    let d = match source_of(path, fs.get(path).map(|b| &b[..]).unwrap_or_default()) {
+        Ok(src) if !src.text.is_empty() => {
+            let end = src.text.find('\n').unwrap_or(src.text.len());
+            Diagnostic::error(Code::KustomizationFile, message).at(&Span::new(&src, 0, end))
+        }
+        _ => path_error(Code::KustomizationFile, path, message),
+    };
+    d.help(KUSTOMIZE_HELP)
+}
+
 /// Every object file of a fleet, and each unit's templates by unit directory.
 #[derive(Default)]
 struct Layout {
@@ -175,6 +205,10 @@ fn place_unit_file(
         }
         ["templates", tail @ ..] if !tail.is_empty() => {
             let file = tail.last().copied().unwrap_or_default();
+            if is_kustomization(file) {
+                diags.push(kustomization_error(fs, path));
+                return;
+            }
             let tkind = if file.ends_with(".yaml.j2") || file.ends_with(".yml.j2") {
                 TemplateKind::Jinja
             } else if file.ends_with(".j2") {
@@ -190,15 +224,28 @@ fn place_unit_file(
                     .help("templates/ holds *.yaml (plain), *.yaml.j2 (templated) and *.j2 partials for include"));
                 return;
             };
-            layout.templates.entry(udir).or_default().push(TemplateFile {
-                rel: tail.join("/"),
-                path: path.to_string(),
-                kind: tkind,
-            });
+            layout
+                .templates
+                .entry(udir)
+                .or_default()
+                .push(TemplateFile {
+                    rel: tail.join("/"),
+                    path: path.to_string(),
+                    kind: tkind,
+                });
         }
+        [f] if is_kustomization(f) => diags.push(kustomization_error(fs, path)),
         [f] if is_yaml(f) => {
-            diags.push(path_error(Code::FileLayout, path, format!("unexpected YAML file in {udir}/"))
-                .help(format!("the object is {udir}/{obj_file}; resources go under {udir}/templates/")));
+            diags.push(
+                path_error(
+                    Code::FileLayout,
+                    path,
+                    format!("unexpected YAML file in {udir}/"),
+                )
+                .help(format!(
+                    "the object is {udir}/{obj_file}; resources go under {udir}/templates/"
+                )),
+            );
         }
         [] => diags.push(path_error(
             Code::FileLayout,

@@ -237,6 +237,19 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
             );
             continue;
         }
+        // A kustomization under another name (a Flux `Kustomization` is
+        // kustomize.toolkit.fluxcd.io, a resource like any other).
+        if let Some(api) = api.filter(|a| a.starts_with("kustomize.config.k8s.io/")) {
+            diags.push(
+                Diagnostic::error(Code::KustomizationFile, format!(
+                    "this is a kustomize `{}` ({api}), not a Kubernetes object: fleetc does not read kustomizations",
+                    kind.unwrap_or("Kustomization")
+                ))
+                .at(&doc.key_span("apiVersion"))
+                .help(crate::load::KUSTOMIZE_HELP),
+            );
+            continue;
+        }
         let mut missing = Vec::new();
         if api.is_none_or(str::is_empty) {
             missing.push("apiVersion");
@@ -246,17 +259,6 @@ fn objects(docs: Vec<Node>, source: &str, out: &mut Vec<Resource>, diags: &mut D
         }
         if name.is_none_or(str::is_empty) {
             missing.push("metadata.name");
-        }
-        let file = doc.span.path().rsplit('/').next().unwrap_or_default();
-        let kustomization = matches!(
-            file,
-            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-        ) || api.is_some_and(|a| a.starts_with("kustomize.config.k8s.io/"));
-        if kustomization {
-            diags.push(Diagnostic::error(Code::KustomizationFile, "fleetc does not read kustomizations: this file would be applied as a resource")
-                .at(&doc.span)
-                .help("list the kustomization's resources as templates of the component, and express overlays as placement targets with patches"));
-            continue;
         }
         if !missing.is_empty() {
             diags.push(Diagnostic::error(Code::NotAKubernetesObject, format!("not a Kubernetes object: missing {}", missing.join(", ")))
@@ -824,6 +826,72 @@ fn apply_mode(engine: Engine, mode: Mode, r: &mut Resource) {
     }
 }
 
+/// `metadata.labels` and `metadata.annotations` are mappings of strings to
+/// strings, as the API server decodes them (`map[string]string`: it rejects
+/// a number or a boolean; null and nesting are no label either). Anything
+/// else is an error at the value (the line of the rendered template, or of
+/// the patch that set it), rather than being replaced by fleetc's labels.
+fn check_string_map(r: &Resource, field: &str, cluster: &str, d: &mut Diags) {
+    let Some(n) = r.node.get_path(&["metadata", field]) else {
+        return;
+    };
+    let what = if field == "labels" {
+        "label"
+    } else {
+        "annotation"
+    };
+    match &n.v {
+        // `labels:` with nothing after it: no labels (the API server's reading too).
+        Value::Null => {}
+        Value::Map(m) => {
+            for (k, v) in m {
+                if v.as_str().is_none() {
+                    let found = match v.v {
+                        Value::Null => "null".to_string(),
+                        _ => format!("a {}", v.type_name()),
+                    };
+                    let mut diag = Diagnostic::error(Code::InvalidObjectField, format!(
+                        "{} `{}`: the value of {what} `{}` is {found}, and {what} values must be strings",
+                        r.kind,
+                        r.name,
+                        k.name.escape_debug(),
+                    ))
+                    .at(&v.span)
+                    .on_cluster(cluster);
+                    diag = match (&v.v, field) {
+                        (Value::Seq(_) | Value::Map(_), "labels") => diag.help(
+                            "a label value is one short string; put structured data in an annotation, as text (`| tojson`)",
+                        ),
+                        (Value::Seq(_) | Value::Map(_), _) => diag.help(
+                            "an annotation value is one string; write structured data as text (`| tojson`)",
+                        ),
+                        (Value::Null, _) => diag.help(
+                            "the API server accepts only strings here; write `\"\"` for an empty value, or leave the key out",
+                        ),
+                        _ => diag.help(
+                            "the API server accepts only strings here; quote the value (`\"1\"`, `\"true\"`), or print it with `| quote` in a template",
+                        ),
+                    };
+                    d.push(diag);
+                }
+            }
+        }
+        _ => d.push(
+            Diagnostic::error(Code::InvalidObjectField, format!(
+                "{} `{}`: metadata.{field} must be a mapping of strings, found a {}",
+                r.kind,
+                r.name,
+                n.type_name()
+            ))
+            .at(&r.node.get("metadata").map_or(n.span.clone(), |md| md.key_span(field)))
+            .on_cluster(cluster)
+            .help(format!(
+                "write each {what} as `key: value` under `{field}:` (fleetc adds its own to that mapping)"
+            )),
+        ),
+    }
+}
+
 fn finish_cluster(
     repo: &Repo,
     rc: &mut RenderedCluster,
@@ -856,6 +924,9 @@ fn finish_cluster(
                 }
             }
             apply_patches(&ru.patches, r, &rc.name, matched, d);
+            for field in ["labels", "annotations"] {
+                check_string_map(r, field, &rc.name, d);
+            }
             let Value::Map(top) = &mut r.node.v else {
                 continue;
             };
@@ -941,9 +1012,14 @@ fn finish_cluster(
                         continue;
                     }
                     if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
+                        let keys: Vec<&str> = v
+                            .as_map()
+                            .map(|m| m.keys().map(|k| k.name.as_str()).collect())
+                            .unwrap_or_default();
                         d.push(Diagnostic::error(Code::PlaintextSecret, format!(
-                            "Secret `{}` has plaintext `{key}` (values hidden)",
-                            r.name
+                            "Secret `{}` has plaintext `{key}`: {} (values hidden)",
+                            r.name,
+                            secret_keys(&keys)
                         ))
                         .at(&r.node.key_span(key))
                         .on_cluster(&rc.name)
@@ -957,5 +1033,21 @@ fn finish_cluster(
             }
         }
         ru.resources.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
+/// The keys of a Secret's `data` or `stringData` for a message: names only
+/// (never values), in file order, escaped, at most eight of them.
+fn secret_keys(keys: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let list: Vec<String> = keys
+        .iter()
+        .take(SHOWN)
+        .map(|k| format!("`{}`", k.escape_debug()))
+        .collect();
+    let word = if keys.len() == 1 { "key" } else { "keys" };
+    match keys.len() {
+        n if n > SHOWN => format!("{word} {}, and {} more", list.join(", "), n - SHOWN),
+        _ => format!("{word} {}", list.join(", ")),
     }
 }

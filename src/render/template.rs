@@ -3,7 +3,9 @@
 //!
 //! Only the unit's own `templates/` can be loaded (include of anything else
 //! is "template not found"); no clock, randomness, environment, file system
-//! or network is reachable; fuel and recursion limits stop hostile templates.
+//! or network is reachable; fuel and recursion limits stop hostile templates,
+//! and the output budget holds while a template runs (the output is refused
+//! as it is written, and fleetc's filters build nothing larger).
 //! Undefined values may be tested but not printed, iterated or dereferenced
 //! (minijinja's SemiStrict). A string with a line break printed raw is an
 //! error unless it went through `toyaml`, `tojson`, `quote`, `indent` or
@@ -51,6 +53,22 @@ fn to_node(v: &JValue) -> Result<Node, Error> {
     Ok(Node::from_json(&json, &crate::diag::Span::file(&src)))
 }
 
+/// The value as JSON, or the budget error when its JSON is larger than the
+/// output budget (measured without building it: a lazily repeated list is
+/// far larger written out than in memory).
+fn json_within_budget(v: &JValue, what: &str) -> Result<Vec<u8>, Error> {
+    let mut w = Counting {
+        inner: Vec::new(),
+        n: 0,
+        max: budget(),
+    };
+    match serde_json::to_writer(&mut w, v) {
+        Ok(()) => Ok(w.inner),
+        Err(e) if e.is_io() => Err(over_budget(what)),
+        Err(e) => Err(invalid(format!("cannot convert to JSON: {e}"))),
+    }
+}
+
 fn toyaml(v: &JValue) -> Result<JValue, Error> {
     if v.is_undefined() {
         return Err(Error::new(
@@ -58,7 +76,10 @@ fn toyaml(v: &JValue) -> Result<JValue, Error> {
             "toyaml of an undefined value",
         ));
     }
-    Ok(JValue::from_safe_string(to_yaml_fragment(&to_node(v)?)))
+    json_within_budget(v, "`toyaml` of this value")?;
+    let out = to_yaml_fragment(&to_node(v)?);
+    over_budget_if(out.len(), "`toyaml` of this value")?;
+    Ok(JValue::from_safe_string(out))
 }
 
 fn tojson(v: &JValue) -> Result<JValue, Error> {
@@ -68,16 +89,22 @@ fn tojson(v: &JValue) -> Result<JValue, Error> {
             "tojson of an undefined value",
         ));
     }
-    let s =
-        serde_json::to_string(v).map_err(|e| invalid(format!("cannot convert to JSON: {e}")))?;
+    let bytes = json_within_budget(v, "`tojson` of this value")?;
+    let s = String::from_utf8(bytes).map_err(|_| invalid("cannot convert to JSON"))?;
     Ok(JValue::from_safe_string(s))
 }
 
-fn b64encode(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+fn b64encode(v: &JValue) -> Result<String, Error> {
+    let s = text_of(v)?;
+    over_budget_if(
+        s.len().div_ceil(3).saturating_mul(4),
+        "`b64encode` of this value",
+    )?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
 }
 
-fn b64decode(s: &str) -> Result<String, Error> {
+fn b64decode(v: &JValue) -> Result<String, Error> {
+    let s = text_of(v)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .map_err(|e| invalid(format!("b64decode: not valid base64: {e}")))?;
@@ -85,11 +112,10 @@ fn b64decode(s: &str) -> Result<String, Error> {
 }
 
 fn sha256(v: &JValue) -> Result<String, Error> {
-    let bytes = match v.as_str() {
-        Some(s) => s.as_bytes().to_vec(),
-        None => serde_json::to_vec(v).map_err(|e| invalid(format!("sha256: {e}")))?,
+    let d = match v.as_str() {
+        Some(s) => Sha256::digest(s.as_bytes()),
+        None => Sha256::digest(json_within_budget(v, "`sha256` of this value")?),
     };
-    let d = Sha256::digest(&bytes);
     let mut out = String::with_capacity(64);
     for b in d {
         let _ = write!(out, "{b:02x}");
@@ -101,24 +127,143 @@ fn text_of(v: &JValue) -> Result<String, Error> {
     if v.is_undefined() {
         return Err(Error::new(ErrorKind::UndefinedError, "undefined value"));
     }
+    if let Some(s) = v.as_str() {
+        over_budget_if(s.len(), "this value")?;
+        return Ok(s.to_string());
+    }
     // String filters spell scalars as YAML does (minijinja's own Display
     // says None/True/False, Python's spelling); none is the empty text, as
     // Helm's `quote` gives for a missing value.
-    Ok(match v.as_str() {
-        Some(s) => s.to_string(),
-        None if v.is_none() => String::new(),
-        None if v.kind() == minijinja::value::ValueKind::Bool => v.is_true().to_string(),
-        None => v.to_string(),
+    if v.is_none() {
+        return Ok(String::new());
+    }
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        return Ok(v.is_true().to_string());
+    }
+    // A lazily repeated list (`[s] * 1000`) prints to far more than it holds:
+    // stop at the budget instead of building the whole text.
+    let mut out = Bounded::new(budget());
+    match write!(out, "{v}") {
+        Ok(()) => Ok(out.text),
+        Err(_) => Err(over_budget("this value as text")),
+    }
+}
+
+thread_local! {
+    /// The output budget of the render under way on this thread, and how
+    /// much of it the output has used.
+    static OUTPUT: std::cell::Cell<(usize, usize)> =
+        const { std::cell::Cell::new((0, 16 << 20)) };
+    /// Set when the render under way stopped at its output budget.
+    static OVER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The output budget of the render under way (`template-output-bytes`).
+fn budget() -> usize {
+    OUTPUT.with(|o| o.get().1)
+}
+
+/// What is left of it.
+fn remaining() -> usize {
+    OUTPUT.with(|o| {
+        let (used, max) = o.get();
+        max.saturating_sub(used)
     })
+}
+
+/// The error that stops a render at its output budget (the message is
+/// replaced by [`render`]'s, which names the budget).
+fn over_budget(what: &str) -> Error {
+    OVER.with(|f| f.set(true));
+    invalid(format!("{what} is over the template output budget"))
+}
+
+/// Nothing larger than the whole output budget is built by fleetc's filters:
+/// it could never be printed.
+fn over_budget_if(len: usize, what: &str) -> Result<(), Error> {
+    if len > budget() {
+        return Err(over_budget(what));
+    }
+    Ok(())
+}
+
+/// A `fmt::Write` that refuses to grow past `max` bytes.
+struct Bounded {
+    text: String,
+    max: usize,
+}
+
+impl Bounded {
+    fn new(max: usize) -> Self {
+        Bounded {
+            text: String::new(),
+            max,
+        }
+    }
+}
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.text.len().saturating_add(s.len()) > self.max {
+            return Err(std::fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+}
+
+/// An `io::Write` that counts bytes and refuses past `max` (for serde).
+struct Counting<W> {
+    inner: W,
+    n: usize,
+    max: usize,
+}
+
+impl<W: std::io::Write> std::io::Write for Counting<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.n.saturating_add(b.len()) > self.max {
+            return Err(std::io::Error::other("over the template output budget"));
+        }
+        self.n += b.len();
+        self.inner.write_all(b)?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The whole output of one template render, refused past the budget while
+/// it is written, so a template that prints without end stops at the budget
+/// instead of growing the process without bound.
+struct Output {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl std::io::Write for Output {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(b.len()) > self.max {
+            OVER.with(|f| f.set(true));
+            return Err(std::io::Error::other("over the template output budget"));
+        }
+        self.buf.extend_from_slice(b);
+        let used = self.buf.len();
+        OUTPUT.with(|o| o.set((used, self.max)));
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The widest `indent`/`nindent` accepted (YAML never needs more; a huge
 /// width from a hostile template would allocate without bound: found by
 /// fuzzing).
 const MAX_INDENT: usize = 256;
-/// The most an indented text may grow to.
-const MAX_INDENTED_BYTES: usize = 64 << 20;
 
+/// The width is at most [`MAX_INDENT`] and the indented text (at most one
+/// more pad than there are line breaks) fits the output budget.
 fn check_indent(s: &str, width: usize) -> Result<(), Error> {
     if width > MAX_INDENT {
         return Err(invalid(format!(
@@ -126,36 +271,67 @@ fn check_indent(s: &str, width: usize) -> Result<(), Error> {
         )));
     }
     let lines = s.bytes().filter(|&b| b == b'\n').count() + 1;
-    if s.len().saturating_add(lines.saturating_mul(width)) > MAX_INDENTED_BYTES {
-        return Err(invalid(format!(
-            "indenting this text would make it over {MAX_INDENTED_BYTES} bytes"
-        )));
-    }
-    Ok(())
+    over_budget_if(
+        s.len().saturating_add(lines.saturating_mul(width)),
+        "the indented text",
+    )
 }
 
-/// minijinja's `indent`: every line but the first (unless `first`), blank lines only with `blank`.
+/// One `\n` and then one `\r` taken off the end (as minijinja does).
+fn strip_trailing_newline(mut s: &str) -> &str {
+    if let Some(x) = s.strip_suffix('\n') {
+        s = x;
+    }
+    if let Some(x) = s.strip_suffix('\r') {
+        s = x;
+    }
+    s
+}
+
+/// minijinja's `indent`, to the byte: the text loses one trailing line
+/// break; every line but the first (unless `first`) gets `width` spaces,
+/// blank lines (empty, or a lone `\r` of CRLF text) only with `blank`; the
+/// result loses one trailing line break again. `width` defaults to 4 and the
+/// arguments may also be given by name (`width`, `first`, `blank`). Unlike
+/// minijinja's, the result is always safe to print (see [`environment`]'s
+/// line-break check) and the width is at most [`MAX_INDENT`].
 fn indent(
     v: &JValue,
-    width: usize,
+    width: Option<usize>,
     first: Option<bool>,
     blank: Option<bool>,
+    kwargs: &Kwargs,
 ) -> Result<JValue, Error> {
+    let width = match width {
+        Some(w) => w,
+        None => kwargs.get::<Option<usize>>("width")?.unwrap_or(4),
+    };
+    let first = match first {
+        Some(f) => f,
+        None => kwargs.get::<Option<bool>>("first")?.unwrap_or(false),
+    };
+    let blank = match blank {
+        Some(b) => b,
+        None => kwargs.get::<Option<bool>>("blank")?.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
     let s = text_of(v)?;
     check_indent(&s, width)?;
     let pad = " ".repeat(width);
     let mut out = String::with_capacity(s.len() + 16);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let want =
-            (i > 0 || first.unwrap_or(false)) && (!line.is_empty() || blank.unwrap_or(false));
-        if want {
+    let mut lines = strip_trailing_newline(&s).split('\n');
+    if !first {
+        out.push_str(lines.next().unwrap_or_default());
+        out.push('\n');
+    }
+    for line in lines {
+        if !(line.is_empty() || line == "\r") || blank {
             out.push_str(&pad);
         }
         out.push_str(line);
+        out.push('\n');
     }
+    out.truncate(strip_trailing_newline(&out).len());
     Ok(JValue::from_safe_string(out))
 }
 
@@ -172,9 +348,9 @@ fn nindent(v: &JValue, width: usize) -> Result<JValue, Error> {
 
 fn quote(v: &JValue) -> Result<JValue, Error> {
     let s = text_of(v)?;
-    Ok(JValue::from_safe_string(
-        serde_json::to_string(&s).unwrap_or_default(),
-    ))
+    let out = serde_json::to_string(&s).unwrap_or_default();
+    over_budget_if(out.len(), "`quote` of this value")?;
+    Ok(JValue::from_safe_string(out))
 }
 
 fn required(v: JValue, msg: Option<&str>) -> Result<JValue, Error> {
@@ -227,6 +403,11 @@ pub fn environment(
                     "a string with a line break is printed raw; pass it through toyaml, tojson, quote, indent or nindent",
                 ));
             }
+            // Refused before it is written (the error then points at this
+            // expression), also inside `{% set %}` blocks and macros.
+            if s.len() > remaining() {
+                return Err(over_budget("this value"));
+            }
             return out.write_str(s).map_err(Error::from);
         }
         match value.kind() {
@@ -241,14 +422,16 @@ pub fn environment(
     });
     env.add_filter("toyaml", |v: JValue| toyaml(&v));
     env.add_filter("tojson", |v: JValue| tojson(&v));
-    env.add_filter("b64encode", |s: String| b64encode(&s));
-    env.add_filter("b64decode", |s: String| b64decode(&s));
+    env.add_filter("b64encode", |v: JValue| b64encode(&v));
+    env.add_filter("b64decode", |v: JValue| b64decode(&v));
     env.add_filter("sha256", |v: JValue| sha256(&v));
     env.add_filter(
         "indent",
-        |v: JValue, width: usize, first: Option<bool>, blank: Option<bool>, _kw: Kwargs| {
-            indent(&v, width, first, blank)
-        },
+        |v: JValue,
+         width: Option<usize>,
+         first: Option<bool>,
+         blank: Option<bool>,
+         kwargs: Kwargs| { indent(&v, width, first, blank, &kwargs) },
     );
     env.add_filter("nindent", |v: JValue, width: usize| nindent(&v, width));
     env.add_filter("quote", |v: JValue| quote(&v));
@@ -311,23 +494,38 @@ fn render_unguarded(
     let t = env
         .get_template(name)
         .map_err(|e| TemplateError::from_error(&e, name))?;
-    let out = t
-        .render(ctx)
-        .map_err(|e| TemplateError::from_error(&e, name))?;
-    if out.len() > limits.max_output_bytes {
-        return Err(TemplateError {
-            code: Code::TemplateBudget,
-            message: format!(
-                "template output is over the {} byte budget (raise it with `--limit template-output-bytes=N`)",
-                limits.max_output_bytes
-            ),
+    let max = limits.max_output_bytes;
+    let previous = OUTPUT.with(|o| o.replace((0, max)));
+    OVER.with(|f| f.set(false));
+    // The output is refused as it is written: the budget holds while the
+    // template runs, not only once it is done.
+    let mut out = Output {
+        buf: Vec::new(),
+        max,
+    };
+    let run = t.render_captured_to(ctx, &mut out).map(drop);
+    OUTPUT.with(|o| o.set(previous));
+    let over = OVER.with(|f| f.replace(false));
+    match run {
+        Ok(()) => String::from_utf8(out.buf).map_err(|_| TemplateError {
+            code: Code::TemplateError,
+            message: "template error: the output is not UTF-8".into(),
             template: name.to_string(),
             line: None,
             range: None,
             chain: vec![],
-        });
+        }),
+        Err(e) => {
+            let mut te = TemplateError::from_error(&e, name);
+            if over {
+                te.code = Code::TemplateBudget;
+                te.message = format!(
+                    "template output is over the {max} byte budget (raise it with `--limit template-output-bytes=N`)"
+                );
+            }
+            Err(te)
+        }
     }
-    Ok(out)
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +565,8 @@ impl TemplateError {
         if detail.contains("recursion limit") {
             code = Code::TemplateBudget;
             detail.push_str(" (the budget is `--limit template-recursion=N`)");
+        } else if detail.contains("over the template output budget") {
+            code = Code::TemplateBudget;
         } else if detail.contains("a string with a line break is printed raw") {
             code = Code::TemplateMultilineValue;
         }
@@ -393,12 +593,126 @@ mod tests {
     use minijinja::context;
 
     fn run(src: &str, ctx: JValue) -> Result<String, TemplateError> {
+        run_with(src, ctx, &TemplateLimits::default())
+    }
+
+    fn run_with(src: &str, ctx: JValue, l: &TemplateLimits) -> Result<String, TemplateError> {
         let mut m = BTreeMap::new();
         m.insert("t.yaml.j2".to_string(), src.to_string());
         m.insert("_h.j2".to_string(), "{{ nope.x }}".to_string());
-        let l = TemplateLimits::default();
+        let env = environment(Arc::new(m), l);
+        render(&env, "t.yaml.j2", &ctx, l)
+    }
+
+    fn budget_of(n: usize) -> TemplateLimits {
+        TemplateLimits {
+            max_output_bytes: n,
+            ..TemplateLimits::default()
+        }
+    }
+
+    fn assert_over_budget(r: Result<String, TemplateError>, n: usize) -> TemplateError {
+        let e = r.expect_err("over the budget");
+        assert_eq!(
+            e.message,
+            format!("template output is over the {n} byte budget (raise it with `--limit template-output-bytes=N`)")
+        );
+        e
+    }
+
+    #[test]
+    fn the_output_budget_holds_while_rendering() {
+        let l = budget_of(1000);
+        // Exactly the budget is fine; one byte more is not.
+        assert_eq!(
+            run_with(&"x".repeat(1000), context! {}, &l).unwrap().len(),
+            1000
+        );
+        assert_over_budget(run_with(&"x".repeat(1001), context! {}, &l), 1000);
+        // A printed value that does not fit is refused before it is written,
+        // at its expression; so is one in a `{% set %}` block.
+        let e = assert_over_budget(
+            run_with(
+                "a: 1\n{% for i in range(100) %}{{ 'y' * 50 }}{% endfor %}\n",
+                context! {},
+                &l,
+            ),
+            1000,
+        );
+        assert_eq!(e.line, Some(2));
+        assert!(e.range.is_some());
+        let e = assert_over_budget(
+            run_with(
+                "{% set s %}{{ 'x' * 100000000 }}{% endset %}",
+                context! {},
+                &l,
+            ),
+            1000,
+        );
+        assert_eq!(e.line, Some(1));
+        // Template text repeated by a loop stops at the budget too.
+        assert_over_budget(
+            run_with(
+                &format!(
+                    "{{% for i in range(100) %}}{}{{% endfor %}}",
+                    "z".repeat(50)
+                ),
+                context! {},
+                &l,
+            ),
+            1000,
+        );
+        // Inside an include, the include is named.
+        let mut m = BTreeMap::new();
+        m.insert(
+            "t.yaml.j2".to_string(),
+            "{% for i in range(100) %}{% include '_big.j2' %}{% endfor %}".to_string(),
+        );
+        m.insert("_big.j2".to_string(), "{{ 'q' * 40 }}".to_string());
         let env = environment(Arc::new(m), &l);
-        render(&env, "t.yaml.j2", &ctx, &l)
+        let e = assert_over_budget(render(&env, "t.yaml.j2", &context! {}, &l), 1000);
+        assert_eq!(e.template, "_big.j2");
+        assert_eq!(e.chain, vec!["t.yaml.j2".to_string()]);
+    }
+
+    #[test]
+    fn filters_build_nothing_larger_than_the_budget() {
+        let l = budget_of(1000);
+        let ctx = context! { s => "x".repeat(600), l => vec!["x".repeat(100); 3] };
+        for src in [
+            "{{ (s ~ s) | indent(2) }}",
+            "{{ ((s ~ '\n') * 2) | nindent(4) }}",
+            "{{ ([s] * 100000) | tojson }}",
+            "{{ ([s] * 100000) | toyaml }}",
+            "{{ ([s] * 100000) | sha256 }}",
+            "{{ ([s] * 100000) | quote }}",
+            "{{ s | b64encode | b64encode }}",
+            "{{ ([l] * 1000000) | b64encode }}",
+        ] {
+            assert_over_budget(run_with(src, ctx.clone(), &l), 1000);
+        }
+        // Within the budget they work as before.
+        assert_eq!(
+            run_with("{{ l | tojson | length }}", ctx.clone(), &l).unwrap(),
+            "310"
+        );
+        assert_eq!(
+            run_with("{{ ('a' * 3) | sha256 }}", ctx, &l).unwrap(),
+            "9834876dcfb05cb167a5c24953eba58c4ac89b1adf57f28f2f9d09af107ee8f0"
+        );
+    }
+
+    #[test]
+    fn the_budget_belongs_to_one_render() {
+        let l = budget_of(1000);
+        assert_over_budget(run_with(&"x".repeat(1001), context! {}, &l), 1000);
+        // Neither the spent budget nor the failure carries over to the next render.
+        assert_eq!(
+            run_with(&"x".repeat(1000), context! {}, &l).unwrap().len(),
+            1000
+        );
+        let e = run("{{ nope }}", context! {}).unwrap_err();
+        assert!(e.message.starts_with("undefined value"), "{}", e.message);
     }
 
     #[test]
@@ -474,6 +788,80 @@ mod tests {
             .message
             .contains("need it"));
         assert_eq!(run("{{ 'a\nb' | indent(2) }}", ctx).unwrap(), "a\n  b");
+    }
+
+    /// fleetc's `indent` gives exactly what minijinja's built-in gives.
+    #[test]
+    fn indent_is_minijinjas() {
+        let plain = minijinja::Environment::new();
+        let texts = [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "a\nb\n\nc\n",
+            "a\nb\n\nc\n\n",
+            "\n",
+            "\n\n",
+            "\na",
+            "a\n\n\nb",
+            "  x\n\ty\n",
+            "\r\n",
+            "a\r\nb\r\n",
+            "a\r\n\r\nb\r\n",
+            "a\n\r",
+            "é\nü\n",
+        ];
+        let args = [
+            "",
+            "()",
+            "(2)",
+            "(0)",
+            "(2, true)",
+            "(2, false, true)",
+            "(2, true, true)",
+            "(3, first=true)",
+            "(2, blank=true)",
+            "(width=1, first=true, blank=true)",
+            "(first=true)",
+        ];
+        let mut compared = 0;
+        for t in texts {
+            for a in args {
+                let src = format!("[{{{{ s | indent{a} }}}}]");
+                let ctx = context! { s => t };
+                let want = plain.render_str(&src, ctx.clone()).unwrap();
+                let got = run(&src, ctx).unwrap();
+                assert_eq!(got, want, "{t:?} | indent{a}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, texts.len() * args.len());
+        // The example from the bug: the trailing line break goes.
+        assert_eq!(
+            run("{{ s | indent(2) }}", context! { s => "a\nb\n\nc\n" }).unwrap(),
+            "a\n  b\n\n  c"
+        );
+        // Not text: numbers as minijinja prints them; none and booleans as
+        // YAML spells them (minijinja says None/True), like every fleetc
+        // string filter. Unknown arguments are errors in both.
+        let src = "{{ 42 | indent(2, true) }}";
+        assert_eq!(
+            run(src, context! {}).unwrap(),
+            plain.render_str(src, ()).unwrap()
+        );
+        assert_eq!(
+            run("[{{ none | indent(2, true) }}]", context! {}).unwrap(),
+            "[]"
+        );
+        assert_eq!(
+            run("{{ true | indent(2, true) }}", context! {}).unwrap(),
+            "  true"
+        );
+        let src = "{{ 'a' | indent(2, bogus=true) }}";
+        assert!(plain.render_str(src, ()).is_err());
+        assert!(run(src, context! {}).is_err());
     }
 
     #[test]

@@ -181,11 +181,11 @@ fn chart(r: &Report) -> String {
         let y = top + h - bh;
         let _ = write!(
             o,
-            "<g><title>{}: {} clusters ({})</title><rect class=\"bar\" data-version=\"{}\" data-count=\"{c}\" x=\"{x}\" y=\"{y}\" width=\"{bar}\" height=\"{bh}\"/>\
+            "<g><title>{}: {} ({})</title><rect class=\"bar\" data-version=\"{}\" data-count=\"{c}\" x=\"{x}\" y=\"{y}\" width=\"{bar}\" height=\"{bh}\"/>\
              <text x=\"{cx}\" y=\"{ty}\" text-anchor=\"middle\">{c}</text>\
              <text x=\"{cx}\" y=\"{ly}\" text-anchor=\"middle\">{}</text></g>",
             esc(&k.version),
-            c,
+            crate::diag::plural(c, "cluster", "clusters"),
             esc(&k.clusters.join(", ")),
             esc(&k.version),
             esc(&k.version),

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
+use crate::diag::plural;
 
 /// Columns padded to their widest cell, two spaces apart, no trailing blanks.
 fn table(indent: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -40,10 +41,6 @@ fn list(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn summary_line(r: &Report) -> String {

@@ -117,11 +117,14 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         for c in chosen {
             if let Some(&other) = first_on.get(&(ui, c.clone())) {
                 let o = &repo.placements[other];
+                // The same message and spans on every cluster, which is
+                // named in `clusters`: the clusters fold into one error.
                 diags.push(Diagnostic::error(Code::TwoPlacements, format!(
-                    "placements `{}` and `{}` both put component `{}` on cluster `{c}`",
+                    "placements `{}` and `{}` both put component `{}` on the same cluster",
                     o.name, p.name, p.component.name
                 ))
                 .at(&p.component.span)
+                .on_cluster(&c)
                 .related(&o.component.span, "the other placement")
                 .help("a component is placed on a cluster by one placement; narrow one of the targets (excludeClusters)"));
                 continue;

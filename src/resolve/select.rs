@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::diag::{Diagnostic, Diags};
+use crate::diag::{plural, Diagnostic, Diags};
 use crate::load::model::{NameRef, Placement, Repo, Selector, Target};
 
 /// Clusters a selector matches plus the (known) clusters listed by name.
@@ -179,11 +179,20 @@ pub fn place(
         Some((n, span)) => {
             if candidates.len() < *n {
                 diags.push(
-                    Diagnostic::warning(Code::TooFewCandidates, format!(
-                        "placement `{}` asks for {n} clusters but only {} are candidates; all of them are used",
-                        p.name,
-                        candidates.len()
-                    ))
+                    Diagnostic::warning(
+                        Code::TooFewCandidates,
+                        format!(
+                            "placement `{}` asks for {} but only {} {}; all of them are used",
+                            p.name,
+                            plural(*n, "cluster", "clusters"),
+                            candidates.len(),
+                            if candidates.len() == 1 {
+                                "is a candidate"
+                            } else {
+                                "are candidates"
+                            }
+                        ),
+                    )
                     .at(span),
                 );
             }

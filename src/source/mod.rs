@@ -168,7 +168,8 @@ pub fn read_dir(root: &Path, limits: &Limits) -> Result<FileSet, Diags> {
                     path_error(Code::FileTooLarge,
                         &rel,
                         format!(
-                            "file is {len} bytes, over the {} byte limit",
+                            "file is {}, over the {} byte limit",
+                            crate::diag::plural(len, "byte", "bytes"),
                             limits.max_file_bytes
                         ),
                     )

@@ -374,22 +374,10 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
         format!("output.format: {}", format.as_str())
     };
     match format {
-        Format::Plain => {
-            for u in repo.units.iter() {
-                if let Some(h) = &u.helm {
-                    let mut d = Diagnostic::error(Code::FormatRequirement, format!(
-                        "component `{}` is a Helm chart, which the plain output format cannot carry",
-                        u.name
-                    ))
-                    .at(&h.span)
-                    .help("fleetc does not run Helm: a chart is emitted as a Flux HelmRelease (format `flux`) or an Argo CD Application (format `argocd`); choose one of those formats");
-                    if let (false, Some(fs)) = (overridden, &fleet.format_span) {
-                        d = d.related(fs, "the plain format is chosen here");
-                    }
-                    diags.push(d);
-                }
-            }
-        }
+        // A Helm chart in the plain format is checked once placement is
+        // known (emit::agents::check_plain_helm): one placed nowhere is never
+        // rendered.
+        Format::Plain => {}
         Format::Flux | Format::ArgoCd => {
             if fleet.output.repository.is_none() {
                 diags.push(

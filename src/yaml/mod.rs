@@ -26,7 +26,7 @@ use indexmap::IndexMap;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde_saphyr::granit_parser::{Event, Options, Parser, ScalarStyle, ScanError};
 
-use crate::diag::{Diagnostic, Source, Span};
+use crate::diag::{plural, Diagnostic, Source, Span};
 
 /// Limits applied while reading one file.
 #[derive(Clone, Debug)]
@@ -464,8 +464,8 @@ impl Builder<'_> {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > self.budget.max_nodes {
             return Err(Diagnostic::error(Code::YamlBudget, format!(
-                "this file expands to more than {} YAML nodes",
-                self.budget.max_nodes
+                "this file expands to more than {}",
+                plural(self.budget.max_nodes, "YAML node", "YAML nodes")
             ))
             .at(&self.span(at, at + 1))
             .help("aliases that repeat large anchors multiply the size (\"billion laughs\"); write the data out, split the file, or raise the budget with `--limit yaml-nodes=N`"));
@@ -505,8 +505,8 @@ impl Builder<'_> {
                 self.aliases += 1;
                 if self.aliases > self.budget.max_aliases {
                     return Err(Diagnostic::error(Code::YamlAlias, format!(
-                        "this file uses more than {} YAML aliases",
-                        self.budget.max_aliases
+                        "this file uses more than {}",
+                        plural(self.budget.max_aliases, "YAML alias", "YAML aliases")
                     ))
                     .at(&self.span(start, end))
                     .help("write the data out, split the file, or raise the budget with `--limit yaml-aliases=N`"));
@@ -614,8 +614,8 @@ impl Builder<'_> {
             return Err(Diagnostic::error(
                 Code::YamlBudget,
                 format!(
-                    "YAML nesting is deeper than {} levels",
-                    self.budget.max_depth
+                    "YAML nesting is deeper than {}",
+                    plural(self.budget.max_depth, "level", "levels")
                 ),
             )
             .at(&self.span(start, start + 1))
@@ -634,8 +634,8 @@ impl Builder<'_> {
                     return Err(Diagnostic::error(
                         Code::YamlBudget,
                         format!(
-                            "more than {} YAML documents in one file",
-                            self.budget.max_documents
+                            "more than {} in one file",
+                            plural(self.budget.max_documents, "YAML document", "YAML documents")
                         ),
                     )
                     .at(&Span::new(&src, start, end))

@@ -149,6 +149,191 @@ fn output_directories_fleetc_did_not_create_are_refused() {
     }
 }
 
+/// `-o a/b/out` creates the missing parents, as `mkdir -p` does; a failed
+/// render removes them again, and a directory inside a tree fleetc wrote is
+/// refused (that tree is replaced as a whole on its next render).
+#[test]
+fn missing_parents_of_the_output_are_created() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    let o = fleetc(&["render", "repo", "-o", "a/b/out"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = tmp.path().join("a/b/out");
+    assert!(out.join(".fleetc-output").is_file());
+    assert!(out.join("inventory.json").is_file());
+    assert!(side_dirs(&tmp.path().join("a/b")).is_empty());
+    // The same tree as a render into an existing parent.
+    let o = fleetc(&["render", "repo", "-o", "flat"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(read_tree(&out), read_tree(&tmp.path().join("flat")));
+    // An absolute path, and a second render into the created tree.
+    let abs = tmp.path().join("c/d/out");
+    let o = fleetc(
+        &["render", "repo", "-o", &abs.to_string_lossy()],
+        tmp.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let o = fleetc(&["render", "repo", "-o", "a/b/out"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("up to date"),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // A render that fails leaves no directory behind.
+    std::fs::write(
+        repo.join("components/web/templates/app.yaml.j2"),
+        "kind: {{ nope }}\n",
+    )
+    .expect("write");
+    let o = fleetc(&["render", "repo", "-o", "x/y/out"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(!tmp.path().join("x").exists(), "x/ was left behind");
+
+    // Inside a tree fleetc wrote: refused, nothing created in it.
+    let before = read_tree(&out);
+    let o = fleetc(&["render", "repo", "-o", "a/b/out/new/deeper"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("an output tree fleetc wrote"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.join("new").exists());
+    assert_eq!(read_tree(&out), before);
+    // The existing refusals stay: the repository, its parents, a directory
+    // fleetc did not create.
+    for bad in ["repo/sub/..", "repo/..", "repo/components/web"] {
+        let o = fleetc(&["render", "repo", "-o", bad], tmp.path());
+        assert_eq!(code(&o), 2, "-o {bad}: {}", text(&o.stderr));
+    }
+    // A parent that is a file cannot be created through (an I/O error).
+    std::fs::write(tmp.path().join("file"), "x").expect("write");
+    let o = fleetc(&["render", "repo", "-o", "file/sub/out"], tmp.path());
+    assert_eq!(code(&o), 3, "{}", text(&o.stderr));
+}
+
+/// The plain format cannot carry a Helm chart, but only a placed chart has to
+/// be carried: one that no placement puts on a cluster is never rendered.
+#[test]
+fn an_unplaced_helm_component_does_not_stop_the_plain_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    std::fs::create_dir_all(repo.join("components/chart")).expect("mkdir");
+    std::fs::write(
+        repo.join("components/chart/component.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: chart\nspec:\n  namespace: chart\n  version: 1.2.3\n  helm: {chart: chart, repository: https://charts.example.com}\n",
+    )
+    .expect("write");
+    let placement = |target: &str| {
+        std::fs::write(
+            repo.join("placements/chart.yaml"),
+            format!("apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: chart\nspec:\n  component: chart\n  target: {target}\n"),
+        )
+        .expect("write")
+    };
+    // No placement at all, then one whose target selects no cluster.
+    for target in [
+        None,
+        Some("{clusterSelector: {matchLabels: {env: nowhere}}}"),
+    ] {
+        if let Some(t) = target {
+            placement(t);
+        }
+        let o = fleetc(&["validate", "repo"], tmp.path());
+        assert_eq!(code(&o), 0, "{target:?}: {}", text(&o.stderr));
+        assert!(
+            !text(&o.stderr).contains("Helm chart"),
+            "{}",
+            text(&o.stderr)
+        );
+        let o = fleetc(&["render", "repo", "-o", "out"], tmp.path());
+        assert_eq!(code(&o), 0, "{target:?}: {}", text(&o.stderr));
+        assert!(!tmp.path().join("out/clusters/a/chart").exists());
+    }
+    // Placed on a cluster: the plain format refuses it.
+    placement("{clusters: [b]}");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(
+            "component `chart` is a Helm chart, which the plain output format cannot carry"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("placements/chart.yaml:6:14"), "{err}");
+    // Another format carries it.
+    let o = fleetc(&["validate", "repo", "--format", "flux"], tmp.path());
+    assert!(
+        !text(&o.stderr).contains("Helm chart"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// Messages that count say "1 cluster", not "1 clusters".
+#[test]
+fn counts_of_one_are_singular() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = base_copy(tmp.path());
+    // numberOfClusters: 1 leaves two clusters out; explain says why.
+    std::fs::write(
+        repo.join("placements/web.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: web\nspec:\n  component: web\n  target: {all: true}\n  numberOfClusters: 1\n",
+    )
+    .expect("write");
+    let placed = |o: &std::process::Output| text(&o.stdout).contains("web → web: selected");
+    let mut left_out = 0;
+    for c in ["a", "b", "c"] {
+        let o = fleetc(&["explain", "repo", c], tmp.path());
+        assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+        if !placed(&o) {
+            left_out += 1;
+            assert!(
+                text(&o.stdout)
+                    .contains("not selected: not among the 1 cluster chosen (numberOfClusters)"),
+                "{}",
+                text(&o.stdout)
+            );
+        }
+    }
+    assert_eq!(left_out, 2);
+    // Asking for two of one candidate.
+    std::fs::write(
+        repo.join("placements/web.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: web\nspec:\n  component: web\n  target: {clusters: [a]}\n  numberOfClusters: 2\n",
+    )
+    .expect("write");
+    let o = fleetc(&["validate", "repo"], tmp.path());
+    assert!(
+        text(&o.stderr).contains(
+            "placement `web` asks for 2 clusters but only 1 is a candidate; all of them are used"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    // Budgets of one.
+    std::fs::write(
+        repo.join("components/web/templates/two.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n",
+    )
+    .expect("write");
+    for (limit, says) in [
+        ("yaml-documents=1", "more than 1 YAML document in one file"),
+        ("yaml-depth=1", "YAML nesting is deeper than 1 level"),
+    ] {
+        let o = fleetc(&["--limit", limit, "validate", "repo"], tmp.path());
+        assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{limit}: {}",
+            text(&o.stderr)
+        );
+    }
+}
+
 #[test]
 fn check_lists_every_difference_and_exits_1() {
     let tmp = tempfile::tempdir().expect("tempdir");

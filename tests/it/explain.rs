@@ -20,6 +20,12 @@ fn explain_names_the_winning_layer_and_what_it_shadowed() {
     let out = text(&o.stdout);
     // Three layers set replicas: the component (1), fleet.yaml (2), the placement's `eu` customization (3).
     assert!(out.contains("values.ingress-nginx.replicas = 3"), "{out}");
+    // The groups the values come from are shown with --component too, with why.
+    assert!(out.contains("\ngroups, in layering order:\n"), "{out}");
+    assert!(
+        out.contains("production (priority 10): selector matches (env=production)"),
+        "{out}"
+    );
     insta::with_settings!({snapshot_path => root().join("tests/it/snapshots"), prepend_module_to_snapshot => false, omit_expression => true}, {
         insta::assert_snapshot!("explain_prod_eu_west_1_ingress_replicas", out);
     });

@@ -41,6 +41,8 @@ struct Case {
     names: &'static str,
     /// The diagnostic code stderr must show (`error[code]`), when set.
     diag: Option<&'static str>,
+    /// More text stderr must contain (e.g. the `--limit` that raises a budget).
+    mentions: Vec<&'static str>,
     /// The exit code expected.
     code: i32,
     /// The repository is a git repository with the base committed.
@@ -58,6 +60,7 @@ fn case(name: &'static str, names: &'static str) -> Case {
         args: vec!["render".into(), ".".into(), "-o".into(), "../out".into()],
         names,
         diag: None,
+        mentions: Vec::new(),
         code: 2,
         git: false,
         shell: None,
@@ -96,6 +99,10 @@ impl Case {
     }
     fn shell(mut self, prefix: &'static str) -> Self {
         self.shell = Some(prefix);
+        self
+    }
+    fn mentions(mut self, text: &'static str) -> Self {
+        self.mentions.push(text);
         self
     }
 }
@@ -304,7 +311,23 @@ fn cases() -> Vec<Case> {
         case("template output over budget", "components/web/templates/app.yaml.j2")
             // An input change too: an unchanged fleet is up to date and not rendered again.
             .file("components/web/templates/app.yaml.j2", format!("{}# changed\n", include_str!("cases/_base/components/web/templates/app.yaml.j2")))
-            .args(&["--limit", "template-output-bytes=64", "render", ".", "-o", "../out"]),
+            .args(&["--limit", "template-output-bytes=64", "render", ".", "-o", "../out"])
+            .mentions("--limit template-output-bytes=N"),
+        // The budget holds while the template runs: under a 2 GiB address
+        // space, printing 4 GiB aborted the process before the check after
+        // rendering was reached.
+        case("template prints 64 strings of 64 MiB (2 GiB address space)", TPL)
+            .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n{% for i in range(64) %}\n  k{{ i }}: {{ \"x\" * 67108864 }}\n{% endfor %}\n")
+            .shell("ulimit -v 2097152;")
+            .mentions("--limit template-output-bytes=N"),
+        case("template prints 4,096 strings of 1 MiB (2 GiB address space)", TPL)
+            .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n{% set big = \"x\" * 1048576 %}\n{% for i in range(4096) %}\n  k{{ i }}: {{ big }}\n{% endfor %}\n")
+            .shell("ulimit -v 2097152;")
+            .mentions("--limit template-output-bytes=N"),
+        case("template repeats its own text 4,096 times (2 GiB address space)", TPL)
+            .file(TPL, format!("{{% for i in range(4096) %}}\n# {}\n{{% endfor %}}\n", "x".repeat(1 << 20)))
+            .shell("ulimit -v 2097152;")
+            .mentions("--limit template-output-bytes=N"),
         case("value with a line break placed raw", TPL)
             .file("clusters/a.yaml", cluster_a("  vars: {banner: \"x\\n---\\napiVersion: v1\\nkind: Secret\"}\n"))
             .file(TPL, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  banner: {{ vars.banner }}\n"),
@@ -379,6 +402,8 @@ fn cases() -> Vec<Case> {
             .args(&["render", ".", "-o", "../link"]),
         case("output inside the previous output", "refusing")
             .args(&["render", ".", "-o", "../out/clusters"]),
+        case("new output inside the previous output", "refusing")
+            .args(&["render", ".", "-o", "../out/new/deeper"]),
         // ---- git ----
         case("revision that is an option", "--upload-pack")
             .git()
@@ -425,6 +450,14 @@ fn cases() -> Vec<Case> {
         // ---- secrets ----
         case("plaintext Secret", MANIFEST)
             .file(MANIFEST, secret(&format!("stringData: {{password: {CANARY}}}\n"))),
+        // The error names the keys, never their values (each a canary).
+        case("plaintext Secret with many keys", MANIFEST)
+            .file(MANIFEST, secret(&format!(
+                "data:\n  token: Q0FOQVJZLTdmM2E=\nstringData:\n{}",
+                (0..10).map(|i| format!("  key-{i}: {CANARY}-{i}\n")).collect::<String>()
+            )))
+            .mentions("has plaintext `data`: key `token` (values hidden)")
+            .mentions("has plaintext `stringData`: keys `key-0`, `key-1`, `key-2`, `key-3`, `key-4`, `key-5`, `key-6`, `key-7`, and 2 more (values hidden)"),
         case("Secret with a syntax error on its value line", MANIFEST)
             .file(MANIFEST, secret(&format!("stringData:\n  password: \"{CANARY}\n"))),
         case("Secret with a duplicate key", MANIFEST).file(
@@ -579,6 +612,11 @@ fn every_bad_input_is_refused_cleanly() {
         }
         if !stderr.contains(c.names) {
             why.push(format!("stderr does not name `{}`", c.names));
+        }
+        for m in &c.mentions {
+            if !stderr.contains(m) {
+                why.push(format!("stderr does not mention `{m}`"));
+            }
         }
         if stdout.contains(CANARY) || stderr.contains(CANARY) {
             why.push("a secret or an outside file's content was printed".into());
