@@ -1,11 +1,13 @@
 //! Project chores: `cargo xtask bless` rewrites golden/ from examples/;
-//! `cargo xtask check` fails when golden/ is stale.
+//! `cargo xtask check` fails when golden/ or data/crd-schemas/ is stale;
+//! `cargo xtask crd-schemas` regenerates data/crd-schemas/ (crd_schemas.rs).
 //!
 //! `golden/<example>/<format>/` is the tree `fleetc render --format <format>`
 //! writes for `examples/<example>/`, for every format the example compiles in
 //! (a Helm component cannot be carried by `plain`: no golden tree then, and
 //! the golden test checks that the render fails).
 mod bench;
+mod crd_schemas;
 mod profile;
 mod synth;
 
@@ -120,6 +122,7 @@ fn bless() -> Result<()> {
 }
 
 fn check() -> Result<()> {
+    crd_schemas::check()?;
     let mut stale = 0;
     let trees = renders()?;
     for (name, files) in &trees {
@@ -157,12 +160,18 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bless") => bless(),
         Some("check") => check(),
+        Some("crd-schemas") => crd_schemas::generate(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check|bench|profile>");
+            eprintln!("usage: cargo xtask <bless|check|crd-schemas|bench|profile>");
+            eprintln!(
+                "  test [ARGS...]  install what the tests need into target/test-tools/, then"
+            );
+            eprintln!("         run `cargo test --workspace --locked ARGS...`");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
-            eprintln!("  check  fail when golden/ differs from a fresh render");
+            eprintln!("  check  fail when golden/ differs from a fresh render or data/crd-schemas/ is stale");
+            eprintln!("  crd-schemas  regenerate data/crd-schemas/ from the pinned npm packages (needs npm)");
             eprintln!(
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );
