@@ -1,4 +1,5 @@
-//! Project chores: `cargo xtask bless` rewrites golden/ from examples/;
+//! Project chores: `cargo xtask test` runs the test suite with the tools it
+//! needs (tools.rs); `cargo xtask bless` rewrites golden/ from examples/;
 //! `cargo xtask check` fails when golden/ or data/crd-schemas/ is stale;
 //! `cargo xtask crd-schemas` regenerates data/crd-schemas/ (crd_schemas.rs).
 //!
@@ -10,6 +11,7 @@ mod bench;
 mod crd_schemas;
 mod profile;
 mod synth;
+mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -160,11 +162,12 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("bless") => bless(),
         Some("check") => check(),
+        Some("test") => tools::test(&args[1..]),
         Some("crd-schemas") => crd_schemas::generate(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check|crd-schemas|bench|profile>");
+            eprintln!("usage: cargo xtask <test|bless|check|crd-schemas|bench|profile>");
             eprintln!(
                 "  test [ARGS...]  install what the tests need into target/test-tools/, then"
             );
