@@ -1,6 +1,7 @@
 //! The files people copy into their repositories: `.pre-commit-hooks.yaml`
 //! and `examples/ci/`. The CI files are checked by check-jsonschema against
-//! the GitHub Actions and GitLab CI schemas it vendors (from SchemaStore);
+//! the GitHub Actions and GitLab CI schemas it vendors (from SchemaStore),
+//! found through `CHECK_JSONSCHEMA` (set by `cargo xtask test`) or PATH;
 //! the hooks run as pre-commit would run them.
 use std::process::Command;
 
@@ -17,7 +18,8 @@ fn check_jsonschema() -> String {
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "`{bin}` is required (pip install check-jsonschema); .ci/run installs it"
+        "`{bin}` was not found: check-jsonschema is required; run `cargo xtask test`, \
+         which installs it into target/test-tools/venv and sets CHECK_JSONSCHEMA"
     );
     bin
 }

@@ -416,20 +416,21 @@ fn cluster_filter_renders_only_those_clusters() {
 fn plain_yaml_with_another_engines_braces_is_never_templated() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = base_copy(tmp.path());
-    let corpus = root().join("../shared/corpus/kyverno-policies");
+    // The project's own Kyverno policies (tests/fixtures/README.md).
+    let corpus = root().join("tests/fixtures/kyverno-policies");
     let dir = repo.join("components/web/templates");
     let mut with_braces = 0;
-    for e in std::fs::read_dir(&corpus).expect("shared/corpus").flatten() {
+    for e in std::fs::read_dir(&corpus).expect("fixtures").flatten() {
         let t = std::fs::read_to_string(e.path()).expect("read");
         if t.contains("{{") {
             with_braces += 1;
         }
         std::fs::copy(e.path(), dir.join(e.file_name())).expect("copy");
     }
-    assert!(with_braces >= 10);
+    assert!(with_braces >= 10, "only {with_braces} policies with braces");
     let out = render(&repo, tmp.path(), &[]);
     // Every corpus policy comes out with the same data, plus fleetc's labels and annotation.
-    for e in std::fs::read_dir(&corpus).expect("corpus").flatten() {
+    for e in std::fs::read_dir(&corpus).expect("fixtures").flatten() {
         let src = std::fs::read_to_string(e.path()).expect("read");
         let orig = fleetc::yaml::parse_single(
             &fleetc::diag::Source::new("o", src.as_str()),

@@ -41,7 +41,11 @@ pub fn kubectl() -> String {
         .args(["version", "--client"])
         .output()
         .is_ok_and(|o| o.status.success());
-    assert!(ok, "`{k}` (with kustomize v5) is required for this test and was not found; .ci/run checks for it");
+    assert!(
+        ok,
+        "`{k}` (with kustomize v5) is required for this test and was not found; \
+         run `cargo xtask test`, which checks for it and says what to install"
+    );
     k
 }
 

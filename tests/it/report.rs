@@ -167,7 +167,17 @@ fn rev_reports_a_commit() {
     assert_eq!(r["summary"]["clusters"], 13);
 }
 
+/// `CHROMIUM` (set by `cargo xtask test`), else the first Chromium on PATH.
 fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "CHROMIUM={} does not exist; run `cargo xtask test`, which finds or installs Chromium",
+            p.display()
+        );
+        return p;
+    }
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(o) = Command::new("sh")
             .args(["-c", &format!("command -v {name}")])
@@ -179,7 +189,11 @@ fn chromium() -> PathBuf {
             }
         }
     }
-    panic!("headless Chromium is required for the report page test (.ci/run installs Debian's `chromium`)");
+    panic!(
+        "headless Chromium is required for the report page test and none of chromium, \
+         chromium-browser, google-chrome is on PATH; run `cargo xtask test`, which finds it or \
+         installs Debian's `chromium` (as root) and sets CHROMIUM"
+    );
 }
 
 /// Run headless Chromium on `url`; returns (stdout, stderr).

@@ -6,7 +6,7 @@
 //! group value, `cp -r` of the rendered tree (paired with each cold render),
 //! and `kubectl kustomize` over every cluster of the twin, parallel over the
 //! cores (N ≤ 1000 unless --kustomize-max says otherwise). Following
-//! ../shared/BENCHMARKING.md: old trees are moved aside, never deleted between
+//! the benchmarking rules (BENCHMARKS.md): old trees are moved aside, never deleted between
 //! timed runs; `sync` before each run; medians and ratios of paired runs.
 //! Times and peak RSS come from /usr/bin/time.
 

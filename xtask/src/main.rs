@@ -1,5 +1,7 @@
-//! Project chores: `cargo xtask bless` rewrites golden/ from examples/;
-//! `cargo xtask check` fails when golden/ is stale.
+//! Project chores: `cargo xtask test` runs the test suite with the tools it
+//! needs (tools.rs); `cargo xtask bless` rewrites golden/ from examples/;
+//! `cargo xtask check` fails when golden/ or data/crd-schemas/ is stale;
+//! `cargo xtask crd-schemas` regenerates data/crd-schemas/ (crd_schemas.rs).
 //!
 //! `golden/<example>/<format>/` is the tree `fleetc render --format <format>`
 //! writes for `examples/<example>/`, for every format the example compiles in
@@ -9,10 +11,12 @@
 #![allow(clippy::disallowed_methods)]
 
 mod bench;
+mod crd_schemas;
 mod docs;
 mod house;
 mod profile;
 mod synth;
+mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,6 +144,7 @@ fn bless() -> Result<()> {
 }
 
 fn check() -> Result<()> {
+    crd_schemas::check()?;
     let mut stale = 0;
     let trees = renders()?;
     for (name, files) in &trees {
@@ -180,13 +185,23 @@ fn main() -> Result<()> {
             .and_then(|()| docs::check())
             .and_then(|()| house::check()),
         Some("docs") => docs::write(),
+        Some("test") => tools::test(&args[1..]),
+        Some("crd-schemas") => crd_schemas::generate(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <bless|check|docs|bench|profile>");
+            eprintln!("usage: cargo xtask <test|bless|check|docs|crd-schemas|bench|profile>");
+            eprintln!(
+                "  test [ARGS...]  install what the tests need into target/test-tools/, then"
+            );
+            eprintln!("         run `cargo test --workspace --locked ARGS...`");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
-            eprintln!("  check  fail when golden/ differs from a fresh render, or docs/diagnostics.md is stale");
+            eprintln!(
+                "  check  fail when golden/, data/crd-schemas/ or docs/diagnostics.md is stale,"
+            );
+            eprintln!("         an import points up the pipeline, long functions grow, or dependencies outgrow their budget");
             eprintln!("  docs   write docs/diagnostics.md from the codes and tests/it/cases/");
+            eprintln!("  crd-schemas  regenerate data/crd-schemas/ from the pinned npm packages (needs npm)");
             eprintln!(
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );
