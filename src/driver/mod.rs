@@ -22,12 +22,11 @@ pub use diff::{diff, DiffSide};
 pub use digest::{cluster_digests, inputs_digest, mentions_crds};
 pub use stream::{render_to, render_to_in_batches, Streamed, Streaming};
 
-use crate::diag::Code;
-use crate::diag::{Diagnostic, Diags};
+use crate::diag::Diags;
 use crate::load::model::{Format, Repo};
 use crate::render::template::TemplateLimits;
 use crate::yaml::Budget;
-use crate::{diag, emit, load, render, resolve, source, validate};
+use crate::{emit, load, render, resolve, source, validate};
 
 /// Settings of one compile.
 #[derive(Clone, Debug)]
@@ -105,50 +104,19 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
         diags.normalize();
         return Err(diags);
     }
-    diags.extend(validate::semantic::check(&repo));
     let format = opts
         .format
         .or(repo.fleet.as_ref().map(|f| f.format))
         .unwrap_or(Format::Flux);
-    diags.extend(validate::semantic::check_format(
+    diags.extend(validate::validate(
         &repo,
-        format,
-        opts.format.is_some(),
+        &validate::Settings {
+            format,
+            format_overridden: opts.format.is_some(),
+            clusters: &opts.clusters,
+            max_cluster_units: opts.max_cluster_units,
+        },
     ));
-    for name in &opts.clusters {
-        if repo.cluster(name).is_none() {
-            let known: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
-            let mut d = Diagnostic::error(
-                Code::UnknownName,
-                format!("--cluster {name}: no such cluster"),
-            );
-            if let Some(b) = crate::suggest::did_you_mean(name, &known) {
-                d = d.help(format!("did you mean `{b}`?"));
-            }
-            diags.push(d);
-        }
-    }
-    let pairs = repo.clusters.len().saturating_mul(repo.units.len());
-    if pairs > opts.max_cluster_units {
-        let mut d = Diagnostic::error(
-            Code::ClusterUnitsBudget,
-            format!(
-                "{} × {} = {pairs} (cluster, unit) pairs, over the budget of {}",
-                diag::plural(repo.clusters.len(), "cluster", "clusters"),
-                diag::plural(
-                    repo.units.len(),
-                    "component or policy",
-                    "components and policies"
-                ),
-                opts.max_cluster_units
-            ),
-        )
-        .help("raise the budget with `--limit cluster-units=N` if the fleet is really this large");
-        if let Some(f) = &repo.fleet {
-            d = d.at(&diag::Span::file(&diag::Source::new(f.file.as_str(), "")));
-        }
-        diags.push(d);
-    }
     if diags.has_errors() {
         diags.normalize();
         return Err(diags);

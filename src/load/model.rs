@@ -506,6 +506,11 @@ impl Repo {
         )
     }
 
+    /// Every cluster's name, in file order (for did-you-mean suggestions).
+    pub fn cluster_names(&self) -> Vec<String> {
+        self.clusters.iter().map(|c| c.name.clone()).collect()
+    }
+
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
         let index = self.cluster_index.get_or_init(|| {
             let mut m = std::collections::HashMap::with_capacity(self.clusters.len());

@@ -1,7 +1,6 @@
-//! Semantic checks over the typed model: references, cycles, empty targets,
-//! shared names, Helm components, and what the output format needs
-//! ([`check_format`]).
-//! Everything that can be checked without resolving clusters lives here.
+//! The rules over the typed model: references, cycles, selectors and
+//! targets, shared names, Helm components, rollouts, label keys, and what
+//! the output format needs. Each is one function of [`super::RULES`].
 
 use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diag::{Diagnostic, Diags, Source, Span};
 use crate::load::model::{Format, NameRef, Repo, Selector, Target, TemplateKind, UnitKind};
 use crate::suggest::did_you_mean;
+
+use super::Settings;
 
 fn unknown(kind: &str, r: &NameRef, known: &[String]) -> Diagnostic {
     let mut d = Diagnostic::error(
@@ -59,7 +60,7 @@ fn check_selector(s: &Selector, diags: &mut Diags) {
 }
 
 /// Check a Target's shape and names.
-pub fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
+fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
     if t.is_empty() {
         diags.push(Diagnostic::error(Code::EmptySelector, "empty target selects no cluster")
             .at(&t.span)
@@ -68,7 +69,7 @@ pub fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
     if let Some(s) = &t.selector {
         check_selector(s, diags);
     }
-    let clusters: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
+    let clusters = repo.cluster_names();
     let groups: Vec<String> = repo.groups.iter().map(|g| g.name.clone()).collect();
     for r in &t.groups {
         if repo.group(&r.name).is_none() {
@@ -82,13 +83,8 @@ pub fn check_target(t: &Target, repo: &Repo, diags: &mut Diags) {
     }
 }
 
-pub fn check(repo: &Repo) -> Diags {
-    let mut diags = Diags::default();
-    let clusters: Vec<String> = repo.clusters.iter().map(|c| c.name.clone()).collect();
-    let groups: Vec<String> = repo.groups.iter().map(|g| g.name.clone()).collect();
-    let units: Vec<String> = repo.units.iter().map(|u| u.name.clone()).collect();
-
-    // Component and Policy names share one namespace.
+/// Component and Policy names share one namespace.
+pub(super) fn unit_names(repo: &Repo, _: &Settings, diags: &mut Diags) {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for u in &repo.units {
         if let Some(other) = seen.insert(&u.name, &u.file) {
@@ -104,7 +100,13 @@ pub fn check(repo: &Repo) -> Diags {
             );
         }
     }
+}
 
+/// Every group has members; its selector is well formed; the clusters and
+/// groups it names exist.
+pub(super) fn groups(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    let clusters = repo.cluster_names();
+    let groups: Vec<String> = repo.groups.iter().map(|g| g.name.clone()).collect();
     for g in &repo.groups {
         if g.selector.is_none() && g.clusters.is_empty() && g.groups.is_empty() {
             diags.push(
@@ -117,7 +119,7 @@ pub fn check(repo: &Repo) -> Diags {
             );
         }
         if let Some(s) = &g.selector {
-            check_selector(s, &mut diags);
+            check_selector(s, diags);
         }
         for r in &g.clusters {
             if repo.cluster(&r.name).is_none() {
@@ -130,7 +132,10 @@ pub fn check(repo: &Repo) -> Diags {
             }
         }
     }
-    // Group cycles.
+}
+
+/// No group contains itself through other groups.
+pub(super) fn group_cycles(repo: &Repo, _: &Settings, diags: &mut Diags) {
     let edges: BTreeMap<&str, Vec<&NameRef>> = repo
         .groups
         .iter()
@@ -146,72 +151,31 @@ pub fn check(repo: &Repo) -> Diags {
             .help("a group may contain other groups, but not itself through them"),
         );
     }
+}
 
-    for u in &repo.units {
-        for r in &u.depends_on {
-            match repo.unit(&r.name) {
-                None => diags.push(unknown("component", r, &units)),
-                Some(d) if d.kind == UnitKind::Policy => diags.push(
-                    Diagnostic::error(
-                        Code::PolicyMisused,
-                        format!("`{}` is a Policy; dependsOn names components", r.name),
-                    )
-                    .at(&r.span),
-                ),
-                Some(_) => {}
-            }
-        }
-        if let Some(p) = &u.policy {
-            for t in [&p.target, &p.enforce].into_iter().flatten() {
-                check_target(t, repo, &mut diags);
-            }
-            for ex in &p.exemptions {
-                check_target(&ex.target, repo, &mut diags);
-                if !crate::date::valid_date(&ex.expires) {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::InvalidDate,
-                            format!("`{}` is not a calendar date", ex.expires),
-                        )
-                        .at(&ex.expires_span)
-                        .help("write the last day the exemption is valid as YYYY-MM-DD"),
-                    );
-                }
-            }
-        }
-        if let Some(h) = &u.helm {
-            if u.version.is_none() {
-                diags.push(
-                    Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` has no `version`", u.name))
-                        .at(&h.span)
-                        .help(format!("set `spec.version` to the `{}` chart version to install; an unpinned chart would change under the fleet without a commit", h.chart)),
-                );
-            }
-            if u.namespace.is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        Code::HelmComponent,
-                        format!("Helm component `{}` has no `namespace`", u.name),
-                    )
-                    .at(&h.span)
-                    .help("set `spec.namespace`: the chart is installed into it"),
-                );
-            }
-            if let Some(t) = u.templates.first() {
-                diags.push(
-                    Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` also has templates ({})", u.name, t.path))
-                        .at(&h.span)
-                        .help("a component is either a Helm chart or templates; put extra resources in their own component that `dependsOn` this one"),
-                );
-            }
+/// `dependsOn` names components that exist, and none depends on itself
+/// through others.
+pub(super) fn depends_on(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    let units: Vec<String> = repo.units.iter().map(|u| u.name.clone()).collect();
+    for r in repo.units.iter().flat_map(|u| &u.depends_on) {
+        match repo.unit(&r.name) {
+            None => diags.push(unknown("component", r, &units)),
+            Some(d) if d.kind == UnitKind::Policy => diags.push(
+                Diagnostic::error(
+                    Code::PolicyMisused,
+                    format!("`{}` is a Policy; dependsOn names components", r.name),
+                )
+                .at(&r.span),
+            ),
+            Some(_) => {}
         }
     }
-    let dep_edges: BTreeMap<&str, Vec<&NameRef>> = repo
+    let edges: BTreeMap<&str, Vec<&NameRef>> = repo
         .units
         .iter()
         .map(|u| (u.name.as_str(), u.depends_on.iter().collect()))
         .collect();
-    for cycle in find_cycles(&dep_edges) {
+    for cycle in find_cycles(&edges) {
         diags.push(
             Diagnostic::error(
                 Code::DependsOnCycle,
@@ -221,7 +185,66 @@ pub fn check(repo: &Repo) -> Diags {
             .help("components must be installable in some order; break the cycle"),
         );
     }
+}
 
+/// A policy's targets are well formed; its exemptions' dates are dates.
+pub(super) fn policies(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    for p in repo.units.iter().filter_map(|u| u.policy.as_ref()) {
+        for t in [&p.target, &p.enforce].into_iter().flatten() {
+            check_target(t, repo, diags);
+        }
+        for ex in &p.exemptions {
+            check_target(&ex.target, repo, diags);
+            if !crate::date::valid_date(&ex.expires) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidDate,
+                        format!("`{}` is not a calendar date", ex.expires),
+                    )
+                    .at(&ex.expires_span)
+                    .help("write the last day the exemption is valid as YYYY-MM-DD"),
+                );
+            }
+        }
+    }
+}
+
+/// A Helm component pins its chart version, names its namespace, and has
+/// no templates besides.
+pub(super) fn helm_components(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    for u in &repo.units {
+        let Some(h) = &u.helm else { continue };
+        if u.version.is_none() {
+            diags.push(
+                Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` has no `version`", u.name))
+                    .at(&h.span)
+                    .help(format!("set `spec.version` to the `{}` chart version to install; an unpinned chart would change under the fleet without a commit", h.chart)),
+            );
+        }
+        if u.namespace.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    Code::HelmComponent,
+                    format!("Helm component `{}` has no `namespace`", u.name),
+                )
+                .at(&h.span)
+                .help("set `spec.namespace`: the chart is installed into it"),
+            );
+        }
+        if let Some(t) = u.templates.first() {
+            diags.push(
+                Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` also has templates ({})", u.name, t.path))
+                    .at(&h.span)
+                    .help("a component is either a Helm chart or templates; put extra resources in their own component that `dependsOn` this one"),
+            );
+        }
+    }
+}
+
+/// A placement places a component that exists; its targets and its
+/// patches' selectors are well formed.
+pub(super) fn placements(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    let units: Vec<String> = repo.units.iter().map(|u| u.name.clone()).collect();
     for p in &repo.placements {
         match repo.unit(&p.component.name) {
             None => diags.push(unknown("component", &p.component, &units)),
@@ -235,9 +258,9 @@ pub fn check(repo: &Repo) -> Diags {
             ),
             Some(_) => {}
         }
-        check_target(&p.target, repo, &mut diags);
+        check_target(&p.target, repo, diags);
         for c in &p.targets {
-            check_target(&c.target, repo, &mut diags);
+            check_target(&c.target, repo, diags);
         }
         for patch in p
             .patches
@@ -245,42 +268,49 @@ pub fn check(repo: &Repo) -> Diags {
             .chain(p.targets.iter().flat_map(|c| &c.patches))
         {
             if let Some(s) = &patch.target.selector {
-                check_selector(s, &mut diags);
-            }
-        }
-        if let Some(r) = &p.rollout {
-            let mut seen: BTreeMap<&str, &Span> = BTreeMap::new();
-            for (i, w) in r.waves.iter().enumerate() {
-                if let Some(first) = seen.insert(&w.name, &w.span) {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::RolloutWave,
-                            format!("wave `{}` is named twice", w.name),
-                        )
-                        .at(&w.span)
-                        .related(first, "first wave of that name"),
-                    );
-                }
-                match &w.target {
-                    Some(t) => check_target(t, repo, &mut diags),
-                    None if i + 1 < r.waves.len() => diags.push(
-                        Diagnostic::error(Code::RolloutWave, format!("wave `{}` has no target but is not the last wave", w.name))
-                            .at(&w.span)
-                            .help("a wave without a target takes every remaining cluster, so only the last wave may omit it"),
-                    ),
-                    None => {}
-                }
-            }
-            if let Some(pt) = &r.promoted_through {
-                if !r.waves.iter().any(|w| w.name == pt.name) {
-                    let names: Vec<String> = r.waves.iter().map(|w| w.name.clone()).collect();
-                    diags.push(unknown("wave", pt, &names));
-                }
+                check_selector(s, diags);
             }
         }
     }
+}
 
-    // Label keys no cluster carries (typos in selectors).
+/// A rollout's waves have unique names, a target for every wave but the
+/// last, and `promotedThrough` names one of them.
+pub(super) fn rollouts(repo: &Repo, _: &Settings, diags: &mut Diags) {
+    for r in repo.placements.iter().filter_map(|p| p.rollout.as_ref()) {
+        let mut seen: BTreeMap<&str, &Span> = BTreeMap::new();
+        for (i, w) in r.waves.iter().enumerate() {
+            if let Some(first) = seen.insert(&w.name, &w.span) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::RolloutWave,
+                        format!("wave `{}` is named twice", w.name),
+                    )
+                    .at(&w.span)
+                    .related(first, "first wave of that name"),
+                );
+            }
+            match &w.target {
+                Some(t) => check_target(t, repo, diags),
+                None if i + 1 < r.waves.len() => diags.push(
+                    Diagnostic::error(Code::RolloutWave, format!("wave `{}` has no target but is not the last wave", w.name))
+                        .at(&w.span)
+                        .help("a wave without a target takes every remaining cluster, so only the last wave may omit it"),
+                ),
+                None => {}
+            }
+        }
+        if let Some(pt) = &r.promoted_through {
+            if !r.waves.iter().any(|w| w.name == pt.name) {
+                let names: Vec<String> = r.waves.iter().map(|w| w.name.clone()).collect();
+                diags.push(unknown("wave", pt, &names));
+            }
+        }
+    }
+}
+
+/// Label keys that selectors use but no cluster carries (typos).
+pub(super) fn label_keys(repo: &Repo, _: &Settings, diags: &mut Diags) {
     let carried: BTreeSet<&str> = repo
         .clusters
         .iter()
@@ -311,7 +341,6 @@ pub fn check(repo: &Repo) -> Diags {
             }
         }
     }
-    diags
 }
 
 /// Every cycle in a name graph, once each: (the names around it, the span of the edge that closes it).
@@ -361,12 +390,11 @@ fn find_cycles(edges: &BTreeMap<&str, Vec<&NameRef>>) -> Vec<(Vec<String>, Span)
     out
 }
 
-/// Checks that depend on the output format (SPEC §7): what the agents
-/// consuming it need from the fleet.
-pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
-    let mut diags = Diags::default();
+/// What the agents consuming the output format need from the fleet.
+pub(super) fn output_format(repo: &Repo, s: &Settings, diags: &mut Diags) {
+    let (format, overridden) = (s.format, s.format_overridden);
     let Some(fleet) = &repo.fleet else {
-        return diags;
+        return;
     };
     let how = if overridden {
         format!("--format {}", format.as_str())
@@ -416,5 +444,4 @@ pub fn check_format(repo: &Repo, format: Format, overridden: bool) -> Diags {
             }
         }
     }
-    diags
 }

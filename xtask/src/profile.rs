@@ -52,10 +52,17 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("{}", diags.render(false));
     }
     lap("parse + schema (load)", &mut rows);
-    let _ = fleetc::validate::semantic::check(&repo);
     let format = repo.fleet.as_ref().map_or(Format::Flux, |f| f.format);
-    let _ = fleetc::validate::semantic::check_format(&repo, format, false);
-    lap("semantic checks", &mut rows);
+    let _ = fleetc::validate::validate(
+        &repo,
+        &fleetc::validate::Settings {
+            format,
+            format_overridden: false,
+            clusters: &[],
+            max_cluster_units: opts.max_cluster_units,
+        },
+    );
+    lap("validate", &mut rows);
     let (resolved, _) = fleetc::resolve::resolve(&repo, &opts.today);
     lap("resolve", &mut rows);
     let (rendered, d) = fleetc::render::render(
