@@ -82,6 +82,26 @@ fn sub<'a>(n: Option<&'a Node>, key: &str) -> Option<&'a Node> {
     n.and_then(|n| n.get(key)).filter(|n| !n.is_null())
 }
 
+type Members = BTreeMap<String, BTreeSet<String>>;
+type SharedPatch = std::sync::Arc<crate::load::model::Patch>;
+
+/// Where placements put components.
+#[derive(Default)]
+struct Placed {
+    /// cluster → (unit, placement), in placement order.
+    on: BTreeMap<String, Vec<(usize, usize)>>,
+    /// (placement, cluster) → (wave, promoted).
+    waves: BTreeMap<(usize, String), (String, bool)>,
+}
+
+/// Per placement, computed once for every cluster: its patches (shared, not
+/// copied) and the clusters each of its customizations selects.
+struct PerPlacement {
+    own: Vec<SharedPatch>,
+    per_target: Vec<Vec<SharedPatch>>,
+    customized: Vec<BTreeSet<String>>,
+}
+
 /// Resolve the fleet; `today` (YYYY-MM-DD) decides which exemptions have expired.
 pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
     let mut diags = Diags::default();
@@ -89,6 +109,72 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         return (Resolved::default(), diags);
     };
     let members = select::memberships(repo);
+    empty_groups(repo, &members, &mut diags);
+    let placed = place_components(repo, &members, &mut diags);
+    let policies_on = place_policies(repo, &members, today, &mut diags);
+    missing_dependencies(repo, &placed.on, &policies_on, &mut diags);
+    let per_placement: Vec<PerPlacement> = repo
+        .placements
+        .iter()
+        .map(|p| PerPlacement {
+            own: p.patches.iter().cloned().map(std::sync::Arc::new).collect(),
+            per_target: p
+                .targets
+                .iter()
+                .map(|t| t.patches.iter().cloned().map(std::sync::Arc::new).collect())
+                .collect(),
+            customized: p
+                .targets
+                .iter()
+                .map(|t| select::eval_target(repo, &t.target, &members))
+                .collect(),
+        })
+        .collect();
+    let mut out = Resolved::default();
+    let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for (ci, c) in repo.clusters.iter().enumerate() {
+        let mut layering = Layering {
+            repo,
+            fleet,
+            cluster: c,
+            groups: groups_of(repo, c, &members),
+            conflicts_seen: &mut conflicts_seen,
+        };
+        let vars = layering.vars(&mut diags);
+        let mut units = Vec::new();
+        for &(ui, pi) in placed
+            .on
+            .get(&c.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let wave = placed.waves.get(&(pi, c.name.clone())).cloned();
+            units.push(layering.placed_unit(ui, pi, &per_placement[pi], wave, &mut diags));
+        }
+        for (ui, on) in policies_on
+            .get(&c.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            units.push(layering.policy(*ui, on, &mut diags));
+        }
+        units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));
+        out.clusters.push(ResolvedCluster {
+            cluster: ci,
+            name: c.name.clone(),
+            groups: layering.groups.iter().map(|g| g.name.clone()).collect(),
+            vars,
+            units,
+        });
+    }
+    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    check_values_schemas(repo, &out, &mut diags);
+    out.members = members;
+    (out, diags)
+}
+
+/// A group that no cluster is a member of is a warning.
+fn empty_groups(repo: &Repo, members: &Members, diags: &mut Diags) {
     for g in &repo.groups {
         if members.get(&g.name).is_none_or(BTreeSet::is_empty) {
             diags.push(
@@ -100,11 +186,13 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
             );
         }
     }
+}
 
-    // Placement → clusters.
-    let mut placed: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new(); // cluster → (unit, placement)
+/// Each placement's clusters (one placement per component and cluster) and
+/// their rollout waves.
+fn place_components(repo: &Repo, members: &Members, diags: &mut Diags) -> Placed {
+    let mut placed = Placed::default();
     let mut first_on: BTreeMap<(usize, String), usize> = BTreeMap::new(); // (unit, cluster) → placement
-    let mut waves: BTreeMap<(usize, String), (String, bool)> = BTreeMap::new(); // (placement, cluster) → wave
     for (pi, p) in repo.placements.iter().enumerate() {
         let Some(ui) = repo
             .units
@@ -113,8 +201,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         else {
             continue;
         };
-        let chosen = select::place(repo, p, &members, &mut diags);
-        for c in chosen {
+        for c in select::place(repo, p, members, diags) {
             if let Some(&other) = first_on.get(&(ui, c.clone())) {
                 let o = &repo.placements[other];
                 // The same message and spans on every cluster, which is
@@ -130,7 +217,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 continue;
             }
             first_on.insert((ui, c.clone()), pi);
-            placed.entry(c).or_default().push((ui, pi));
+            placed.on.entry(c).or_default().push((ui, pi));
         }
         if let Some(r) = &p.rollout {
             let on: Vec<String> = first_on
@@ -138,11 +225,19 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
                 .filter(|(_, &x)| x == pi)
                 .map(|((_, c), _)| c.clone())
                 .collect();
-            assign_waves(repo, pi, r, &on, &members, &mut waves, &mut diags);
+            assign_waves(repo, pi, r, &on, members, &mut placed.waves, diags);
         }
     }
+    placed
+}
 
-    // Policies → clusters, with their mode there.
+/// Policies → clusters, with their mode there.
+fn place_policies(
+    repo: &Repo,
+    members: &Members,
+    today: &str,
+    diags: &mut Diags,
+) -> BTreeMap<String, Vec<(usize, policy::PolicyOn)>> {
     let mut policies_on: BTreeMap<String, Vec<(usize, policy::PolicyOn)>> = BTreeMap::new();
     for (ui, u) in repo
         .units
@@ -150,13 +245,22 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         .enumerate()
         .filter(|(_, u)| u.kind == UnitKind::Policy)
     {
-        for (c, on) in policy::place(repo, u, &members, today, &mut diags) {
+        for (c, on) in policy::place(repo, u, members, today, diags) {
             policies_on.entry(c).or_default().push((ui, on));
         }
     }
+    policies_on
+}
 
-    // dependsOn must be on the same cluster: a component (by its placement) or
-    // a policy (by its target) whose dependency is absent there.
+/// dependsOn must be on the same cluster: a component (by its placement) or
+/// a policy (by its target) whose dependency is absent there is an error,
+/// one per (placement or policy, dependency) listing the clusters.
+fn missing_dependencies(
+    repo: &Repo,
+    placed: &BTreeMap<String, Vec<(usize, usize)>>,
+    policies_on: &BTreeMap<String, Vec<(usize, policy::PolicyOn)>>,
+    diags: &mut Diags,
+) {
     let mut missing: BTreeMap<(Option<usize>, usize, String), Vec<String>> = BTreeMap::new();
     let cluster_names: BTreeSet<&String> = placed.keys().chain(policies_on.keys()).collect();
     for c in cluster_names {
@@ -188,110 +292,104 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         }
     }
     for ((p, u, dep), clusters) in missing {
-        let unit = &repo.units[u];
-        let on = format!(
-            "{} where `{dep}`, which it depends on, is not placed: {}",
-            if clusters.len() == 1 {
-                "a cluster"
-            } else {
-                "clusters"
-            },
-            clusters.join(", ")
-        );
-        let dep_span = unit
-            .depends_on
-            .iter()
-            .find(|d| d.name == dep)
-            .map(|d| d.span.clone());
-        let mut d = match p {
-            Some(p) => {
-                let pl = &repo.placements[p];
-                Diagnostic::error(
-                    Code::DependencyNotPlaced,
-                    format!(
-                        "placement `{}` puts `{}` on {on}",
-                        pl.name, pl.component.name
-                    ),
-                )
-                .at(&pl.component.span)
-                .help(format!(
-                    "place `{dep}` on those clusters too, or exclude them from this placement"
-                ))
-            }
-            None => {
-                let at = unit
-                    .policy
-                    .as_ref()
-                    .and_then(|p| p.target.as_ref())
-                    .map_or_else(|| unit.name_span.clone(), |t| t.span.clone());
-                Diagnostic::error(
-                    Code::DependencyNotPlaced,
-                    format!("policy `{}` applies to {on}", unit.name),
-                )
-                .at(&at)
-                .help(format!(
-                    "place `{dep}` on those clusters too, or narrow the policy's target"
-                ))
-            }
-        };
-        if let Some(s) = dep_span {
-            d = d.related(&s, "the dependency is declared here");
-        }
-        diags.push(d);
+        diags.push(dependency_not_placed(repo, p, u, &dep, &clusters));
     }
+}
 
-    let fleet_vars_locks = relative_locks(&fleet.locked, &["vars"], &fleet.file);
-    // Per placement, once: its patches (shared by every cluster, not copied)
-    // and the clusters each of its customizations selects.
-    type Shared = (
-        Vec<std::sync::Arc<crate::load::model::Patch>>,
-        Vec<Vec<std::sync::Arc<crate::load::model::Patch>>>,
+fn dependency_not_placed(
+    repo: &Repo,
+    placement: Option<usize>,
+    u: usize,
+    dep: &str,
+    clusters: &[String],
+) -> Diagnostic {
+    let unit = &repo.units[u];
+    let on = format!(
+        "{} where `{dep}`, which it depends on, is not placed: {}",
+        if clusters.len() == 1 {
+            "a cluster"
+        } else {
+            "clusters"
+        },
+        clusters.join(", ")
     );
-    let shared: Vec<Shared> = repo
-        .placements
-        .iter()
-        .map(|p| {
-            (
-                p.patches.iter().cloned().map(std::sync::Arc::new).collect(),
-                p.targets
-                    .iter()
-                    .map(|t| t.patches.iter().cloned().map(std::sync::Arc::new).collect())
-                    .collect(),
+    let mut d = match placement {
+        Some(p) => {
+            let pl = &repo.placements[p];
+            Diagnostic::error(
+                Code::DependencyNotPlaced,
+                format!(
+                    "placement `{}` puts `{}` on {on}",
+                    pl.name, pl.component.name
+                ),
             )
-        })
-        .collect();
-    let customized: Vec<Vec<BTreeSet<String>>> = repo
-        .placements
-        .iter()
-        .map(|p| {
-            p.targets
-                .iter()
-                .map(|t| select::eval_target(repo, &t.target, &members))
-                .collect()
-        })
-        .collect();
-    let mut out = Resolved::default();
-    let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for (ci, c) in repo.clusters.iter().enumerate() {
-        // Groups of this cluster, in layering order.
-        let mut gs: Vec<&crate::load::model::Group> = repo
-            .groups
-            .iter()
-            .filter(|g| members.get(&g.name).is_some_and(|m| m.contains(&c.name)))
-            .collect();
-        gs.sort_by(|a, b| {
-            a.priority
-                .cmp(&b.priority)
-                .then_with(|| a.name.cmp(&b.name))
-        });
+            .at(&pl.component.span)
+            .help(format!(
+                "place `{dep}` on those clusters too, or exclude them from this placement"
+            ))
+        }
+        None => {
+            let at = unit
+                .policy
+                .as_ref()
+                .and_then(|p| p.target.as_ref())
+                .map_or_else(|| unit.name_span.clone(), |t| t.span.clone());
+            Diagnostic::error(
+                Code::DependencyNotPlaced,
+                format!("policy `{}` applies to {on}", unit.name),
+            )
+            .at(&at)
+            .help(format!(
+                "place `{dep}` on those clusters too, or narrow the policy's target"
+            ))
+        }
+    };
+    if let Some(s) = unit.depends_on.iter().find(|d| d.name == dep) {
+        d = d.related(&s.span, "the dependency is declared here");
+    }
+    d
+}
 
-        // vars: Fleet → groups → Cluster.
+/// The groups of a cluster, in layering order (priority, then name).
+fn groups_of<'a>(
+    repo: &'a Repo,
+    c: &crate::load::model::Cluster,
+    members: &Members,
+) -> Vec<&'a crate::load::model::Group> {
+    let mut gs: Vec<&crate::load::model::Group> = repo
+        .groups
+        .iter()
+        .filter(|g| members.get(&g.name).is_some_and(|m| m.contains(&c.name)))
+        .collect();
+    gs.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    gs
+}
+
+/// Layering on one cluster: Fleet → its groups → the cluster (→ placement,
+/// customizations, rollout), for `vars` and each unit's `values`.
+struct Layering<'a, 's> {
+    repo: &'a Repo,
+    fleet: &'a crate::load::model::Fleet,
+    cluster: &'a crate::load::model::Cluster,
+    groups: Vec<&'a crate::load::model::Group>,
+    /// Equal-priority conflicts already reported (each once, not per cluster).
+    conflicts_seen: &'s mut BTreeSet<(String, String, String)>,
+}
+
+impl<'a> Layering<'a, '_> {
+    /// `vars`: Fleet → groups → Cluster.
+    fn vars(&mut self, diags: &mut Diags) -> Merged {
+        let (fleet, c) = (self.fleet, self.cluster);
         let mut layers: Vec<Layer<'_>> = vec![Layer {
             node: fleet.vars.as_ref(),
             file: &fleet.file,
-            locks: fleet_vars_locks.clone(),
+            locks: relative_locks(&fleet.locked, &["vars"], &fleet.file),
         }];
-        for g in &gs {
+        for g in &self.groups {
             layers.push(Layer {
                 node: g.vars.as_ref(),
                 file: &g.file,
@@ -303,116 +401,113 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
             file: &c.file,
             locks: vec![],
         });
-        let vars = merge::merge(&layers, "vars", &c.name_span, &mut diags);
+        let vars = merge::merge(&layers, "vars", &c.name_span, diags);
         equal_priority(
-            &gs,
+            &self.groups,
             |g| g.vars.as_ref(),
             "vars",
-            &mut conflicts_seen,
-            &mut diags,
+            self.conflicts_seen,
+            diags,
         );
+        vars
+    }
 
-        let mut units = Vec::new();
-        let mut merge_unit =
-            |u: &crate::load::model::Unit, layers: Vec<Layer<'_>>, diags: &mut Diags| {
-                let root = format!("values.{}", u.name);
-                let values = merge::merge(&layers, &root, &u.name_span, diags);
-                equal_priority(
-                    &gs,
-                    |g| sub(g.values.as_ref(), &u.name),
-                    &root,
-                    &mut conflicts_seen,
-                    diags,
-                );
-                values
-            };
-        for &(ui, pi) in placed.get(&c.name).map(Vec::as_slice).unwrap_or_default() {
-            let u = &repo.units[ui];
-            let p = &repo.placements[pi];
-            let mut layers = base_layers(fleet, &gs, c, u);
-            layers.push(Layer {
-                node: p.values.as_ref(),
-                file: &p.file,
-                locks: vec![],
-            });
-            for (t, selects) in p.targets.iter().zip(&customized[pi]) {
-                if selects.contains(&c.name) {
-                    layers.push(Layer {
-                        node: t.values.as_ref(),
-                        file: &p.file,
-                        locks: vec![],
-                    });
-                }
-            }
-            let (own, per_target) = &shared[pi];
-            let mut patches: Vec<(PatchId, std::sync::Arc<crate::load::model::Patch>)> = own
-                .iter()
-                .enumerate()
-                .map(|(i, x)| ((pi, None, i), x.clone()))
-                .collect();
-            for (ti, selects) in customized[pi].iter().enumerate() {
-                if selects.contains(&c.name) {
-                    patches.extend(
-                        per_target[ti]
-                            .iter()
-                            .enumerate()
-                            .map(|(i, x)| ((pi, Some(ti), i), x.clone())),
-                    );
-                }
-            }
-            let wave = waves.get(&(pi, c.name.clone())).cloned();
-            let mut version = u.version.clone();
-            if let (Some((_, true)), Some(r)) = (&wave, &p.rollout) {
+    /// A unit's values from `layers`, with equal-priority conflicts checked.
+    fn values(
+        &mut self,
+        u: &crate::load::model::Unit,
+        layers: Vec<Layer<'_>>,
+        diags: &mut Diags,
+    ) -> Merged {
+        let root = format!("values.{}", u.name);
+        let values = merge::merge(&layers, &root, &u.name_span, diags);
+        equal_priority(
+            &self.groups,
+            |g| sub(g.values.as_ref(), &u.name),
+            &root,
+            self.conflicts_seen,
+            diags,
+        );
+        values
+    }
+
+    /// A component placed here by placement `pi`: its values (with the
+    /// placement, its matching customizations and, once promoted, its
+    /// rollout on top), version and patches.
+    fn placed_unit(
+        &mut self,
+        ui: usize,
+        pi: usize,
+        per: &PerPlacement,
+        wave: Option<(String, bool)>,
+        diags: &mut Diags,
+    ) -> ResolvedUnit {
+        let (repo, c) = (self.repo, self.cluster);
+        let u = &repo.units[ui];
+        let p = &repo.placements[pi];
+        let mut layers = base_layers(self.fleet, &self.groups, c, u);
+        layers.push(Layer {
+            node: p.values.as_ref(),
+            file: &p.file,
+            locks: vec![],
+        });
+        let mut patches: Vec<(PatchId, SharedPatch)> = per
+            .own
+            .iter()
+            .enumerate()
+            .map(|(i, x)| ((pi, None, i), x.clone()))
+            .collect();
+        for (ti, (t, selects)) in p.targets.iter().zip(&per.customized).enumerate() {
+            if selects.contains(&c.name) {
                 layers.push(Layer {
-                    node: r.values.as_ref(),
+                    node: t.values.as_ref(),
                     file: &p.file,
                     locks: vec![],
                 });
-                version = r.version.clone().or(version);
+                patches.extend(
+                    per.per_target[ti]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| ((pi, Some(ti), i), x.clone())),
+                );
             }
-            let values = merge_unit(u, layers, &mut diags);
-            units.push(ResolvedUnit {
-                unit: ui,
-                placement: Some(pi),
-                values,
-                version,
-                mode: None,
-                exemption: None,
-                wave,
-                patches,
-            });
         }
-        for (ui, on) in policies_on
-            .get(&c.name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let u = &repo.units[*ui];
-            let values = merge_unit(u, base_layers(fleet, &gs, c, u), &mut diags);
-            units.push(ResolvedUnit {
-                unit: *ui,
-                placement: None,
-                values,
-                version: u.version.clone(),
-                mode: Some(on.mode),
-                exemption: on.exemption,
-                wave: None,
-                patches: Vec::new(),
+        let mut version = u.version.clone();
+        if let (Some((_, true)), Some(r)) = (&wave, &p.rollout) {
+            layers.push(Layer {
+                node: r.values.as_ref(),
+                file: &p.file,
+                locks: vec![],
             });
+            version = r.version.clone().or(version);
         }
-        units.sort_by(|a, b| repo.units[a.unit].name.cmp(&repo.units[b.unit].name));
-        out.clusters.push(ResolvedCluster {
-            cluster: ci,
-            name: c.name.clone(),
-            groups: gs.iter().map(|g| g.name.clone()).collect(),
-            vars,
-            units,
-        });
+        ResolvedUnit {
+            unit: ui,
+            placement: Some(pi),
+            values: self.values(u, layers, diags),
+            version,
+            mode: None,
+            exemption: None,
+            wave,
+            patches,
+        }
     }
-    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    check_values_schemas(repo, &out, &mut diags);
-    out.members = members;
-    (out, diags)
+
+    /// A policy that applies here, with its mode and exemption.
+    fn policy(&mut self, ui: usize, on: &policy::PolicyOn, diags: &mut Diags) -> ResolvedUnit {
+        let u = &self.repo.units[ui];
+        let layers = base_layers(self.fleet, &self.groups, self.cluster, u);
+        ResolvedUnit {
+            unit: ui,
+            placement: None,
+            values: self.values(u, layers, diags),
+            version: u.version.clone(),
+            mode: Some(on.mode),
+            exemption: on.exemption,
+            wave: None,
+            patches: Vec::new(),
+        }
+    }
 }
 
 /// SPEC §6: each cluster of a rolled-out placement is in the first wave whose
