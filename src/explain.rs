@@ -133,6 +133,15 @@ fn write_values(
     true
 }
 
+/// What every section of an explanation reads.
+struct Explain<'a> {
+    repo: &'a crate::load::model::Repo,
+    rc: &'a crate::resolve::ResolvedCluster,
+    cl: &'a crate::load::model::Cluster,
+    members: &'a BTreeMap<String, std::collections::BTreeSet<String>>,
+    component: Option<&'a str>,
+}
+
 /// The explanation for one cluster, or an error message (unknown cluster or component).
 pub fn explain(
     c: &Planned,
@@ -153,9 +162,26 @@ pub fn explain(
             return Err(format!("no component or policy `{name}`"));
         }
     }
-    let cl = &repo.clusters[rc.cluster];
-    let members = &c.resolved.members;
+    let x = Explain {
+        repo,
+        rc,
+        cl: &repo.clusters[rc.cluster],
+        members: &c.resolved.members,
+        component,
+    };
     let mut out = String::new();
+    write_cluster(&x, &mut out);
+    // The groups also with --component: the values shown come from them.
+    write_groups(&x, &mut out);
+    write_placements(&x, &mut out);
+    write_policies(&x, &mut out);
+    write_all_values(&x, value, &mut out)?;
+    Ok(out)
+}
+
+/// The cluster: its file, owner, version, labels and taints.
+fn write_cluster(x: &Explain<'_>, out: &mut String) {
+    let cl = x.cl;
     let _ = writeln!(out, "cluster {} ({})", cl.name, cl.file);
     let _ = writeln!(
         out,
@@ -183,8 +209,11 @@ pub fn explain(
                 .unwrap_or_default()
         );
     }
+}
 
-    // The groups also with --component: the values shown come from them.
+/// Its groups in layering order, and why it is in each.
+fn write_groups(x: &Explain<'_>, out: &mut String) {
+    let (repo, rc, cl, members) = (x.repo, x.rc, x.cl, x.members);
     let _ = writeln!(out, "\ngroups, in layering order:");
     if rc.groups.is_empty() {
         let _ = writeln!(out, "  (none)");
@@ -214,7 +243,11 @@ pub fn explain(
             why.join("; ")
         );
     }
+}
 
+/// Every placement (of `--component`), and why it puts its component here or not.
+fn write_placements(x: &Explain<'_>, out: &mut String) {
+    let (repo, rc, cl, members, component) = (x.repo, x.rc, x.cl, x.members, x.component);
     let placed: BTreeMap<usize, &crate::resolve::ResolvedUnit> = rc
         .units
         .iter()
@@ -279,7 +312,11 @@ pub fn explain(
         };
         let _ = writeln!(out, "  {} → {}: {line}", p.name, p.component.name);
     }
+}
 
+/// Every policy (or `--component`), and its mode here and why.
+fn write_policies(x: &Explain<'_>, out: &mut String) {
+    let (repo, rc, cl, members, component) = (x.repo, x.rc, x.cl, x.members, x.component);
     let _ = writeln!(out, "\npolicies:");
     let mut any = false;
     for (ui, u) in repo
@@ -345,7 +382,12 @@ pub fn explain(
     if !any {
         let _ = writeln!(out, "  (none)");
     }
+}
 
+/// The values (and vars) with their provenance, filtered by `--component`
+/// and `--value`; Err when `--value` names nothing here.
+fn write_all_values(x: &Explain<'_>, value: Option<&str>, out: &mut String) -> Result<(), String> {
+    let (repo, rc, component, cluster) = (x.repo, x.rc, x.component, x.cl.name.as_str());
     let (filter_vars, filter_values) = match value {
         Some(v) if v.starts_with("vars") => (Some(v), None),
         Some(v) => (None, Some(v)),
@@ -353,7 +395,7 @@ pub fn explain(
     };
     let (mut found, mut known) = (false, Vec::new());
     if component.is_none() && filter_values.is_none() {
-        found |= write_values(&mut out, "vars", "vars", &rc.vars, filter_vars, &mut known);
+        found |= write_values(out, "vars", "vars", &rc.vars, filter_vars, &mut known);
     }
     if filter_vars.is_none() {
         for ru in &rc.units {
@@ -374,7 +416,7 @@ pub fn explain(
                 continue;
             }
             found |= write_values(
-                &mut out,
+                out,
                 &format!("values of {} {}", u.kind.as_str().to_lowercase(), u.name),
                 &root,
                 &ru.values,
@@ -397,5 +439,5 @@ pub fn explain(
             .unwrap_or_default();
         return Err(format!("no value `{v}` on cluster `{cluster}`{hint}"));
     }
-    Ok(out)
+    Ok(())
 }
