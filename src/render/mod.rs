@@ -892,6 +892,22 @@ fn check_string_map(r: &Resource, field: &str, cluster: &str, d: &mut Diags) {
     }
 }
 
+impl Resource {
+    /// The object, as a diagnostic names it.
+    pub fn object_ref(&self) -> crate::diag::ObjectRef {
+        crate::diag::ObjectRef {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// The last steps on a rendered cluster, object by object: namespace
+/// defaulting, patches, labels and annotations, the policy mode, the file
+/// name, and the checks that need every object of the cluster (identities,
+/// file names) or its final form (Secrets).
 fn finish_cluster(
     repo: &Repo,
     rc: &mut RenderedCluster,
@@ -927,112 +943,142 @@ fn finish_cluster(
             for field in ["labels", "annotations"] {
                 check_string_map(r, field, &rc.name, d);
             }
-            let Value::Map(top) = &mut r.node.v else {
+            if !stamp(r, fleet_labels, &rc.name) {
                 continue;
-            };
-            let md = child_map(top, "metadata", &span);
-            {
-                let labels = child_map(md, "labels", &span);
-                for (k, v) in fleet_labels {
-                    set_string(labels, k, v, &span);
-                }
-                set_string(labels, "app.kubernetes.io/managed-by", "fleetc", &span);
-                set_string(labels, "fleetc.dev/cluster", &rc.name, &span);
             }
-            {
-                let ann = child_map(md, "annotations", &span);
-                set_string(ann, "fleetc.dev/source", &r.source, &span);
-            }
-
             if let (Some(p), Some(mode)) = (&u.policy, ru_mode) {
                 apply_mode(p.engine, mode, r);
             }
             let file_ns = if scoped { None } else { r.namespace.as_deref() };
             r.path = crate::kube::file_name(&r.group, &r.kind, file_ns, &r.name);
-            let id = (
-                r.group.clone(),
-                r.kind.clone(),
-                if scoped { None } else { r.namespace.clone() },
-                r.name.clone(),
-            );
-            let name_span = r
-                .node
-                .get_path(&["metadata", "name"])
-                .map_or(span.clone(), |n| n.span.clone());
-            if let Some((other_unit, other_span)) = ids.get(&id) {
-                let ns =
-                    id.2.as_deref()
-                        .map(|n| format!(" in namespace {n}"))
-                        .unwrap_or_default();
-                let from = if *other_unit == u.name {
-                    format!("both from {}", u.name)
-                } else {
-                    format!("from {other_unit} and {}", u.name)
-                };
-                d.push(
-                    Diagnostic::error(Code::DuplicateResource, format!(
-                        "{} `{}`{ns} is defined twice on one cluster ({from})",
-                        r.kind, r.name
-                    ))
-                    .at(&name_span)
-                    .on_cluster(&rc.name)
-                    .related(other_span, "the other one")
-                    .help("an object may be defined once per cluster; rename one, or place only one of the components"),
-                );
-            } else {
-                ids.insert(id, (u.name.clone(), name_span.clone()));
-                if let Some(prev) = paths.insert(r.path.clone(), r.name.clone()) {
-                    d.push(
-                        Diagnostic::error(
-                            Code::DuplicateResource,
-                            format!(
-                                "resources `{prev}` and `{}` would both be written to {}",
-                                r.name, r.path
-                            ),
-                        )
-                        .at(&name_span)
-                        .on_cluster(&rc.name)
-                        .help("file names are lower case; names that differ only in case collide"),
-                    );
-                }
-            }
+            check_identity(r, scoped, &u.name, &rc.name, &mut ids, &mut paths, d);
             if r.kind == "Secret" && r.group.is_empty() {
-                for key in ["data", "stringData"] {
-                    let Some(v) = r.node.get(key) else { continue };
-                    if !v.is_null() && v.as_map().is_none() {
-                        d.push(
-                            Diagnostic::error(Code::PlaintextSecret, format!(
-                                "Secret `{}` has an invalid `{key}`: a mapping of keys to values is expected (values hidden)",
-                                r.name
-                            ))
-                            .at(&r.node.key_span(key))
-                            .on_cluster(&rc.name)
-                            .redacted(),
-                        );
-                        continue;
-                    }
-                    if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
-                        let keys: Vec<&str> = v
-                            .as_map()
-                            .map(|m| m.keys().map(|k| k.name.as_str()).collect())
-                            .unwrap_or_default();
-                        d.push(Diagnostic::error(Code::PlaintextSecret, format!(
-                            "Secret `{}` has plaintext `{key}`: {} (values hidden)",
-                            r.name,
-                            secret_keys(&keys)
-                        ))
-                        .at(&r.node.key_span(key))
-                        .on_cluster(&rc.name)
-                        .redacted()
-                        .help(format!(
-                            "encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` in {}",
-                            u.file
-                        )));
-                    }
-                }
+                check_secret(r, u, &rc.name, d);
             }
         }
         ru.resources.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
+/// fleetc's labels (the Fleet's `commonLabels`, managed-by, the cluster)
+/// and its source annotation; false when the object is no longer a mapping
+/// (a patch replaced it), which has been reported.
+fn stamp(r: &mut Resource, fleet_labels: &[(String, String)], cluster: &str) -> bool {
+    let span = r.node.span.clone();
+    let Value::Map(top) = &mut r.node.v else {
+        return false;
+    };
+    let md = child_map(top, "metadata", &span);
+    let labels = child_map(md, "labels", &span);
+    for (k, v) in fleet_labels {
+        set_string(labels, k, v, &span);
+    }
+    set_string(labels, "app.kubernetes.io/managed-by", "fleetc", &span);
+    set_string(labels, "fleetc.dev/cluster", cluster, &span);
+    let ann = child_map(md, "annotations", &span);
+    set_string(ann, "fleetc.dev/source", &r.source, &span);
+    true
+}
+
+/// One object per identity on a cluster, and one object per file name in a
+/// unit's directory (names that differ only in case collide).
+fn check_identity(
+    r: &Resource,
+    scoped: bool,
+    unit: &str,
+    cluster: &str,
+    ids: &mut BTreeMap<Identity, (String, Span)>,
+    paths: &mut BTreeMap<String, String>,
+    d: &mut Diags,
+) {
+    let id = (
+        r.group.clone(),
+        r.kind.clone(),
+        if scoped { None } else { r.namespace.clone() },
+        r.name.clone(),
+    );
+    let name_span = r
+        .node
+        .get_path(&["metadata", "name"])
+        .map_or(r.node.span.clone(), |n| n.span.clone());
+    if let Some((other_unit, other_span)) = ids.get(&id) {
+        let ns =
+            id.2.as_deref()
+                .map(|n| format!(" in namespace {n}"))
+                .unwrap_or_default();
+        let from = if other_unit == unit {
+            format!("both from {unit}")
+        } else {
+            format!("from {other_unit} and {unit}")
+        };
+        d.push(
+            Diagnostic::error(Code::DuplicateResource, format!(
+                "{} `{}`{ns} is defined twice on one cluster ({from})",
+                r.kind, r.name
+            ))
+            .at(&name_span)
+            .on_cluster(cluster)
+            .object(r.object_ref())
+            .related(other_span, "the other one")
+            .help("an object may be defined once per cluster; rename one, or place only one of the components"),
+        );
+        return;
+    }
+    ids.insert(id, (unit.to_string(), name_span.clone()));
+    if let Some(prev) = paths.insert(r.path.clone(), r.name.clone()) {
+        d.push(
+            Diagnostic::error(
+                Code::DuplicateResource,
+                format!(
+                    "resources `{prev}` and `{}` would both be written to {}",
+                    r.name, r.path
+                ),
+            )
+            .at(&name_span)
+            .on_cluster(cluster)
+            .object(r.object_ref())
+            .help("file names are lower case; names that differ only in case collide"),
+        );
+    }
+}
+
+/// A Secret's `data` and `stringData` are mappings, and empty unless the
+/// component allows plaintext Secrets (messages name keys, never values).
+fn check_secret(r: &Resource, u: &crate::load::model::Unit, cluster: &str, d: &mut Diags) {
+    for key in ["data", "stringData"] {
+        let Some(v) = r.node.get(key) else { continue };
+        if !v.is_null() && v.as_map().is_none() {
+            d.push(
+                Diagnostic::error(Code::PlaintextSecret, format!(
+                    "Secret `{}` has an invalid `{key}`: a mapping of keys to values is expected (values hidden)",
+                    r.name
+                ))
+                .at(&r.node.key_span(key))
+                .on_cluster(cluster)
+                .object(r.object_ref())
+                .redacted(),
+            );
+            continue;
+        }
+        if !u.allow_plaintext_secrets && v.as_map().is_some_and(|m| !m.is_empty()) {
+            let keys: Vec<&str> = v
+                .as_map()
+                .map(|m| m.keys().map(|k| k.name.as_str()).collect())
+                .unwrap_or_default();
+            d.push(Diagnostic::error(Code::PlaintextSecret, format!(
+                "Secret `{}` has plaintext `{key}`: {} (values hidden)",
+                r.name,
+                secret_keys(&keys)
+            ))
+            .at(&r.node.key_span(key))
+            .on_cluster(cluster)
+            .object(r.object_ref())
+            .redacted()
+            .help(format!(
+                "encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` in {}",
+                u.file
+            )));
+        }
     }
 }
 

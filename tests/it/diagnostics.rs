@@ -205,3 +205,17 @@ fn no_format_carries_a_secret_value() {
         assert!(out.contains("plaintext-secret") || err.contains("plaintext-secret"));
     }
 }
+
+#[test]
+fn a_diagnostic_about_a_rendered_object_names_it() {
+    let dir = root().join("tests/it/cases/plaintext-secret");
+    let (_, out, _) = run_case_with(&dir, &["--output-format", "json"]);
+    let doc: Json = serde_json::from_str(&out).expect("json");
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "plaintext-secret");
+    assert_eq!(
+        d["object"],
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret", "namespace": "web", "name": "web-db"})
+    );
+    assert_eq!(d["clusters"], serde_json::json!(["a", "b", "c"]));
+}

@@ -29,7 +29,7 @@ pub const LONG: usize = 80;
 /// The most long functions allowed (outside src/report/, whose formatters
 /// are long lists of output). Issue 16's target is 8; the count may only go
 /// down (lower this when a function is split).
-pub const MAX_LONG: usize = 10;
+pub const MAX_LONG: usize = 9;
 /// Crates in `cargo tree -p fleetc -e normal` (fleetc included).
 pub const CRATE_BUDGET: usize = 185;
 
