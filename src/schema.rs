@@ -136,138 +136,157 @@ pub fn check_with(
     for e in validator.iter_errors(&json) {
         let pointer = decode_pointer(e.instance_path().as_str());
         let (target, parent_key) = locate(node, &pointer);
-        let field = pointer.last().cloned().unwrap_or_default();
-        let d = match e.kind() {
+        let at = At {
+            field: display_field(&pointer, what),
+            pointer: &pointer,
+            target,
+            what,
+        };
+        match e.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
                 let allowed = allowed_properties(schema, &e);
-                for name in unexpected {
-                    let span = target.key_span(name);
-                    let mut d = Diagnostic::error(
-                        Code::UnknownField,
-                        format!("unknown field `{name}` in {what}"),
-                    )
-                    .at(&span)
-                    .label("unknown field");
-                    if let Some(best) = did_you_mean(name, &allowed) {
-                        d = d.help(format!("did you mean `{best}`?"));
-                    } else if !allowed.is_empty() {
-                        d = d.help(format!("allowed fields here: {}", allowed.join(", ")));
-                    }
-                    out.push(d);
-                }
-                continue;
+                out.extend(unexpected.iter().map(|n| unknown_field(&at, n, &allowed)));
             }
             ValidationErrorKind::Required { property } => {
-                let p = property.as_str().unwrap_or("?");
-                let span = match &parent_key {
-                    Some(s) => s.clone(),
-                    None => target.span.clone(),
-                };
-                let at = if pointer.is_empty() {
-                    what.to_string()
-                } else {
-                    format!("`{}`", display_field(&pointer, what))
-                };
-                Diagnostic::error(
-                    Code::MissingField,
-                    format!("missing required field `{p}` in {at}"),
-                )
-                .at(&span)
+                out.push(missing_field(
+                    &at,
+                    property.as_str().unwrap_or("?"),
+                    parent_key,
+                ));
             }
-            ValidationErrorKind::Type { kind } => {
-                let expected = format!("{kind:?}")
-                    .replace("Single(", "")
-                    .replace(')', "")
-                    .to_lowercase();
-                let mut d = Diagnostic::error(
-                    Code::InvalidType,
-                    format!(
-                        "`{}` must be {}, found {}",
-                        display_field(&pointer, what),
-                        article(&expected),
-                        target.type_name()
-                    ),
-                )
-                .at(&target.span)
-                .label(format!("this is a {}", target.type_name()));
-                if expected.contains("string")
-                    && matches!(target.v, Value::Int(_) | Value::Float(_) | Value::Bool(_))
-                {
-                    d = d.help("quote it, e.g. \"1.30\": YAML reads unquoted numbers and booleans as non-strings");
-                }
-                d
-            }
+            ValidationErrorKind::Type { kind } => out.push(wrong_type(&at, &format!("{kind:?}"))),
             ValidationErrorKind::Enum { options } => {
-                let opts: Vec<String> = options
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| v.to_string().trim_matches('"').to_string())
-                            .collect()
-                    })
-                    .unwrap_or_default();
                 let got = json_at(&json, &pointer)
                     .map(|v| v.to_string())
                     .unwrap_or_default();
-                let mut d = Diagnostic::error(
-                    Code::InvalidValue,
-                    format!(
-                        "`{}` must be one of {}, found {got}",
-                        display_field(&pointer, what),
-                        opts.join(", ")
-                    ),
-                )
-                .at(&target.span);
-                if let Some(s) = got.trim_matches('"').into() {
-                    if let Some(best) = did_you_mean(s, &opts) {
-                        d = d.help(format!("did you mean `{best}`?"));
-                    }
-                }
-                d
+                out.push(not_an_option(&at, options, &got));
             }
-            ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
-                Code::InvalidValue,
-                format!(
-                    "`{}` must be {expected_value}",
-                    display_field(&pointer, what)
-                ),
-            )
-            .at(&target.span),
-            ValidationErrorKind::Pattern { pattern } => {
-                let got = target.as_str().unwrap_or_default();
-                let mut d = Diagnostic::error(
-                    Code::InvalidValue,
-                    format!(
-                        "`{}` has an invalid value {got:?}",
-                        display_field(&pointer, what)
-                    ),
-                )
-                .at(&target.span);
-                d = if pattern.contains("[a-z0-9]([-a-z0-9]*") {
-                    d.help("names are DNS-1123 labels: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
-                } else if field == "kubernetesVersion" {
-                    d.help("write a Kubernetes version such as \"1.30.4\"")
-                } else if pointer.first().map(String::as_str) == Some("spec")
-                    && pointer.get(1).map(String::as_str) == Some("locked")
-                {
-                    d.help("a lock is a dotted path starting with `vars.` or `values.`, e.g. values.ingress.replicas")
-                } else {
-                    d.help(format!("it must match the pattern {pattern}"))
-                };
-                d
-            }
-            _ => {
-                let msg = e.to_string();
+            ValidationErrorKind::Constant { expected_value } => out.push(
                 Diagnostic::error(
                     Code::InvalidValue,
-                    format!("`{}`: {msg}", display_field(&pointer, what)),
+                    format!("`{}` must be {expected_value}", at.field),
                 )
-                .at(&target.span)
-            }
-        };
-        out.push(d);
+                .at(&target.span),
+            ),
+            ValidationErrorKind::Pattern { pattern } => out.push(no_match(&at, pattern)),
+            _ => out.push(
+                Diagnostic::error(Code::InvalidValue, format!("`{}`: {e}", at.field))
+                    .at(&target.span),
+            ),
+        }
     }
     out
+}
+
+/// Where a schema error is: the value at fault and how to name it.
+struct At<'a> {
+    /// The field as messages show it (`spec.selector.matchLabels`).
+    field: String,
+    pointer: &'a [String],
+    target: &'a Node,
+    /// The object being checked (`Cluster`, `values of web`).
+    what: &'a str,
+}
+
+fn unknown_field(at: &At<'_>, name: &str, allowed: &[String]) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::UnknownField,
+        format!("unknown field `{name}` in {}", at.what),
+    )
+    .at(&at.target.key_span(name))
+    .label("unknown field");
+    if let Some(best) = did_you_mean(name, allowed) {
+        d = d.help(format!("did you mean `{best}`?"));
+    } else if !allowed.is_empty() {
+        d = d.help(format!("allowed fields here: {}", allowed.join(", ")));
+    }
+    d
+}
+
+fn missing_field(at: &At<'_>, property: &str, parent_key: Option<crate::diag::Span>) -> Diagnostic {
+    let span = parent_key.unwrap_or_else(|| at.target.span.clone());
+    let within = if at.pointer.is_empty() {
+        at.what.to_string()
+    } else {
+        format!("`{}`", at.field)
+    };
+    Diagnostic::error(
+        Code::MissingField,
+        format!("missing required field `{property}` in {within}"),
+    )
+    .at(&span)
+}
+
+/// `kind` is the schema's type set as jsonschema prints it (`Single(String)`).
+fn wrong_type(at: &At<'_>, kind: &str) -> Diagnostic {
+    let expected = kind.replace("Single(", "").replace(')', "").to_lowercase();
+    let found = at.target.type_name();
+    let mut d = Diagnostic::error(
+        Code::InvalidType,
+        format!(
+            "`{}` must be {}, found {found}",
+            at.field,
+            article(&expected)
+        ),
+    )
+    .at(&at.target.span)
+    .label(format!("this is a {found}"));
+    if expected.contains("string")
+        && matches!(
+            at.target.v,
+            Value::Int(_) | Value::Float(_) | Value::Bool(_)
+        )
+    {
+        d = d.help(
+            "quote it, e.g. \"1.30\": YAML reads unquoted numbers and booleans as non-strings",
+        );
+    }
+    d
+}
+
+fn not_an_option(at: &At<'_>, options: &Json, got: &str) -> Diagnostic {
+    let opts: Vec<String> = options
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.to_string().trim_matches('"').to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut d = Diagnostic::error(
+        Code::InvalidValue,
+        format!(
+            "`{}` must be one of {}, found {got}",
+            at.field,
+            opts.join(", ")
+        ),
+    )
+    .at(&at.target.span);
+    if let Some(best) = did_you_mean(got.trim_matches('"'), &opts) {
+        d = d.help(format!("did you mean `{best}`?"));
+    }
+    d
+}
+
+fn no_match(at: &At<'_>, pattern: &str) -> Diagnostic {
+    let got = at.target.as_str().unwrap_or_default();
+    let d = Diagnostic::error(
+        Code::InvalidValue,
+        format!("`{}` has an invalid value {got:?}", at.field),
+    )
+    .at(&at.target.span);
+    let field = at.pointer.last().map(String::as_str).unwrap_or_default();
+    if pattern.contains("[a-z0-9]([-a-z0-9]*") {
+        d.help("names are DNS-1123 labels: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+    } else if field == "kubernetesVersion" {
+        d.help("write a Kubernetes version such as \"1.30.4\"")
+    } else if at.pointer.first().map(String::as_str) == Some("spec")
+        && at.pointer.get(1).map(String::as_str) == Some("locked")
+    {
+        d.help("a lock is a dotted path starting with `vars.` or `values.`, e.g. values.ingress.replicas")
+    } else {
+        d.help(format!("it must match the pattern {pattern}"))
+    }
 }
 
 fn article(t: &str) -> String {

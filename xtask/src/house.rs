@@ -27,9 +27,9 @@ pub const LAYERS: &[&str] = &[
 /// A function longer than this many lines is long.
 pub const LONG: usize = 80;
 /// The most long functions allowed (outside src/report/, whose formatters
-/// are long lists of output). Issue 16's target is 8; the count may only go
-/// down (lower this when a function is split).
-pub const MAX_LONG: usize = 9;
+/// are long lists of output). Lower it when a function is split; split a
+/// function rather than raise it.
+pub const MAX_LONG: usize = 8;
 /// Crates in `cargo tree -p fleetc -e normal` (fleetc included).
 pub const CRATE_BUDGET: usize = 185;
 
@@ -263,7 +263,7 @@ pub fn check() -> Result<()> {
         println!("long function: {l}");
     }
     println!(
-        "{} functions over {LONG} lines outside src/report/ (at most {MAX_LONG}; the target is 8)",
+        "{} functions over {LONG} lines outside src/report/ (at most {MAX_LONG})",
         long.len()
     );
     if !bad.is_empty() {
