@@ -10,6 +10,7 @@ mod common;
 mod crds;
 mod diagnostics;
 mod diff;
+mod docs;
 mod explain;
 mod git;
 mod golden;
