@@ -74,6 +74,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             s
         }
     };
+    ctx.ui.take_stdout();
     crate::ui::stdout(&text)?;
     Ok(if report.is_empty() {
         Exit::Success

@@ -32,6 +32,9 @@ pub struct Ui {
     pub prefix: RefCell<String>,
     /// Diagnostics kept for a machine-readable document.
     collected: RefCell<Diags>,
+    /// stdout carries the command's own result (diff's report): no
+    /// diagnostics document then.
+    stdout_taken: std::cell::Cell<bool>,
 }
 
 impl Ui {
@@ -43,6 +46,7 @@ impl Ui {
             format,
             prefix: RefCell::new(String::new()),
             collected: RefCell::new(Diags::default()),
+            stdout_taken: std::cell::Cell::new(false),
         }
     }
 
@@ -116,8 +120,17 @@ impl Ui {
         *self.prefix.borrow_mut() = prefix;
     }
 
+    /// The command's own result goes to stdout (diff's report), so the
+    /// diagnostics document does not.
+    pub fn take_stdout(&self) {
+        self.stdout_taken.set(true);
+    }
+
     /// At exit: the machine-readable document of everything reported.
     pub fn finish(&self) {
+        if self.stdout_taken.get() {
+            return;
+        }
         let diags = std::mem::take(&mut *self.collected.borrow_mut());
         let prefix = self.prefix.borrow();
         let doc = match self.format {

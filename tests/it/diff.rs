@@ -393,3 +393,39 @@ fn rendering_only_changed_clusters_reports_what_full_renders_do() {
     assert!(changed >= 4, "{changed} clusters changed");
     assert_eq!(cli["summary"]["clusters"]["total"], 13);
 }
+
+/// With a machine output format, stdout is diff's own report when both
+/// sides render, and the diagnostics document when one does not (exit 3).
+#[test]
+fn diff_keeps_stdout_for_its_report_under_a_machine_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let w = example_repo(tmp.path());
+    edit(
+        &w.join("fleet/placements/kyverno.yaml"),
+        "replicas: 3",
+        "replicas: 4",
+    );
+    let args = [
+        "--output-format",
+        "json",
+        "diff",
+        "fleet",
+        "--base",
+        "main",
+        "--format",
+        "json",
+    ];
+    let o = fleetc(&args, &w);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(report.get("diagnostics").is_none(), "{report}");
+    edit(
+        &w.join("fleet/placements/kyverno.yaml"),
+        "replicas: 4",
+        "replicas: {{ nope",
+    );
+    let o = fleetc(&args, &w);
+    assert_eq!(code(&o), 3, "{}", text(&o.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("diagnostics document");
+    assert!(doc["summary"]["errors"].as_u64().unwrap_or(0) >= 1, "{doc}");
+}
