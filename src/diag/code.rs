@@ -189,6 +189,8 @@ codes! {
         "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
     PatchFailed = "patch-failed", "a patch cannot be applied to its target",
         "Fix the patch so that it applies to its target (paths that exist, merge keys present for lists).";
+    NamespaceMissing = "namespace-missing", "a namespaced object in a namespace that nothing creates on its cluster",
+        "Render a Namespace in some unit, give the component `namespace` (fleetc then creates it), or list the namespace in `existingNamespaces` of the cluster or the fleet if it is made outside fleetc.";
     PlaintextSecret = "plaintext-secret", "a Secret with plaintext data in the repository",
         "Encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` on the component if the values are not secret.";
     ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",

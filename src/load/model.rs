@@ -162,6 +162,8 @@ pub struct Fleet {
     pub values: Option<Node>,
     pub locked: Vec<Lock>,
     pub common_labels: Vec<(String, String)>,
+    /// Namespaces every cluster has without fleetc creating them.
+    pub existing_namespaces: Vec<String>,
     pub node: Node,
 }
 
@@ -175,6 +177,8 @@ pub struct Taint {
 pub struct Cluster {
     pub name: String,
     pub file: String,
+    /// Namespaces this cluster has without fleetc creating them.
+    pub existing_namespaces: Vec<String>,
     pub labels: IndexMap<String, String>,
     pub owner: String,
     pub kubernetes_version: String,
@@ -269,6 +273,13 @@ pub struct Unit {
     /// `components/<name>` or `policies/<name>`.
     pub dir: String,
     pub namespace: Option<String>,
+    /// Whether fleetc creates `namespace` where no unit renders it (default true).
+    pub create_namespace: bool,
+    /// Labels and annotations of the Namespace fleetc creates.
+    pub namespace_labels: Vec<(String, String)>,
+    pub namespace_annotations: Vec<(String, String)>,
+    /// Where `namespace` is written (the created Namespace points there).
+    pub namespace_span: Option<Span>,
     pub version: Option<String>,
     pub depends_on: Vec<NameRef>,
     pub values: Option<Node>,
@@ -650,6 +661,28 @@ fn name_of(node: &Node) -> (String, Span) {
     )
 }
 
+/// A sequence of strings (absent: empty).
+fn strings(n: Option<&Node>) -> Vec<String> {
+    n.and_then(Node::as_seq)
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A mapping of strings, in source order (absent: empty).
+fn string_pairs(n: Option<&Node>) -> Vec<(String, String)> {
+    n.and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.name.clone(), v.as_str().unwrap_or_default().into()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn empty_spec(node: &Node) -> Node {
     Node::map(Default::default(), node.span.clone())
 }
@@ -692,6 +725,7 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         vars: opt_map(spec.get("vars")),
         values: opt_map(spec.get("values")),
         locked: locks(spec.get("locked")),
+        existing_namespaces: strings(spec.get("existingNamespaces")),
         common_labels: spec
             .get("commonLabels")
             .and_then(Node::as_map)
@@ -714,6 +748,7 @@ pub fn cluster(file: &str, node: &Node) -> Cluster {
     Cluster {
         name,
         file: file.into(),
+        existing_namespaces: strings(spec.get("existingNamespaces")),
         labels: node
             .get_path(&["metadata", "labels"])
             .and_then(Node::as_map)
@@ -783,6 +818,13 @@ pub fn unit(
         file: file.into(),
         dir: dir.into(),
         namespace: s(spec.get("namespace")),
+        create_namespace: spec
+            .get("createNamespace")
+            .and_then(Node::as_bool)
+            .unwrap_or(true),
+        namespace_labels: string_pairs(spec.get_path(&["namespaceMetadata", "labels"])),
+        namespace_annotations: string_pairs(spec.get_path(&["namespaceMetadata", "annotations"])),
+        namespace_span: spec.get("namespace").map(|n| n.span.clone()),
         version: s(spec.get("version")),
         depends_on: names(spec.get("dependsOn")),
         values: opt_map(spec.get("values")),

@@ -10,6 +10,7 @@
 //! Results keep file order and are sorted by name, whatever the thread count.
 
 pub mod helm;
+mod namespaces;
 pub mod patch;
 pub mod template;
 
@@ -490,6 +491,7 @@ impl<'a> Renderer<'a> {
     /// scopes are set.
     fn phase2(&self, mut rc: RenderedCluster, mut d: Diags) -> ClusterRender {
         let mut matched = BTreeSet::new();
+        namespaces::create(self.repo, &mut rc, self.format);
         finish_cluster(
             self.repo,
             &mut rc,
@@ -498,6 +500,7 @@ impl<'a> Renderer<'a> {
             &mut matched,
             &mut d,
         );
+        namespaces::check(self.repo, &rc, &self.crd_scopes, self.format, &mut d);
         let applicable = rc
             .units
             .iter()
@@ -640,7 +643,7 @@ fn template_diag(
     d
 }
 
-fn is_cluster_scoped(
+pub(crate) fn is_cluster_scoped(
     u: &Unit,
     crd: &BTreeMap<(String, String), bool>,
     group: &str,

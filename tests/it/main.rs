@@ -17,6 +17,7 @@ mod golden;
 mod hostile;
 mod independence;
 mod kustomize;
+mod namespaces;
 mod patches;
 mod policies;
 mod report;
