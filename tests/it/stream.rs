@@ -108,7 +108,7 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
     let (path, bytes) = want
         .iter()
         .find(|(p, _)| {
-            p.starts_with("clusters/c/components/widget/") && !p.ends_with("kustomization.yaml")
+            p.starts_with("clusters/c/components/widget/") && p.contains("widget.example.dev_")
         })
         .expect("c's widget");
     let text = String::from_utf8_lossy(bytes);

@@ -212,8 +212,14 @@ pub fn kustomize(size: Size) -> Files {
             format!("bases/{name}/resources.yaml"),
             manifests(m, size.resources, false),
         );
+        // fleetc creates each component's namespace (issue 17); the twin's
+        // base carries it, with the source annotation fleetc writes.
+        f.insert(
+            format!("bases/{name}/namespace.yaml"),
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  annotations:\n    fleetc.dev/source: components/{name}/component.yaml\n"),
+        );
         let mut k = format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {name}\nresources:\n- resources.yaml\n"
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {name}\nresources:\n- namespace.yaml\n- resources.yaml\n"
         );
         if has("Deployment") {
             let _ = write!(
@@ -378,14 +384,15 @@ mod tests {
             let mut theirs = objects("kustomize", &String::from_utf8_lossy(&o.stdout));
             ours.sort();
             theirs.sort();
-            assert_eq!(ours.len(), size.components * size.resources, "{c}");
+            // Each component's resources and its Namespace.
+            assert_eq!(ours.len(), size.components * (size.resources + 1), "{c}");
             for (a, b) in ours.iter().zip(&theirs) {
                 assert_eq!(a, b, "{c}: fleetc and kustomize disagree");
             }
             assert_eq!(ours.len(), theirs.len(), "{c}");
             compared += ours.len();
         }
-        assert_eq!(compared, 7 * 3 * KINDS.len());
+        assert_eq!(compared, 7 * 3 * (KINDS.len() + 1));
     }
 
     #[test]
