@@ -1,7 +1,9 @@
 //! Project chores: `cargo xtask test` runs the test suite with the tools it
 //! needs (tools.rs); `cargo xtask bless` rewrites golden/ from examples/;
-//! `cargo xtask check` fails when golden/ or data/crd-schemas/ is stale;
-//! `cargo xtask crd-schemas` regenerates data/crd-schemas/ (crd_schemas.rs).
+//! `cargo xtask check` fails when golden/, data/crd-schemas/ or
+//! data/k8s-schemas/ is stale; `cargo xtask crd-schemas` regenerates
+//! data/crd-schemas/ (crd_schemas.rs), `cargo xtask k8s-schemas`
+//! data/k8s-schemas/ (k8s_schemas.rs).
 //!
 //! `golden/<example>/<format>/` is the tree `fleetc render --format <format>`
 //! writes for `examples/<example>/`, for every format the example compiles in
@@ -14,6 +16,7 @@ mod bench;
 mod crd_schemas;
 mod docs;
 mod house;
+mod k8s_schemas;
 mod profile;
 mod synth;
 mod tools;
@@ -145,6 +148,7 @@ fn bless() -> Result<()> {
 
 fn check() -> Result<()> {
     crd_schemas::check()?;
+    k8s_schemas::check()?;
     let mut stale = 0;
     let trees = renders()?;
     for (name, files) in &trees {
@@ -187,21 +191,25 @@ fn main() -> Result<()> {
         Some("docs") => docs::write(),
         Some("test") => tools::test(&args[1..]),
         Some("crd-schemas") => crd_schemas::generate(),
+        Some("k8s-schemas") => k8s_schemas::generate(),
         Some("bench") => bench::run(&args[1..]),
         Some("profile") => profile::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|bless|check|docs|crd-schemas|bench|profile>");
+            eprintln!(
+                "usage: cargo xtask <test|bless|check|docs|crd-schemas|k8s-schemas|bench|profile>"
+            );
             eprintln!(
                 "  test [ARGS...]  install what the tests need into target/test-tools/, then"
             );
             eprintln!("         run `cargo test --workspace --locked ARGS...`");
             eprintln!("  bless  rewrite golden/ from examples/ (deleting stale files)");
             eprintln!(
-                "  check  fail when golden/, data/crd-schemas/ or docs/diagnostics.md is stale,"
+                "  check  fail when golden/, data/crd-schemas/, data/k8s-schemas/ or docs/diagnostics.md is stale,"
             );
             eprintln!("         an import points up the pipeline, long functions grow, or dependencies outgrow their budget");
             eprintln!("  docs   write docs/diagnostics.md from the codes and tests/it/cases/");
             eprintln!("  crd-schemas  regenerate data/crd-schemas/ from the pinned npm packages (needs npm)");
+            eprintln!("  k8s-schemas  regenerate data/k8s-schemas/ from the pinned kubernetes-validate (PyPI)");
             eprintln!(
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );

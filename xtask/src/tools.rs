@@ -39,7 +39,7 @@ pub(crate) fn tools_dir() -> PathBuf {
     target.join("test-tools")
 }
 
-struct Tool {
+pub(crate) struct Tool {
     name: &'static str,
     /// "found" or "installed" (with the seconds it took).
     how: String,
@@ -182,7 +182,7 @@ fn dist_version(venv: &Path, dist: &str) -> Option<String> {
 }
 
 /// check-jsonschema and kubernetes-validate in `<tools>/venv`.
-fn python_tools(tools: &Path) -> Result<Vec<Tool>> {
+pub(crate) fn python_tools(tools: &Path) -> Result<Vec<Tool>> {
     let req_file = root().join("xtask/test-tools/requirements.txt");
     let req = std::fs::read_to_string(&req_file)
         .with_context(|| format!("reading {}", req_file.display()))?;

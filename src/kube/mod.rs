@@ -1,5 +1,13 @@
 //! What fleetc knows about Kubernetes kinds: which are cluster-scoped, and
 //! how a resource's identity becomes its file name (SPEC §7).
+//!
+//! [`api`] holds the Kubernetes API itself: which group/version/kinds each
+//! minor (1.25–1.37) serves, and a strict check of an object against its
+//! OpenAPI schema (data/k8s-schemas/, embedded).
+
+pub mod api;
+mod check;
+mod data;
 
 /// (group, kind) of built-in and well-known ecosystem kinds that are cluster-scoped.
 const CLUSTER_SCOPED: &[(&str, &str)] = &[
