@@ -323,3 +323,23 @@ fn budget_bounds_the_walk() {
     assert_eq!(v[0].kind, ViolationKind::TooLarge);
     assert_eq!(validate(30, &d), vec![]);
 }
+
+#[test]
+fn recursive_definitions_stop_at_a_depth() {
+    // JSONSchemaProps refers to itself: a hostile CRD can nest without end.
+    let mut props = json!({"type": "string"});
+    for _ in 0..150 {
+        props = json!({"type": "object", "properties": {"a": props}});
+    }
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "ws.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "ws", "kind": "W"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": props}}]}
+    });
+    let v = validate(30, &crd);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].kind, ViolationKind::TooLarge);
+}
