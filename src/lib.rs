@@ -9,6 +9,7 @@
 //! (Kubernetes knowledge) and `suggest`.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod diag;
 pub mod diff;
 pub mod driver;

@@ -193,6 +193,14 @@ codes! {
         "Render a Namespace in some unit, give the component `namespace` (fleetc then creates it), or list the namespace in `existingNamespaces` of the cluster or the fleet if it is made outside fleetc.";
     PlaintextSecret = "plaintext-secret", "a Secret with plaintext data in the repository",
         "Encrypt the file with SOPS (it is then copied byte for byte), or set `allowPlaintextSecrets: true` on the component if the values are not secret.";
+    ApiRemoved = "api-removed", "an object whose apiVersion and kind its cluster's Kubernetes version does not serve (removed, or not yet added)",
+        "Use the apiVersion the message names (the same kind, still served), or keep the object off clusters of that version.";
+    ApiDeprecated = "api-deprecated", "an object whose apiVersion and kind a later Kubernetes version removes",
+        "Move to the apiVersion the message names before the clusters upgrade to the version that removes it; `fleetc report` lists what each cluster must change to upgrade.";
+    DuplicateListKey = "duplicate-list-key", "two entries of a keyed list with the same key (two containers with one name), or equal entries of a set",
+        "Give each entry its own key (container names, port numbers), or remove the duplicate.";
+    KubernetesVersionUnchecked = "kubernetes-version-unchecked", "a cluster whose Kubernetes version fleetc has no API schemas for: its objects are not checked against the API",
+        "Check the cluster's `kubernetesVersion`; fleetc knows 1.25 to 1.37 (a newer fleetc knows newer versions).";
     ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",
         "Rename the component or one of the clusters: Applications are named `<cluster>-<component>`.";
 }

@@ -88,6 +88,12 @@ fn json_one(d: &Diagnostic) -> Value {
         })
         .collect();
     m.insert("related".into(), json!(related));
+    if let Some(f) = &d.field {
+        m.insert("path".into(), json!(f));
+    }
+    if !d.kubernetes.is_empty() {
+        m.insert("kubernetesVersions".into(), json!(d.kubernetes));
+    }
     if let Some(o) = &d.object {
         m.insert(
             "object".into(),

@@ -116,6 +116,11 @@ pub struct Diagnostic {
     pub clusters: Vec<String>,
     /// The rendered object the problem is about, if it is about one.
     pub object: Option<ObjectRef>,
+    /// The field of that object (`spec.template.spec.containers[name=web].image`).
+    pub field: Option<String>,
+    /// The Kubernetes versions (minors, `1.30`) of the clusters it happens on,
+    /// when the problem depends on them.
+    pub kubernetes: Vec<String>,
 }
 
 /// A Kubernetes object, as a diagnostic names it.
@@ -140,6 +145,8 @@ impl Diagnostic {
             redact: false,
             clusters: Vec::new(),
             object: None,
+            field: None,
+            kubernetes: Vec::new(),
         }
     }
 
@@ -179,6 +186,18 @@ impl Diagnostic {
     /// Record that the problem happens on `cluster`.
     pub fn on_cluster(mut self, cluster: &str) -> Self {
         self.clusters.push(cluster.to_string());
+        self
+    }
+
+    /// Record the field of the object the problem is about.
+    pub fn field(mut self, path: impl Into<String>) -> Self {
+        self.field = Some(path.into());
+        self
+    }
+
+    /// Record the Kubernetes version of the cluster it happens on.
+    pub fn on_kubernetes(mut self, minor: impl Into<String>) -> Self {
+        self.kubernetes.push(minor.into());
         self
     }
 
@@ -344,6 +363,12 @@ fn kind(primary: bool) -> AnnotationKind {
     }
 }
 
+/// `1.9` before `1.30`.
+fn minor_key(v: &str) -> (u64, u64) {
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 /// A collection of diagnostics built up by a stage.
 #[derive(Default, Debug, Clone)]
 pub struct Diags {
@@ -385,6 +410,7 @@ impl Diags {
                         && last.help == d.help =>
                 {
                     last.clusters.extend(d.clusters);
+                    last.kubernetes.extend(d.kubernetes);
                 }
                 _ => out.push(d),
             }
@@ -392,6 +418,8 @@ impl Diags {
         for d in &mut out {
             d.clusters.sort();
             d.clusters.dedup();
+            d.kubernetes.sort_by_key(|v| minor_key(v));
+            d.kubernetes.dedup();
         }
         self.items = out;
     }

@@ -173,6 +173,10 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         format,
     );
     diags.extend(d);
+    let api = crate::accept::Checker::new();
+    for rc in &rendered.clusters {
+        api.cluster(&repo, rc, &mut diags);
+    }
     diags.normalize();
     if diags.has_errors() {
         return (None, diags);

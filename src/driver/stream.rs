@@ -100,6 +100,8 @@ pub struct Streaming<'a> {
     planned: &'a Planned,
     opts: &'a Options,
     renderer: render::Renderer<'a>,
+    /// Each cluster's objects against its Kubernetes API (answers shared across batches).
+    api: crate::accept::Checker,
     pub emitter: emit::Emitter<'a>,
     failed: std::sync::atomic::AtomicBool,
     diags: Diags,
@@ -146,6 +148,7 @@ impl<'a> Streaming<'a> {
             planned: p,
             opts,
             renderer,
+            api: crate::accept::Checker::new(),
             emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,
@@ -171,10 +174,12 @@ impl<'a> Streaming<'a> {
         type Done = (render::ClusterRender, Option<String>, usize);
         let tree = self.opts.tree;
         let (r, e, failed) = (&self.renderer, &self.emitter, &self.failed);
+        let (api, repo) = (&self.api, &self.planned.repo);
         let done: Vec<Result<Done, emit::write::WriteError>> = clusters
             .par_iter()
             .map(|rc| {
                 let mut cr = r.cluster(rc);
+                api.cluster(repo, &cr.cluster, &mut cr.diags);
                 if cr.diags.has_errors() {
                     failed.store(true, Ordering::Relaxed);
                 }

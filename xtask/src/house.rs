@@ -19,7 +19,7 @@ use crate::root;
 /// the pipeline's stages in order, then what builds on them.
 pub const LAYERS: &[&str] = &[
     "diag", "date", "suggest", "source", "yaml", "kube", "schema", // lower layer
-    "load", "validate", "resolve", "render", "emit", // the stages
+    "load", "validate", "resolve", "render", "accept", "emit", // the stages
     "diff", "git", "driver", // comparing, git, running the stages
     "explain", "report", "promote", // commands' libraries
 ];

@@ -1,0 +1,277 @@
+//! accept: would each cluster's API server accept what fleetc sends it?
+//!
+//! Every rendered object is checked against the API of its own cluster's
+//! Kubernetes minor ([`crate::kube::api`]): an apiVersion and kind that
+//! version does not serve (removed, or not yet added), one a later version
+//! removes (deprecated: a warning), and the object against the version's
+//! OpenAPI schema, strictly, as server-side field validation does. Custom
+//! resources (no schema in the built-in data) are not checked here.
+//!
+//! Identical objects recur on many clusters: each distinct (minor, object)
+//! is checked once ([`Checker`] keeps the answers; an object's
+//! `fleetc.dev/cluster` label does not count as a difference).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Code, Diagnostic, Diags, Span};
+use crate::kube::api::{self, PathSeg, Served, Violation, ViolationKind};
+use crate::load::model::Repo;
+use crate::render::{RenderedCluster, Resource};
+use crate::yaml::Node;
+
+type Key = (u32, [u8; 32]);
+
+/// Checks clusters against their APIs, remembering each distinct object's
+/// answer. Shared by the workers that render clusters in parallel.
+#[derive(Default)]
+pub struct Checker {
+    answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
+}
+
+impl Checker {
+    pub fn new() -> Checker {
+        Checker::default()
+    }
+
+    /// Check every object of one rendered cluster; problems go to `d`.
+    pub fn cluster(&self, repo: &Repo, rc: &RenderedCluster, d: &mut Diags) {
+        let Some(cluster) = repo.cluster(&rc.name) else {
+            return;
+        };
+        let version = &cluster.kubernetes_version;
+        let minor = match api::minor_of(version) {
+            Some(m) if api::versions().contains(&m) => m,
+            _ => {
+                let known = api::versions();
+                d.push(
+                    Diagnostic::warning(
+                        Code::KubernetesVersionUnchecked,
+                        format!(
+                            "no Kubernetes API schemas for {version}: objects on this cluster are not checked against its API (fleetc knows 1.{} to 1.{})",
+                            known.start(),
+                            known.end()
+                        ),
+                    )
+                    .at(&cluster.name_span)
+                    .on_cluster(&rc.name),
+                );
+                return;
+            }
+        };
+        for ru in &rc.units {
+            for r in &ru.resources {
+                self.object(minor, r, &rc.name, d);
+            }
+        }
+    }
+
+    fn object(&self, minor: u32, r: &Resource, cluster: &str, d: &mut Diags) {
+        let served = api::served(minor, &r.api_version, &r.kind);
+        if served == Served::UnknownKind {
+            return;
+        }
+        if served == Served::Served {
+            deprecated(minor, r, cluster, d);
+        }
+        let json = r.node.to_json();
+        let key = (minor, digest(&json));
+        let cached = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let violations = match cached {
+            Some(v) => v,
+            None => {
+                let v = Arc::new(api::validate(minor, &json));
+                self.answers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, v.clone());
+                v
+            }
+        };
+        for v in violations.iter().filter(|v| !checked_by_render(v)) {
+            d.push(diagnostic(minor, r, cluster, v));
+        }
+    }
+}
+
+/// Labels and annotations that are not strings are reported for every
+/// object, custom resources included, while rendering (render's
+/// `check_string_map`): not twice.
+fn checked_by_render(v: &Violation) -> bool {
+    v.kind == ViolationKind::InvalidType
+        && matches!(
+            v.path.as_slice(),
+            [PathSeg::Field(m), PathSeg::Field(f), ..] if m == "metadata" && (f == "labels" || f == "annotations")
+        )
+}
+
+/// The object's identity for the cache: its JSON, with the one label that
+/// differs on every cluster by construction left out.
+fn digest(json: &Value) -> [u8; 32] {
+    let mut j = json.clone();
+    if let Some(labels) = j
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("labels"))
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove("fleetc.dev/cluster");
+    }
+    Sha256::digest(serde_json::to_vec(&j).unwrap_or_default()).into()
+}
+
+/// A warning when a later minor stops serving the object's apiVersion.
+fn deprecated(minor: u32, r: &Resource, cluster: &str, d: &mut Diags) {
+    let Some((_, last)) = api::lifecycle(&r.api_version, &r.kind) else {
+        return;
+    };
+    if last >= *api::versions().end() {
+        return;
+    }
+    let instead = api::replacement(&r.api_version, &r.kind)
+        .map(|x| format!("; use {x}"))
+        .unwrap_or_default();
+    d.push(
+        Diagnostic::warning(
+            Code::ApiDeprecated,
+            format!(
+                "{} {} is removed in Kubernetes 1.{}; the cluster runs 1.{minor}{instead}",
+                r.api_version,
+                r.kind,
+                last + 1
+            ),
+        )
+        .at(&r.node.key_span("apiVersion"))
+        .on_cluster(cluster)
+        .on_kubernetes(format!("1.{minor}"))
+        .object(r.object_ref()),
+    );
+}
+
+fn diagnostic(minor: u32, r: &Resource, cluster: &str, v: &Violation) -> Diagnostic {
+    let path = api::render_path(&v.path);
+    let (code, message) = match v.kind {
+        ViolationKind::NotServed => (Code::ApiRemoved, not_served(minor, r)),
+        ViolationKind::UnknownField => (
+            Code::UnknownField,
+            format!("unknown field `{path}` in {} `{}`", r.kind, r.name),
+        ),
+        ViolationKind::InvalidType => (Code::InvalidType, at_path(r, &path, &v.message)),
+        ViolationKind::MissingRequired => (Code::MissingField, at_path(r, &path, &v.message)),
+        ViolationKind::InvalidValue => (Code::InvalidValue, at_path(r, &path, &v.message)),
+        ViolationKind::DuplicateListKey => (Code::DuplicateListKey, at_path(r, &path, &v.message)),
+        ViolationKind::TooLarge => (Code::YamlBudget, at_path(r, &path, &v.message)),
+    };
+    let (span, on_key) = match v.kind {
+        ViolationKind::NotServed => (r.node.key_span("apiVersion"), false),
+        // The second entry with the key (the first is fine by itself).
+        ViolationKind::DuplicateListKey => locate(&r.node, &v.path, 1),
+        _ => locate(&r.node, &v.path, 0),
+    };
+    let mut diag = Diagnostic::error(code, message)
+        .at(&span)
+        .on_cluster(cluster)
+        .on_kubernetes(format!("1.{minor}"))
+        .object(r.object_ref());
+    if !path.is_empty() {
+        diag = diag.field(path);
+    }
+    if on_key && v.kind == ViolationKind::UnknownField {
+        diag = diag.label("unknown field");
+    }
+    match &v.suggestion {
+        Some(s) => diag.help(format!("did you mean `{s}`?")),
+        None => diag,
+    }
+}
+
+fn at_path(r: &Resource, path: &str, message: &str) -> String {
+    if path.is_empty() {
+        format!("{} `{}`: {message}", r.kind, r.name)
+    } else {
+        format!("{} `{}`: `{path}`: {message}", r.kind, r.name)
+    }
+}
+
+fn not_served(minor: u32, r: &Resource) -> String {
+    let instead = api::replacement(&r.api_version, &r.kind)
+        .map(|x| format!("; use {x}"))
+        .unwrap_or_default();
+    match api::lifecycle(&r.api_version, &r.kind) {
+        Some((_, last)) if last < minor => format!(
+            "{} {} was removed in Kubernetes 1.{}; the cluster runs 1.{minor}{instead}",
+            r.api_version,
+            r.kind,
+            last + 1
+        ),
+        Some((first, _)) => format!(
+            "{} {} is served from Kubernetes 1.{first}; the cluster runs 1.{minor}{instead}",
+            r.api_version, r.kind
+        ),
+        None => format!(
+            "Kubernetes 1.{minor} does not serve {} {}",
+            r.api_version, r.kind
+        ),
+    }
+}
+
+/// The span of the value (or, for an unknown field, the key) at `path`:
+/// the nearest one the rendered node has (for a missing field, the key of
+/// the mapping that misses it). True when it is the exact key.
+/// For a keyed item, `nth` picks among the items with those keys, and the
+/// span is that of its first key's value.
+fn locate(node: &Node, path: &[PathSeg], nth: usize) -> (Span, bool) {
+    let mut cur = node;
+    let mut key: Option<Span> = None;
+    for (i, seg) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        let next = match seg {
+            PathSeg::Field(f) => {
+                if last && cur.get(f).is_some() {
+                    return (cur.key_span(f), true);
+                }
+                let k = cur.key_span(f);
+                let n = cur.get(f);
+                if n.is_some() {
+                    key = Some(k);
+                }
+                n
+            }
+            PathSeg::Index(n) => cur.as_seq().and_then(|s| s.get(*n)),
+            PathSeg::Keys(keys) => {
+                let item = cur.as_seq().and_then(|s| {
+                    s.iter()
+                        .filter(|item| {
+                            keys.iter().all(|(k, v)| {
+                                item.get(k).is_some_and(|x| {
+                                    x.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| x.to_json().to_string())
+                                        == *v
+                                })
+                            })
+                        })
+                        .nth(if last { nth } else { 0 })
+                });
+                if let (true, Some(item)) = (last, item) {
+                    if let Some(first) = keys.first().and_then(|(k, _)| item.get(k)) {
+                        return (first.span.clone(), false);
+                    }
+                }
+                item
+            }
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return (key.unwrap_or_else(|| cur.span.clone()), false),
+        }
+    }
+    (cur.span.clone(), false)
+}
