@@ -14,14 +14,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::diag::{Code, Diagnostic, Diags, Span};
 use crate::kube::api::{self, PathSeg, Served, Violation, ViolationKind};
 use crate::load::model::Repo;
 use crate::render::{RenderedCluster, Resource};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 type Key = (u32, [u8; 32]);
 
@@ -77,8 +76,7 @@ impl Checker {
         if served == Served::Served {
             deprecated(minor, r, cluster, d);
         }
-        let json = r.node.to_json();
-        let key = (minor, digest(&json));
+        let key = (minor, digest(&r.node));
         let cached = self
             .answers
             .lock()
@@ -88,7 +86,7 @@ impl Checker {
         let violations = match cached {
             Some(v) => v,
             None => {
-                let v = Arc::new(api::validate(minor, &json));
+                let v = Arc::new(api::validate(minor, &r.node.to_json()));
                 self.answers
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -113,18 +111,52 @@ fn checked_by_render(v: &Violation) -> bool {
         )
 }
 
-/// The object's identity for the cache: its JSON, with the one label that
-/// differs on every cluster by construction left out.
-fn digest(json: &Value) -> [u8; 32] {
-    let mut j = json.clone();
-    if let Some(labels) = j
-        .get_mut("metadata")
-        .and_then(|m| m.get_mut("labels"))
-        .and_then(Value::as_object_mut)
-    {
-        labels.remove("fleetc.dev/cluster");
+/// The object's identity for the cache: a digest of its tree (keys in
+/// order, typed scalars), with the one label that differs on every cluster
+/// by construction left out. Hashed as it is walked: nothing is built.
+fn digest(node: &Node) -> [u8; 32] {
+    fn walk(n: &Node, h: &mut Sha256, depth: usize) {
+        match &n.v {
+            Value::Null => h.update(b"n"),
+            Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
+            Value::Int(i) => {
+                h.update(b"i");
+                h.update(i.to_le_bytes());
+            }
+            Value::Float(f) => {
+                h.update(b"d");
+                h.update(f.to_bits().to_le_bytes());
+            }
+            Value::Str(s) => text(h, b's', s),
+            Value::Seq(items) => {
+                h.update(b"[");
+                h.update((items.len() as u64).to_le_bytes());
+                for i in items {
+                    walk(i, h, depth + 1);
+                }
+            }
+            Value::Map(m) => {
+                h.update(b"{");
+                for (k, v) in m {
+                    // metadata.labels["fleetc.dev/cluster"]
+                    if depth == 2 && k.name == "fleetc.dev/cluster" {
+                        continue;
+                    }
+                    text(h, b'k', &k.name);
+                    walk(v, h, depth + 1);
+                }
+                h.update(b"}");
+            }
+        }
     }
-    Sha256::digest(serde_json::to_vec(&j).unwrap_or_default()).into()
+    fn text(h: &mut Sha256, tag: u8, s: &str) {
+        h.update([tag]);
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    let mut h = Sha256::new();
+    walk(node, &mut h, 0);
+    h.finalize().into()
 }
 
 /// A warning when a later minor stops serving the object's apiVersion.
