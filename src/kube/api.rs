@@ -54,9 +54,170 @@ pub enum Served {
     UnknownKind,
 }
 
+/// Built-in APIs removed before the first minor the data covers (1.25),
+/// with the minor that removed them and what replaced them: the facts of
+/// Kubernetes' deprecated API migration guide, so that the most common
+/// removals (`extensions/v1beta1` Ingress, `policy/v1beta1`
+/// PodDisruptionBudget, `batch/v1beta1` CronJob) are named, not taken for
+/// custom resources.
+const REMOVED_EARLIER: &[(&str, &[&str], u32, Option<&str>)] = &[
+    (
+        "extensions/v1beta1",
+        &["DaemonSet", "Deployment", "ReplicaSet"],
+        16,
+        Some("apps/v1"),
+    ),
+    (
+        "extensions/v1beta1",
+        &["NetworkPolicy"],
+        16,
+        Some("networking.k8s.io/v1"),
+    ),
+    (
+        "extensions/v1beta1",
+        &["PodSecurityPolicy"],
+        16,
+        Some("policy/v1beta1"),
+    ),
+    (
+        "apps/v1beta1",
+        &["Deployment", "StatefulSet", "ReplicaSet"],
+        16,
+        Some("apps/v1"),
+    ),
+    (
+        "apps/v1beta2",
+        &["DaemonSet", "Deployment", "StatefulSet", "ReplicaSet"],
+        16,
+        Some("apps/v1"),
+    ),
+    (
+        "extensions/v1beta1",
+        &["Ingress"],
+        22,
+        Some("networking.k8s.io/v1"),
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        &["Ingress", "IngressClass"],
+        22,
+        Some("networking.k8s.io/v1"),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
+        22,
+        Some("admissionregistration.k8s.io/v1"),
+    ),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        &["CustomResourceDefinition"],
+        22,
+        Some("apiextensions.k8s.io/v1"),
+    ),
+    (
+        "apiregistration.k8s.io/v1beta1",
+        &["APIService"],
+        22,
+        Some("apiregistration.k8s.io/v1"),
+    ),
+    (
+        "authentication.k8s.io/v1beta1",
+        &["TokenReview"],
+        22,
+        Some("authentication.k8s.io/v1"),
+    ),
+    (
+        "authorization.k8s.io/v1beta1",
+        &[
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+            "SelfSubjectAccessReview",
+        ],
+        22,
+        Some("authorization.k8s.io/v1"),
+    ),
+    (
+        "certificates.k8s.io/v1beta1",
+        &["CertificateSigningRequest"],
+        22,
+        Some("certificates.k8s.io/v1"),
+    ),
+    (
+        "coordination.k8s.io/v1beta1",
+        &["Lease"],
+        22,
+        Some("coordination.k8s.io/v1"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
+        22,
+        Some("rbac.authorization.k8s.io/v1"),
+    ),
+    (
+        "scheduling.k8s.io/v1beta1",
+        &["PriorityClass"],
+        22,
+        Some("scheduling.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+        22,
+        Some("storage.k8s.io/v1"),
+    ),
+    ("batch/v1beta1", &["CronJob"], 25, Some("batch/v1")),
+    (
+        "discovery.k8s.io/v1beta1",
+        &["EndpointSlice"],
+        25,
+        Some("discovery.k8s.io/v1"),
+    ),
+    (
+        "events.k8s.io/v1beta1",
+        &["Event"],
+        25,
+        Some("events.k8s.io/v1"),
+    ),
+    (
+        "autoscaling/v2beta1",
+        &["HorizontalPodAutoscaler"],
+        25,
+        Some("autoscaling/v2"),
+    ),
+    (
+        "policy/v1beta1",
+        &["PodDisruptionBudget"],
+        25,
+        Some("policy/v1"),
+    ),
+    ("policy/v1beta1", &["PodSecurityPolicy"], 25, None),
+    (
+        "node.k8s.io/v1beta1",
+        &["RuntimeClass"],
+        25,
+        Some("node.k8s.io/v1"),
+    ),
+];
+
+/// The minor that removed an API before the data's first, and its replacement.
+fn removed_earlier(api_version: &str, kind: &str) -> Option<(u32, Option<&'static str>)> {
+    REMOVED_EARLIER
+        .iter()
+        .find(|(a, ks, _, _)| *a == api_version && ks.contains(&kind))
+        .map(|(_, _, m, r)| (*m, *r))
+}
+
 pub fn served(minor: u32, api_version: &str, kind: &str) -> Served {
     let gvk = (api_version.to_string(), kind.to_string());
     match data::get().gvks.get(&gvk) {
+        None if removed_earlier(api_version, kind).is_some_and(|(m, _)| minor >= m) => {
+            Served::NotServed
+        }
         None => Served::UnknownKind,
         Some(list) if data::variant(list, minor).is_some() => Served::Served,
         Some(_) => Served::NotServed,
@@ -73,7 +234,10 @@ pub fn is_built_in(api_version: &str, kind: &str) -> bool {
 /// and kind; None when none does.
 pub fn lifecycle(api_version: &str, kind: &str) -> Option<(u32, u32)> {
     let gvk = (api_version.to_string(), kind.to_string());
-    let list = data::get().gvks.get(&gvk)?;
+    let Some(list) = data::get().gvks.get(&gvk) else {
+        // Removed before the data: served until the minor before (since 1.0, as far as fleetc knows).
+        return removed_earlier(api_version, kind).map(|(m, _)| (0, m - 1));
+    };
     let all = list.iter().flat_map(|(ms, _)| ms.iter().copied());
     Some((all.clone().min()?, all.max()?))
 }
@@ -85,6 +249,9 @@ pub fn lifecycle(api_version: &str, kind: &str) -> Option<(u32, u32)> {
 /// to `networking.k8s.io`) when exactly one group serves it. None when the
 /// newest minor still serves it, or nothing does.
 pub fn replacement(api_version: &str, kind: &str) -> Option<String> {
+    if let Some((_, instead)) = removed_earlier(api_version, kind) {
+        return instead.map(String::from);
+    }
     let (_, last) = lifecycle(api_version, kind)?;
     let newest = *versions().end();
     if last == newest {
