@@ -29,11 +29,39 @@ type Key = (u32, [u8; 32]);
 #[derive(Default)]
 pub struct Checker {
     answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
+    blockers: Mutex<Vec<Blocker>>,
+}
+
+/// An object that stops being served within the next two minors of its
+/// cluster: what upgrading that cluster needs changed first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Blocker {
+    pub cluster: String,
+    /// The minor that no longer serves it.
+    pub removed_in: u32,
+    pub object: crate::diag::ObjectRef,
+    /// The apiVersion to use instead, when there is one.
+    pub replacement: Option<String>,
+    /// The template it comes from.
+    pub source: String,
 }
 
 impl Checker {
     pub fn new() -> Checker {
         Checker::default()
+    }
+
+    /// What stops each cluster from upgrading by one or two minors, sorted
+    /// by cluster, then minor, then object.
+    pub fn blockers(&self) -> Vec<Blocker> {
+        let mut b = self
+            .blockers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        b.sort();
+        b.dedup();
+        b
     }
 
     /// Check every object of one rendered cluster; problems go to `d`.
@@ -75,6 +103,20 @@ impl Checker {
         }
         if served == Served::Served {
             deprecated(minor, r, cluster, d);
+            if let Some((_, last)) = api::lifecycle(&r.api_version, &r.kind) {
+                if last < minor + 2 && last < *api::versions().end() {
+                    self.blockers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Blocker {
+                            cluster: cluster.to_string(),
+                            removed_in: last + 1,
+                            object: r.object_ref(),
+                            replacement: api::replacement(&r.api_version, &r.kind),
+                            source: r.source.clone(),
+                        });
+                }
+            }
         }
         let key = (minor, digest(&r.node));
         let cached = self

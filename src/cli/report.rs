@@ -46,6 +46,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         &opts.today,
         opts.source_rev.as_deref(),
         &diags,
+        &s.upgrade_blockers,
     );
     let out = match a.format {
         ReportFormat::Text => fleetc::report::text::text(&r),

@@ -124,7 +124,7 @@ pub struct Diagnostic {
 }
 
 /// A Kubernetes object, as a diagnostic names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectRef {
     pub api_version: String,
     pub kind: String,

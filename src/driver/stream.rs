@@ -15,6 +15,8 @@ pub struct Streamed {
     /// Clusters and resources rendered.
     pub clusters: usize,
     pub resources: usize,
+    /// What stops clusters from upgrading their Kubernetes by one or two minors.
+    pub upgrade_blockers: Vec<crate::accept::Blocker>,
 }
 
 /// Clusters rendered, serialised and handed to the sink before the next
@@ -51,7 +53,7 @@ pub fn render_to_in_batches(
     batch: usize,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
     let diags = std::mem::take(&mut p.diags);
-    let (clusters, resources, diags) = {
+    let (clusters, resources, diags, upgrade_blockers) = {
         let mut s = Streaming::new(fs, &p, opts, diags);
         let mut inventory = opts.inventory.then(|| {
             s.emitter.inventory(emit::Stamp {
@@ -76,7 +78,7 @@ pub fn render_to_in_batches(
                 sink.append("inventory.json", &i.tail())?;
             }
         }
-        (clusters, resources, diags)
+        (clusters, resources, diags, s.api.blockers())
     };
     Ok((
         Streamed {
@@ -86,6 +88,7 @@ pub fn render_to_in_batches(
             inputs_digest: p.inputs_digest,
             clusters,
             resources,
+            upgrade_blockers,
         },
         diags,
     ))

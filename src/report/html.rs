@@ -134,6 +134,90 @@ const SCRIPT: &str = r#"
 "#;
 
 /// `<th>`s of a sortable table: (key, label, numeric).
+/// Upgrade readiness: who can move to the next minor today, and what the
+/// next two minors stop serving, per cluster.
+fn upgrades(r: &Report, o: &mut String) {
+    let u = &r.upgrade_readiness;
+    o.push_str("<section id=\"upgrades\"><h2>Upgrade readiness <small>(next two Kubernetes minors)</small></h2>");
+    if u.versions.is_empty() {
+        o.push_str(
+            "<p class=\"none\">No cluster runs a version fleetc has API data for.</p></section>\n",
+        );
+        return;
+    }
+    o.push_str("<div class=\"scroll\"><table class=\"sortable\" id=\"upgrade-versions-table\">");
+    o.push_str(&head(&[
+        ("kubernetes", "Kubernetes", false),
+        ("to", "To", false),
+        ("ready", "Ready today", false),
+        ("blocked", "Blocked", false),
+    ]));
+    o.push_str("<tbody>");
+    for v in &u.versions {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&v.kubernetes),
+            esc(&v.to),
+            list(&v.ready),
+            if v.blocked.is_empty() {
+                list(&v.blocked)
+            } else {
+                format!(
+                    "<span class=\"badge expired\">blocked</span> {}",
+                    list(&v.blocked)
+                )
+            },
+        );
+    }
+    o.push_str("</tbody></table></div>");
+    let removed: Vec<_> = u
+        .clusters
+        .iter()
+        .flat_map(|c| {
+            c.steps
+                .iter()
+                .flat_map(move |s| s.removed.iter().map(move |x| (c, s, x)))
+        })
+        .collect();
+    if removed.is_empty() {
+        o.push_str("<p class=\"none\">Nothing the clusters receive stops being served in their next two minors.</p>");
+    } else {
+        o.push_str("<div class=\"scroll\"><table class=\"sortable\" id=\"upgrade-objects-table\">");
+        o.push_str(&head(&[
+            ("cluster", "Cluster", false),
+            ("runs", "Runs", false),
+            ("removed", "Removed in", false),
+            ("object", "Object", false),
+            ("source", "Source", false),
+            ("instead", "Use instead", false),
+        ]));
+        o.push_str("<tbody>");
+        for (c, s, x) in removed {
+            let ns = x
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{} {} {}{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&c.cluster),
+                esc(&c.kubernetes),
+                esc(&s.to),
+                esc(&x.api_version),
+                esc(&x.kind),
+                esc(&ns),
+                esc(&x.name),
+                esc(&x.source),
+                x.replacement.as_deref().map(esc).unwrap_or_else(|| "–".into()),
+            );
+        }
+        o.push_str("</tbody></table></div>");
+    }
+    o.push_str("</section>\n");
+}
+
 fn head(cols: &[(&str, &str, bool)]) -> String {
     let mut o = String::from("<thead><tr>");
     for (k, label, num) in cols {
@@ -262,7 +346,7 @@ pub fn html(r: &Report) -> String {
     ));
     o.push_str("</ul>\n<nav><a href=\"#inventory\">Inventory</a><a href=\"#kubernetes\">Kubernetes versions</a>\
         <a href=\"#versions\">Component versions</a><a href=\"#policies\">Policy posture</a>\
-        <a href=\"#exemptions\">Exemptions</a><a href=\"#findings\">Findings</a></nav></header>\n");
+        <a href=\"#exemptions\">Exemptions</a><a href=\"#upgrades\">Upgrade readiness</a><a href=\"#findings\">Findings</a></nav></header>\n");
 
     // Inventory.
     o.push_str("<section id=\"inventory\"><h2>Inventory</h2><div class=\"scroll\"><table class=\"sortable\" id=\"inventory-table\">");
@@ -494,6 +578,8 @@ pub fn html(r: &Report) -> String {
         o.push_str("</tbody></table></div>");
     }
     o.push_str("</section>\n");
+
+    upgrades(r, &mut o);
 
     // Findings.
     o.push_str("<section id=\"findings\"><h2>Findings <small>(fleetc validate)</small></h2>");

@@ -12,6 +12,7 @@
 
 pub mod html;
 pub mod text;
+pub mod upgrade;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +43,8 @@ pub struct Report {
     pub components: Vec<ComponentRow>,
     pub policies: Vec<PolicyRow>,
     pub exemptions: Vec<ExemptionRow>,
+    /// What each cluster must change before its next Kubernetes upgrades.
+    pub upgrade_readiness: upgrade::UpgradeReadiness,
     pub findings: Vec<Finding>,
 }
 
@@ -224,6 +227,7 @@ pub fn build(
     today: &str,
     source_revision: Option<&str>,
     diags: &Diags,
+    blockers: &[crate::accept::Blocker],
 ) -> Report {
     let owner_of = |c: &str| repo.cluster(c).map(|c| c.owner.clone()).unwrap_or_default();
 
@@ -501,6 +505,7 @@ pub fn build(
         components,
         policies,
         exemptions,
+        upgrade_readiness: upgrade::build(repo, blockers),
         findings,
     }
 }

@@ -284,6 +284,51 @@ pub fn text(r: &Report) -> String {
         ));
     }
 
+    let _ = writeln!(o, "\nUpgrade readiness (next two Kubernetes minors)");
+    let u = &r.upgrade_readiness;
+    if u.versions.is_empty() {
+        let _ = writeln!(o, "  no cluster runs a version fleetc has API data for");
+    } else {
+        let rows: Vec<Vec<String>> = u
+            .versions
+            .iter()
+            .map(|v| {
+                vec![
+                    v.kubernetes.clone(),
+                    v.to.clone(),
+                    list(&v.ready),
+                    list(&v.blocked),
+                ]
+            })
+            .collect();
+        o.push_str(&table(
+            "  ",
+            &["KUBERNETES", "TO", "READY TODAY", "BLOCKED"],
+            &rows,
+        ));
+        let rows = removed_rows(r);
+        if rows.is_empty() {
+            let _ = writeln!(
+                o,
+                "  nothing the clusters receive stops being served in their next two minors"
+            );
+        } else {
+            let _ = writeln!(o);
+            o.push_str(&table(
+                "  ",
+                &[
+                    "CLUSTER",
+                    "RUNS",
+                    "REMOVED IN",
+                    "OBJECT",
+                    "SOURCE",
+                    "USE INSTEAD",
+                ],
+                &rows,
+            ));
+        }
+    }
+
     let _ = writeln!(o, "\nFindings (fleetc validate)");
     if r.findings.is_empty() {
         let _ = writeln!(o, "  none");
@@ -299,6 +344,31 @@ pub fn text(r: &Report) -> String {
         o.push('\n');
     }
     o
+}
+
+/// One row per object a cluster's next two minors stop serving.
+fn removed_rows(r: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for c in &r.upgrade_readiness.clusters {
+        for step in &c.steps {
+            for x in &step.removed {
+                let ns = x
+                    .namespace
+                    .as_deref()
+                    .map(|n| format!("{n}/"))
+                    .unwrap_or_default();
+                rows.push(vec![
+                    c.cluster.clone(),
+                    c.kubernetes.clone(),
+                    step.to.clone(),
+                    format!("{} {} {ns}{}", x.api_version, x.kind, x.name),
+                    x.source.clone(),
+                    x.replacement.clone().unwrap_or_else(|| "–".into()),
+                ]);
+            }
+        }
+    }
+    rows
 }
 
 /// A table cell: pipes escaped, no line breaks, no HTML.
@@ -511,6 +581,52 @@ pub fn markdown(r: &Report) -> String {
             ],
             &rows,
         ));
+    }
+
+    let _ = writeln!(o, "\n## Upgrade readiness\n");
+    let u = &r.upgrade_readiness;
+    if u.versions.is_empty() {
+        let _ = writeln!(o, "No cluster runs a version fleetc has API data for.");
+    } else {
+        let rows: Vec<Vec<String>> = u
+            .versions
+            .iter()
+            .map(|v| {
+                vec![
+                    v.kubernetes.clone(),
+                    v.to.clone(),
+                    md_list(&v.ready),
+                    md_list(&v.blocked),
+                ]
+            })
+            .collect();
+        o.push_str(&md_table(
+            &["Kubernetes", "To", "Ready today", "Blocked"],
+            &rows,
+        ));
+        let rows: Vec<Vec<String>> = removed_rows(r)
+            .into_iter()
+            .map(|r| r.iter().map(|c| cell(c)).collect())
+            .collect();
+        if rows.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nNothing the clusters receive stops being served in their next two minors."
+            );
+        } else {
+            let _ = writeln!(o);
+            o.push_str(&md_table(
+                &[
+                    "Cluster",
+                    "Runs",
+                    "Removed in",
+                    "Object",
+                    "Source",
+                    "Use instead",
+                ],
+                &rows,
+            ));
+        }
     }
 
     let _ = writeln!(o, "\n## Findings (`fleetc validate`)\n");
