@@ -219,3 +219,17 @@ fn a_diagnostic_about_a_rendered_object_names_it() {
     );
     assert_eq!(d["clusters"], serde_json::json!(["a", "b", "c"]));
 }
+
+#[test]
+fn an_api_diagnostic_names_the_field_and_the_kubernetes_versions() {
+    let dir = root().join("tests/it/cases/api-unknown-field");
+    let (_, out, _) = run_case_with(&dir, &["--output-format", "json"]);
+    let doc: Json = serde_json::from_str(&out).expect("json");
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "unknown-field");
+    assert_eq!(d["path"], "spec.replica");
+    assert_eq!(d["kubernetesVersions"], serde_json::json!(["1.30"]));
+    assert_eq!(d["object"]["kind"], "Deployment");
+    assert_eq!(d["help"], "did you mean `replicas`?");
+    assert_eq!(d["line"], 6);
+}
