@@ -11,7 +11,7 @@
 //! is checked once ([`Checker`] keeps the answers; an object's
 //! `fleetc.dev/cluster` label does not count as a difference).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -29,6 +29,8 @@ type Key = (u32, [u8; 32]);
 #[derive(Default)]
 pub struct Checker {
     answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
+    /// Compiled CRD version schemas, by the digest of the schema.
+    crd_schemas: Mutex<HashMap<[u8; 32], Option<Arc<CrdSchema>>>>,
     blockers: Mutex<Vec<Blocker>>,
 }
 
@@ -89,11 +91,68 @@ impl Checker {
                 return;
             }
         };
+        let crds = self.crds_of(rc);
         for ru in &rc.units {
             for r in &ru.resources {
                 self.object(minor, r, &rc.name, d);
+                if crds.is_empty() {
+                    continue;
+                }
+                if let Some(schema) = crds.get(&(r.api_version.clone(), r.kind.clone())) {
+                    custom_resource(schema, minor, r, &rc.name, d);
+                }
             }
         }
+    }
+
+    /// The schemas of the custom resources that CustomResourceDefinitions
+    /// rendered on this cluster define: (apiVersion, kind) → schema.
+    fn crds_of(&self, rc: &RenderedCluster) -> BTreeMap<(String, String), Arc<CrdSchema>> {
+        let mut out = BTreeMap::new();
+        for r in rc.units.iter().flat_map(|u| &u.resources) {
+            if r.kind != "CustomResourceDefinition" || r.group != "apiextensions.k8s.io" {
+                continue;
+            }
+            let spec = r.node.get("spec");
+            let group = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
+            let kind = spec
+                .and_then(|s| s.get_path(&["names", "kind"]))
+                .and_then(Node::as_str);
+            let (Some(group), Some(kind)) = (group, kind) else {
+                continue;
+            };
+            let versions = spec.and_then(|s| s.get("versions")).and_then(Node::as_seq);
+            for v in versions.into_iter().flatten() {
+                let name = v.get("name").and_then(Node::as_str);
+                let schema = v.get_path(&["schema", "openAPIV3Schema"]);
+                if let (Some(name), Some(schema)) = (name, schema) {
+                    if let Some(c) = self.compile(schema) {
+                        out.insert((format!("{group}/{name}"), kind.to_string()), c);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A CRD version's schema as a validator, strict as the API server is
+    /// with field validation (objects that list properties accept no others
+    /// unless they preserve unknown fields); compiled once per distinct
+    /// schema. None when the schema does not compile (the CRD itself is
+    /// then at fault, which the API server reports when it is applied).
+    fn compile(&self, schema: &Node) -> Option<Arc<CrdSchema>> {
+        let key: [u8; 32] = digest(schema);
+        let mut cache = self.crd_schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&key) {
+            return c.clone();
+        }
+        let mut json = schema.to_json();
+        close_objects(&mut json);
+        let compiled = jsonschema::draft202012::new(&json)
+            .ok()
+            .map(|validator| Arc::new(CrdSchema { json, validator }));
+        cache.insert(key, compiled.clone());
+        compiled
     }
 
     fn object(&self, minor: u32, r: &Resource, cluster: &str, d: &mut Diags) {
@@ -151,6 +210,51 @@ fn checked_by_render(v: &Violation) -> bool {
             v.path.as_slice(),
             [PathSeg::Field(m), PathSeg::Field(f), ..] if m == "metadata" && (f == "labels" || f == "annotations")
         )
+}
+
+/// A compiled CRD version schema.
+pub struct CrdSchema {
+    json: serde_json::Value,
+    validator: jsonschema::Validator,
+}
+
+/// Strict field validation: an object schema that lists `properties`
+/// accepts no other field, unless it preserves unknown fields.
+fn close_objects(s: &mut serde_json::Value) {
+    match s {
+        serde_json::Value::Object(m) => {
+            let preserve = m
+                .get("x-kubernetes-preserve-unknown-fields")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") && !preserve
+            {
+                m.insert(
+                    "additionalProperties".into(),
+                    serde_json::Value::Bool(false),
+                );
+            }
+            for v in m.values_mut() {
+                close_objects(v);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+/// A custom resource against the schema of its version in a CRD rendered
+/// on the same cluster. `metadata` is the API server's to check (the
+/// schema's own `metadata` says little); `apiVersion` and `kind` chose it.
+fn custom_resource(schema: &CrdSchema, minor: u32, r: &Resource, cluster: &str, d: &mut Diags) {
+    let what = format!("{} `{}`", r.kind, r.name);
+    for diag in crate::schema::check_with(&schema.validator, &schema.json, &r.node, &what) {
+        d.push(
+            diag.on_cluster(cluster)
+                .on_kubernetes(format!("1.{minor}"))
+                .object(r.object_ref()),
+        );
+    }
 }
 
 /// The object's identity for the cache: a digest of its tree (keys in
