@@ -26,8 +26,8 @@ type Key = (u32, [u8; 32]);
 
 /// Checks clusters against their APIs, remembering each distinct object's
 /// answer. Shared by the workers that render clusters in parallel.
-#[derive(Default)]
 pub struct Checker {
+    format: crate::load::model::Format,
     answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
     /// Compiled CRD version schemas, by the digest of the schema.
     crd_schemas: Mutex<HashMap<[u8; 32], Option<Arc<CrdSchema>>>>,
@@ -49,8 +49,15 @@ pub struct Blocker {
 }
 
 impl Checker {
-    pub fn new() -> Checker {
-        Checker::default()
+    /// A checker for a fleet rendered in `format` (Flux's own kinds exist
+    /// on every cluster in the flux format).
+    pub fn new(format: crate::load::model::Format) -> Checker {
+        Checker {
+            format,
+            answers: Mutex::default(),
+            crd_schemas: Mutex::default(),
+            blockers: Mutex::default(),
+        }
     }
 
     /// What stops each cluster from upgrading by one or two minors, sorted
@@ -92,8 +99,16 @@ impl Checker {
             }
         };
         let crds = self.crds_of(rc);
+        let kinds = defined_kinds(repo, rc, self.format);
+        let warn = repo.fleet.as_ref().is_some_and(|f| f.unknown_kinds_warn);
         for ru in &rc.units {
             for r in &ru.resources {
+                if api::served(minor, &r.api_version, &r.kind) == Served::UnknownKind
+                    && !kinds.contains(&(r.group.clone(), r.kind.clone()))
+                {
+                    d.push(kind_unknown(minor, r, &rc.name, warn));
+                    continue;
+                }
                 self.object(minor, r, &rc.name, d);
                 if crds.is_empty() {
                     continue;
@@ -210,6 +225,93 @@ fn checked_by_render(v: &Violation) -> bool {
             v.path.as_slice(),
             [PathSeg::Field(m), PathSeg::Field(f), ..] if m == "metadata" && (f == "labels" || f == "annotations")
         )
+}
+
+/// The custom resource kinds (group, kind) a cluster has: defined by a CRD
+/// or a Gatekeeper ConstraintTemplate rendered there, provided by a unit
+/// placed there (`providesKinds`), declared as existing (the Fleet's and
+/// the cluster's `existingKinds`), or Flux's own in the flux format.
+fn defined_kinds(
+    repo: &Repo,
+    rc: &RenderedCluster,
+    format: crate::load::model::Format,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    let declared = |list: &[String], out: &mut std::collections::BTreeSet<(String, String)>| {
+        for k in list {
+            if let Some((kind, group)) = k.split_once('.') {
+                out.insert((group.to_string(), kind.to_string()));
+            }
+        }
+    };
+    if let Some(f) = &repo.fleet {
+        declared(&f.existing_kinds, &mut out);
+    }
+    if let Some(c) = repo.cluster(&rc.name) {
+        declared(&c.existing_kinds, &mut out);
+    }
+    for ru in &rc.units {
+        declared(&repo.units[ru.unit].provides_kinds, &mut out);
+        for r in &ru.resources {
+            let spec = r.node.get("spec");
+            let defined = match (r.group.as_str(), r.kind.as_str()) {
+                ("apiextensions.k8s.io", "CustomResourceDefinition") => (
+                    spec.and_then(|s| s.get("group")).and_then(Node::as_str),
+                    spec.and_then(|s| s.get_path(&["names", "kind"])),
+                ),
+                ("templates.gatekeeper.sh", "ConstraintTemplate") => (
+                    Some("constraints.gatekeeper.sh"),
+                    spec.and_then(|s| s.get_path(&["crd", "spec", "names", "kind"])),
+                ),
+                _ => continue,
+            };
+            if let (Some(g), Some(k)) = (defined.0, defined.1.and_then(Node::as_str)) {
+                out.insert((g.to_string(), k.to_string()));
+            }
+        }
+    }
+    if format == crate::load::model::Format::Flux {
+        for r in rc.units.iter().flat_map(|u| &u.resources) {
+            if r.group.ends_with(".toolkit.fluxcd.io") {
+                out.insert((r.group.clone(), r.kind.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A kind nothing defines on the cluster: its API server would refuse the
+/// object (`no matches for kind`).
+fn kind_unknown(minor: u32, r: &Resource, cluster: &str, warn: bool) -> Diagnostic {
+    let (message, help) = if api::is_kubernetes_group(&r.group) {
+        let known = api::kinds_of(&r.api_version);
+        (
+            format!("Kubernetes has no kind `{}` in {}", r.kind, r.api_version),
+            crate::suggest::did_you_mean(&r.kind, &known)
+                .map(|k| format!("did you mean `{k}`?"))
+                .unwrap_or_else(|| {
+                    "check the apiVersion and kind against the Kubernetes API reference".into()
+                }),
+        )
+    } else {
+        (
+            format!(
+                "no CustomResourceDefinition defines `{}.{}` on this cluster",
+                r.kind, r.group
+            ),
+            "render its CRD in a unit placed here, list it in `providesKinds` of the unit that installs it (a Helm chart, an operator), or in `existingKinds` of the cluster or the fleet".to_string(),
+        )
+    };
+    let d = if warn {
+        Diagnostic::warning(Code::KindUnknown, message)
+    } else {
+        Diagnostic::error(Code::KindUnknown, message)
+    };
+    d.at(&r.node.key_span("kind"))
+        .on_cluster(cluster)
+        .on_kubernetes(format!("1.{minor}"))
+        .object(r.object_ref())
+        .help(help)
 }
 
 /// A compiled CRD version schema.

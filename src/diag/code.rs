@@ -199,6 +199,8 @@ codes! {
         "Move to the apiVersion the message names before the clusters upgrade to the version that removes it; `fleetc report` lists what each cluster must change to upgrade.";
     DuplicateListKey = "duplicate-list-key", "two entries of a keyed list with the same key (two containers with one name), or equal entries of a set",
         "Give each entry its own key (container names, port numbers), or remove the duplicate.";
+    KindUnknown = "kind-unknown", "an object whose kind nothing defines on its cluster: no CRD, no unit that provides it, not declared as existing",
+        "Render the kind's CustomResourceDefinition in a unit placed on the cluster, list the kind in `providesKinds` of the unit that installs it (a Helm chart, an operator) or in `existingKinds` of the cluster or the fleet; for a typo in a Kubernetes kind, follow the did-you-mean.";
     KubernetesVersionUnchecked = "kubernetes-version-unchecked", "a cluster whose Kubernetes version fleetc has no API schemas for: its objects are not checked against the API",
         "Check the cluster's `kubernetesVersion`; fleetc knows 1.25 to 1.37 (a newer fleetc knows newer versions).";
     ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",

@@ -173,7 +173,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         format,
     );
     diags.extend(d);
-    let api = crate::accept::Checker::new();
+    let api = crate::accept::Checker::new(format);
     for rc in &rendered.clusters {
         api.cluster(&repo, rc, &mut diags);
     }

@@ -151,7 +151,7 @@ impl<'a> Streaming<'a> {
             planned: p,
             opts,
             renderer,
-            api: crate::accept::Checker::new(),
+            api: crate::accept::Checker::new(p.format),
             emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,

@@ -230,6 +230,26 @@ pub fn is_built_in(api_version: &str, kind: &str) -> bool {
     served(versions().start().to_owned(), api_version, kind) != Served::UnknownKind
 }
 
+/// Whether a group is one of Kubernetes' own (some minor serves a kind in
+/// it): a kind unknown there is a typo, not a custom resource.
+pub fn is_kubernetes_group(group: &str) -> bool {
+    group.is_empty()
+        || data::get()
+            .gvks
+            .keys()
+            .any(|(a, _)| super::group_of(a) == group)
+}
+
+/// The kinds some minor serves at an apiVersion, sorted (for did-you-mean).
+pub fn kinds_of(api_version: &str) -> Vec<String> {
+    data::get()
+        .gvks
+        .keys()
+        .filter(|(a, _)| a == api_version)
+        .map(|(_, k)| k.clone())
+        .collect()
+}
+
 /// The first and last minor (within [`versions`]) that serve an apiVersion
 /// and kind; None when none does.
 pub fn lifecycle(api_version: &str, kind: &str) -> Option<(u32, u32)> {

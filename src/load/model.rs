@@ -164,6 +164,10 @@ pub struct Fleet {
     pub common_labels: Vec<(String, String)>,
     /// Namespaces every cluster has without fleetc creating them.
     pub existing_namespaces: Vec<String>,
+    /// Custom resource kinds (`Kind.group`) every cluster has without fleetc.
+    pub existing_kinds: Vec<String>,
+    /// A kind nothing defines on its cluster is a warning rather than an error.
+    pub unknown_kinds_warn: bool,
     pub node: Node,
 }
 
@@ -179,6 +183,8 @@ pub struct Cluster {
     pub file: String,
     /// Namespaces this cluster has without fleetc creating them.
     pub existing_namespaces: Vec<String>,
+    /// Custom resource kinds (`Kind.group`) this cluster has without fleetc.
+    pub existing_kinds: Vec<String>,
     pub labels: IndexMap<String, String>,
     pub owner: String,
     pub kubernetes_version: String,
@@ -286,6 +292,8 @@ pub struct Unit {
     pub values_schema: Option<Node>,
     pub allow_plaintext_secrets: bool,
     pub cluster_scoped_kinds: Vec<String>,
+    /// Custom resource kinds (`Kind.group`) the unit installs without rendering their CRDs.
+    pub provides_kinds: Vec<String>,
     pub helm: Option<Helm>,
     /// Policy-only settings (None for components).
     pub policy: Option<PolicySpec>,
@@ -726,6 +734,8 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         values: opt_map(spec.get("values")),
         locked: locks(spec.get("locked")),
         existing_namespaces: strings(spec.get("existingNamespaces")),
+        existing_kinds: strings(spec.get("existingKinds")),
+        unknown_kinds_warn: spec.get("unknownKinds").and_then(Node::as_str) == Some("warning"),
         common_labels: spec
             .get("commonLabels")
             .and_then(Node::as_map)
@@ -749,6 +759,7 @@ pub fn cluster(file: &str, node: &Node) -> Cluster {
         name,
         file: file.into(),
         existing_namespaces: strings(spec.get("existingNamespaces")),
+        existing_kinds: strings(spec.get("existingKinds")),
         labels: node
             .get_path(&["metadata", "labels"])
             .and_then(Node::as_map)
@@ -842,6 +853,7 @@ pub fn unit(
                     .collect()
             })
             .unwrap_or_default(),
+        provides_kinds: strings(spec.get("providesKinds")),
         helm: spec.get("helm").and_then(|h| {
             h.as_map()?;
             Some(Helm {

@@ -49,6 +49,12 @@ fn fleet_with_policies(tmp: &Path) -> std::path::PathBuf {
         "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: owner\n  annotations: {mode: {{ policy.mode }}}\nspec:\n  enforcementAction: warn\n  parameters: {labels: [owner]}\n",
     )
     .expect("write");
+    // The constraint's kind comes from its template, rendered beside it.
+    std::fs::write(
+        g.join("templates/template.yaml"),
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8srequiredlabels\nspec:\n  crd:\n    spec:\n      names: {kind: K8sRequiredLabels}\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8srequiredlabels\n        violation[{\"msg\": msg}] {\n          not input.review.object.metadata.labels.owner\n          msg := \"an owner label is required\"\n        }\n",
+    )
+    .expect("write");
     repo
 }
 

@@ -72,6 +72,14 @@ fn a_crd_on_one_cluster_scopes_its_kind_on_every_cluster_when_streamed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = tmp.path().join("repo");
     copy_dir(&root().join("tests/it/cases/_base"), &repo);
+    // Clusters b and c have the Widget kind without a CRD of their own (say,
+    // installed by hand); only its scope comes from a's CRD.
+    for c in ["b", "c"] {
+        let p = repo.join(format!("clusters/{c}.yaml"));
+        let text = std::fs::read_to_string(&p).expect("cluster");
+        std::fs::write(&p, format!("{text}  existingKinds: [Widget.example.dev]\n"))
+            .expect("write cluster");
+    }
     let w = |p: &str, text: &str| {
         let f = repo.join(p);
         std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
