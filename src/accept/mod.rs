@@ -110,11 +110,15 @@ impl Checker {
                     continue;
                 }
                 self.object(minor, r, &rc.name, d);
-                if crds.is_empty() {
+                if api::is_built_in(&r.api_version, &r.kind) {
                     continue;
                 }
-                if let Some(schema) = crds.get(&(r.api_version.clone(), r.kind.clone())) {
-                    custom_resource(schema, minor, r, &rc.name, d);
+                let schema = crds
+                    .get(&(r.api_version.clone(), r.kind.clone()))
+                    .cloned()
+                    .or_else(|| agent_schema(&r.api_version, &r.kind));
+                if let Some(schema) = schema {
+                    custom_resource(&schema, minor, r, &rc.name, d);
                 }
             }
         }
@@ -312,6 +316,66 @@ fn kind_unknown(minor: u32, r: &Resource, cluster: &str, warn: bool) -> Diagnost
         .on_kubernetes(format!("1.{minor}"))
         .object(r.object_ref())
         .help(help)
+}
+
+/// The schemas of the Flux and Argo CD objects fleetc itself emits
+/// (data/crd-schemas/, generated from the npm packages
+/// @kubernetes-models/flux-cd and argo-cd; see its SOURCES.md): a
+/// placement patch on a HelmRelease is checked like any custom resource.
+const AGENT_SCHEMAS: &[(&str, &str, &str)] = &[
+    (
+        "argoproj.io/v1alpha1",
+        "Application",
+        include_str!("../../data/crd-schemas/argoproj.io_v1alpha1_Application.json"),
+    ),
+    (
+        "helm.toolkit.fluxcd.io/v2",
+        "HelmRelease",
+        include_str!("../../data/crd-schemas/helm.toolkit.fluxcd.io_v2_HelmRelease.json"),
+    ),
+    (
+        "kustomize.toolkit.fluxcd.io/v1",
+        "Kustomization",
+        include_str!("../../data/crd-schemas/kustomize.toolkit.fluxcd.io_v1_Kustomization.json"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/v1",
+        "GitRepository",
+        include_str!("../../data/crd-schemas/source.toolkit.fluxcd.io_v1_GitRepository.json"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/v1",
+        "HelmRepository",
+        include_str!("../../data/crd-schemas/source.toolkit.fluxcd.io_v1_HelmRepository.json"),
+    ),
+    (
+        "source.toolkit.fluxcd.io/v1",
+        "OCIRepository",
+        include_str!("../../data/crd-schemas/source.toolkit.fluxcd.io_v1_OCIRepository.json"),
+    ),
+];
+
+/// (apiVersion, kind, the compiled schema; None if it does not compile).
+type AgentSchema = (&'static str, &'static str, Option<Arc<CrdSchema>>);
+
+fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
+    static COMPILED: std::sync::OnceLock<Vec<AgentSchema>> = std::sync::OnceLock::new();
+    let all = COMPILED.get_or_init(|| {
+        AGENT_SCHEMAS
+            .iter()
+            .map(|(a, k, text)| {
+                let schema = serde_json::from_str(text).ok().and_then(|mut json| {
+                    close_objects(&mut json);
+                    let validator = jsonschema::draft202012::new(&json).ok()?;
+                    Some(Arc::new(CrdSchema { json, validator }))
+                });
+                (*a, *k, schema)
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(a, k, _)| *a == api_version && *k == kind)
+        .and_then(|(_, _, s)| s.clone())
 }
 
 /// A compiled CRD version schema.
