@@ -10,23 +10,9 @@ use fleetc::yaml::{parse_single, Budget};
 
 use crate::common::*;
 
-fn check_jsonschema() -> String {
-    let bin = std::env::var("CHECK_JSONSCHEMA").unwrap_or_else(|_| "check-jsonschema".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "`{bin}` was not found: check-jsonschema is required; run `cargo xtask test`, \
-         which installs it into target/test-tools/venv and sets CHECK_JSONSCHEMA"
-    );
-    bin
-}
-
 #[test]
 fn ci_examples_are_valid_for_their_ci_systems() {
-    let bin = check_jsonschema();
+    let bin = tool("CHECK_JSONSCHEMA", "check-jsonschema");
     for (file, schema) in [
         ("examples/ci/github/fleetc.yml", "vendor.github-workflows"),
         ("examples/ci/gitlab/.gitlab-ci.yml", "vendor.gitlab-ci"),

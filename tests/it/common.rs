@@ -19,6 +19,23 @@ pub fn fleetc(args: &[&str], cwd: &Path) -> Output {
         .expect("run fleetc")
 }
 
+/// An external tool a test runs: the path in `env` (which `cargo xtask
+/// test` sets after installing it), else `name` on PATH; the test fails,
+/// saying how to get it, when it does not answer `--version`.
+pub fn tool(env: &str, name: &str) -> String {
+    let bin = std::env::var(env).unwrap_or_else(|_| name.into());
+    let ok = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "`{bin}` ({name}) was not found: run the tests with `cargo xtask test`, which installs it \
+         into target/test-tools/ and sets {env}"
+    );
+    bin
+}
+
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }

@@ -62,22 +62,9 @@ fn the_schema_lists_every_code() {
     assert_eq!(listed, codes);
 }
 
-fn sarif_multitool() -> String {
-    let bin = std::env::var("SARIF_MULTITOOL").unwrap_or_else(|_| "sarif-multitool".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "`{bin}` (npm @microsoft/sarif-multitool) is required; run the tests with `cargo xtask test`, which installs it"
-    );
-    bin
-}
-
 #[test]
 fn sarif_of_every_case_passes_the_sarif_multitool() {
-    let bin = sarif_multitool();
+    let bin = tool("SARIF_MULTITOOL", "sarif-multitool");
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut files = Vec::new();
     for (name, dir) in cases() {

@@ -38,20 +38,6 @@ use crate::common::*;
 
 const MINORS: [u32; 2] = [29, 33];
 
-fn kubernetes_validate() -> String {
-    let bin = std::env::var("KUBERNETES_VALIDATE").unwrap_or_else(|_| "kubernetes-validate".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "kubernetes-validate not found ({bin}): run `cargo xtask test`, \
-         which installs it into target/test-tools/venv and sets KUBERNETES_VALIDATE"
-    );
-    bin
-}
-
 /// Every distinct built-in object of the golden trees.
 fn golden_objects() -> Vec<Json> {
     let mut seen = BTreeSet::new();
@@ -176,7 +162,7 @@ fn independent_rejects(bin: &str, dir: &Path, files: &[String], minor: u32) -> B
 
 #[test]
 fn kubernetes_api_check_agrees_with_kubernetes_validate() {
-    let bin = kubernetes_validate();
+    let bin = tool("KUBERNETES_VALIDATE", "kubernetes-validate");
     let objects = golden_objects();
     let deployments: Vec<&Json> = objects
         .iter()
