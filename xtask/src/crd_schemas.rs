@@ -16,10 +16,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use crate::generated::{hex, sorted};
 use crate::root;
+use fleetc::emit::sha256_hex;
 
 const KINDS: [&str; 6] = [
     "kustomize.toolkit.fluxcd.io/v1 Kustomization",
@@ -38,13 +40,6 @@ fn src_dir() -> PathBuf {
     root().join("xtask/crd-schemas")
 }
 
-fn hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 /// Digest of what the output is made from.
 fn inputs_digest() -> Result<String> {
     let mut h = Sha256::new();
@@ -56,23 +51,7 @@ fn inputs_digest() -> Result<String> {
         h.update((b.len() as u64).to_le_bytes());
         h.update(&b);
     }
-    Ok(h.finalize().iter().map(|x| format!("{x:02x}")).collect())
-}
-
-fn sorted(v: &Json) -> Json {
-    match v {
-        Json::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), sorted(&m[k]));
-            }
-            Json::Object(out)
-        }
-        Json::Array(a) => Json::Array(a.iter().map(sorted).collect()),
-        x => x.clone(),
-    }
+    Ok(hex(&h.finalize()))
 }
 
 /// Every emitted object of the six kinds in golden/, as samples for the
@@ -164,7 +143,7 @@ pub(crate) fn generate() -> Result<()> {
         text.push('\n');
         std::fs::write(dir.join(name), &text)?;
         println!("wrote data/crd-schemas/{name} ({} bytes)", text.len());
-        files.insert(name.clone(), hex(text.as_bytes()));
+        files.insert(name.clone(), sha256_hex(text.as_bytes()));
     }
 
     let mut packages = String::new();
@@ -258,7 +237,7 @@ pub(crate) fn check() -> Result<()> {
     for e in std::fs::read_dir(&dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".json") {
-            present.insert(name, hex(&std::fs::read(e.path())?));
+            present.insert(name, sha256_hex(&std::fs::read(e.path())?));
         }
     }
     for (name, h) in &recorded {

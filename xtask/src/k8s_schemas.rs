@@ -18,7 +18,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
+use crate::generated::{hex, sorted};
 use crate::root;
+use fleetc::emit::sha256_hex;
 
 /// The Kubernetes minors in the data.
 const MINORS: std::ops::RangeInclusive<u32> = 25..=37;
@@ -28,13 +30,6 @@ const PACKAGE: &str = "kubernetes-validate";
 
 fn out_dir() -> PathBuf {
     root().join("data/k8s-schemas")
-}
-
-fn hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 /// The pinned `kubernetes-validate==X` line of the test tools' requirements.
@@ -52,23 +47,7 @@ fn inputs_digest() -> Result<String> {
     h.update(pinned()?.as_bytes());
     h.update([0]);
     h.update(std::fs::read(root().join("xtask/src/k8s_schemas.rs"))?);
-    Ok(h.finalize().iter().map(|x| format!("{x:02x}")).collect())
-}
-
-fn sorted(v: &Json) -> Json {
-    match v {
-        Json::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), sorted(&m[k]));
-            }
-            Json::Object(out)
-        }
-        Json::Array(a) => Json::Array(a.iter().map(sorted).collect()),
-        x => x.clone(),
-    }
+    Ok(hex(&h.finalize()))
 }
 
 /// Keys of the input that the validator does not need (documentation, patch
@@ -323,17 +302,13 @@ pub(crate) fn generate() -> Result<()> {
         defs.len(),
         gvks.len()
     );
-    let upstream: String = input_digest
-        .finalize()
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect();
+    let upstream = hex(&input_digest.finalize());
     let md = sources_md(
         &pinned()?,
         &license(&pkg)?,
         &upstream,
         &inputs_digest()?,
-        &hex(text.as_bytes()),
+        &sha256_hex(text.as_bytes()),
     );
     std::fs::write(dir.join("SOURCES.md"), md)?;
     println!("wrote data/k8s-schemas/SOURCES.md");
@@ -415,7 +390,7 @@ pub(crate) fn check() -> Result<()> {
         .filter(|n| n != "SOURCES.md")
         .collect();
     match std::fs::read(dir.join(OUT)) {
-        Ok(b) if recorded_out.as_deref() == Some(hex(&b).as_str()) => {}
+        Ok(b) if recorded_out.as_deref() == Some(sha256_hex(&b).as_str()) => {}
         Ok(_) => problems.push(format!("{OUT} differs from what was generated")),
         Err(_) => problems.push(format!("{OUT} is missing")),
     }

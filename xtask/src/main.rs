@@ -15,6 +15,7 @@
 mod bench;
 mod crd_schemas;
 mod docs;
+mod generated;
 mod house;
 mod k8s_schemas;
 mod profile;
