@@ -134,8 +134,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
 
 /// `-o` may not be the repository, one of its ancestors, or the file-system root.
 fn refuse_output(repo: &Path, out: &Path) -> Result<(), Failure> {
-    let abs = |p: &Path| std::path::absolute(p).ok().map(|p| normalize(&p));
-    let (Some(r), Some(o)) = (abs(repo), abs(out)) else {
+    let (Some(r), Some(o)) = (write::lexical_absolute(repo), write::lexical_absolute(out)) else {
         return Ok(());
     };
     let r = r.canonicalize().unwrap_or(r);
@@ -152,18 +151,4 @@ fn refuse_output(repo: &Path, out: &Path) -> Result<(), Failure> {
         ));
     }
     Ok(())
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -413,24 +413,29 @@ fn remove_created(created: &[PathBuf]) {
     }
 }
 
-/// `out` may not lie inside a tree fleetc wrote: that tree is replaced as a
-/// whole on its next render, taking `out` with it.
-fn check_not_inside_output(out: &Path) -> Result<(), WriteError> {
-    let Ok(abs) = std::path::absolute(out) else {
-        return Ok(());
-    };
-    // `..` taken lexically, as the shell's `cd` does: `-o ../x` from inside
-    // a tree is not inside it.
-    let mut resolved = PathBuf::new();
+/// A path made absolute with `.` and `..` taken lexically, as the shell's
+/// `cd` does (`-o ../x` from inside a tree is not inside it).
+pub fn lexical_absolute(p: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(p).ok()?;
+    let mut out = PathBuf::new();
     for c in abs.components() {
         match c {
             std::path::Component::ParentDir => {
-                resolved.pop();
+                out.pop();
             }
             std::path::Component::CurDir => {}
-            c => resolved.push(c),
+            c => out.push(c),
         }
     }
+    Some(out)
+}
+
+/// `out` may not lie inside a tree fleetc wrote: that tree is replaced as a
+/// whole on its next render, taking `out` with it.
+fn check_not_inside_output(out: &Path) -> Result<(), WriteError> {
+    let Some(resolved) = lexical_absolute(out) else {
+        return Ok(());
+    };
     for p in resolved.ancestors().skip(1) {
         if fs::symlink_metadata(p.join(MARKER)).is_ok_and(|m| m.is_file()) {
             return Err(WriteError::Refused(format!(
