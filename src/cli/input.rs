@@ -1,6 +1,6 @@
 //! Reading a fleet: from the work tree or a git revision, then planned.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fleetc::driver::{self, Options, Planned};
 use fleetc::git::Git;
@@ -8,6 +8,17 @@ use fleetc::source;
 
 use crate::exit::Failure;
 use crate::Ctx;
+
+/// Where a command reads the fleet: `[REPO] [--rev REV]`.
+#[derive(clap::Args)]
+pub struct Fleet {
+    /// The fleet repository (default: the current directory).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    /// Read the fleet from this git revision instead of the work tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+}
 
 /// A fleet read from the work tree or from a git revision.
 pub struct Loaded {

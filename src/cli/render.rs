@@ -30,12 +30,8 @@ impl From<FormatArg> for Format {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The fleet repository (default: the current directory).
-    #[arg(default_value = ".")]
-    repo: PathBuf,
-    /// Read the fleet from this git revision instead of the work tree.
-    #[arg(long, value_name = "REV")]
-    rev: Option<String>,
+    #[command(flatten)]
+    fleet: input::Fleet,
     /// Output directory (created by fleetc; an existing one must carry fleetc's marker).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -68,7 +64,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
                 ))
             })?;
     }
-    refuse_output(&a.repo, &a.output)?;
+    refuse_output(&a.fleet.repo, &a.output)?;
     // A tree whose recorded inputs equal this compile's is not rendered
     // again (`--check` always renders and compares every byte).
     let reuse = if a.check {
@@ -81,7 +77,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         clusters: a.clusters,
         ..ctx.options()
     };
-    let (fs, planned, opts) = input::plan(ctx, &a.repo, a.rev.as_deref(), opts)?;
+    let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
     let out = &a.output;
     if reuse.as_deref() == Some(planned.inputs_digest.as_str()) && !planned.diags.has_errors() {
         if ctx.ui.report(&planned.diags) {

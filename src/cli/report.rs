@@ -3,8 +3,6 @@
 //! listed in it and the exit code is 0; only a fleet that cannot be loaded
 //! and resolved at all (exit 2) has no report.
 
-use std::path::PathBuf;
-
 use fleetc::diag::plural;
 use fleetc::driver::{self, Options};
 use fleetc::emit::write;
@@ -22,12 +20,8 @@ pub enum ReportFormat {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The fleet repository (default: the current directory).
-    #[arg(default_value = ".")]
-    repo: PathBuf,
-    /// Read the fleet from this git revision instead of the work tree.
-    #[arg(long, value_name = "REV")]
-    rev: Option<String>,
+    #[command(flatten)]
+    fleet: input::Fleet,
     /// text (a terminal), markdown (a review or PR comment), json (fleet-schema/report.schema.json) or html (one self-contained page).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -38,7 +32,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         tree: false,
         ..ctx.options()
     };
-    let (fs, planned, opts) = input::plan(ctx, &a.repo, a.rev.as_deref(), opts)?;
+    let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
     let (s, diags) = driver::render_to(fs, planned, &opts, &write::Discard)?;
     let r = fleetc::report::build(
         &s.repo,

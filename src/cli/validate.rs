@@ -1,7 +1,5 @@
 //! `fleetc validate`: every check, every cluster rendered, nothing written.
 
-use std::path::PathBuf;
-
 use fleetc::diag::plural;
 use fleetc::driver::Options;
 use fleetc::emit::write;
@@ -11,12 +9,8 @@ use crate::{input, Ctx};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The fleet repository (default: the current directory).
-    #[arg(default_value = ".")]
-    repo: PathBuf,
-    /// Read the fleet from this git revision instead of the work tree.
-    #[arg(long, value_name = "REV")]
-    rev: Option<String>,
+    #[command(flatten)]
+    fleet: input::Fleet,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
@@ -25,7 +19,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         tree: false,
         ..ctx.options()
     };
-    let (fs, planned, opts) = input::plan(ctx, &a.repo, a.rev.as_deref(), opts)?;
+    let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
     let c = input::render_to(ctx, fs, planned, &opts, &write::Discard)?;
     let repo = &c.repo;
     let policies = repo.units.iter().filter(|u| u.policy.is_some()).count();
