@@ -39,6 +39,19 @@ fn notes(d: &Diagnostic) -> Vec<String> {
     out
 }
 
+/// The message with the notes and the help under it, one per line (for
+/// formats with a single text field: SARIF, GitHub annotations).
+fn full_text(d: &Diagnostic) -> String {
+    let mut text = d.message.clone();
+    for n in notes(d) {
+        text.push_str(&format!("\n{n}"));
+    }
+    if let Some(h) = &d.help {
+        text.push_str(&format!("\nhelp: {h}"));
+    }
+    text
+}
+
 /// One JSON document with every diagnostic.
 pub fn json(diags: &Diags) -> String {
     let items: Vec<Value> = diags.items.iter().map(json_one).collect();
@@ -161,13 +174,7 @@ fn sarif_location(s: &Span, prefix: &str, message: Option<&str>) -> Value {
 
 fn sarif_result(d: &Diagnostic, prefix: &str) -> Value {
     let index = Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0);
-    let mut text = d.message.clone();
-    for n in notes(d) {
-        text.push_str(&format!("\n{n}"));
-    }
-    if let Some(h) = &d.help {
-        text.push_str(&format!("\nhelp: {h}"));
-    }
+    let text = full_text(d);
     let mut r = json!({
         "ruleId": d.code.as_str(),
         "ruleIndex": index,
@@ -243,13 +250,7 @@ pub fn github(diags: &Diags, prefix: &str) -> String {
             "title={}",
             property(&format!("fleetc {}", d.code.as_str()))
         ));
-        let mut text = d.message.clone();
-        for n in notes(d) {
-            text.push_str(&format!("\n{n}"));
-        }
-        if let Some(h) = &d.help {
-            text.push_str(&format!("\nhelp: {h}"));
-        }
+        let text = full_text(d);
         out.push_str(&format!(
             "::{} {}::{}\n",
             severity(d),
