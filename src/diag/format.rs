@@ -39,6 +39,10 @@ fn notes(d: &Diagnostic) -> Vec<String> {
     out
 }
 
+fn object_json(o: &super::ObjectRef) -> Value {
+    json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name})
+}
+
 /// The message with the notes and the help under it, one per line (for
 /// formats with a single text field: SARIF, GitHub annotations).
 fn full_text(d: &Diagnostic) -> String {
@@ -108,10 +112,7 @@ fn json_one(d: &Diagnostic) -> Value {
         m.insert("kubernetesVersions".into(), json!(d.kubernetes));
     }
     if let Some(o) = &d.object {
-        m.insert(
-            "object".into(),
-            json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name}),
-        );
+        m.insert("object".into(), object_json(o));
     }
     Value::Object(m)
 }
@@ -203,10 +204,7 @@ fn sarif_result(d: &Diagnostic, prefix: &str) -> Value {
             p.insert("clusters".into(), json!(d.clusters));
         }
         if let Some(o) = &d.object {
-            p.insert(
-                "object".into(),
-                json!({"apiVersion": o.api_version, "kind": o.kind, "namespace": o.namespace, "name": o.name}),
-            );
+            p.insert("object".into(), object_json(o));
         }
         r["properties"] = Value::Object(p);
     }
