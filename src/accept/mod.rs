@@ -103,14 +103,15 @@ impl Checker {
         let warn = repo.fleet.as_ref().is_some_and(|f| f.unknown_kinds_warn);
         for ru in &rc.units {
             for r in &ru.resources {
-                if api::served(minor, &r.api_version, &r.kind) == Served::UnknownKind
-                    && !kinds.contains(&(r.group.clone(), r.kind.clone()))
-                {
-                    d.push(kind_unknown(minor, r, &rc.name, warn));
+                let served = api::served(minor, &r.api_version, &r.kind);
+                if served != Served::UnknownKind {
+                    self.object(minor, served, r, &rc.name, d);
                     continue;
                 }
-                self.object(minor, r, &rc.name, d);
-                if api::is_built_in(&r.api_version, &r.kind) {
+                // A custom resource: its kind must exist here; its schema,
+                // where fleetc knows one.
+                if !kinds.contains(&(r.group.clone(), r.kind.clone())) {
+                    d.push(kind_unknown(minor, r, &rc.name, warn));
                     continue;
                 }
                 let schema = crds
@@ -129,18 +130,13 @@ impl Checker {
     fn crds_of(&self, rc: &RenderedCluster) -> BTreeMap<(String, String), Arc<CrdSchema>> {
         let mut out = BTreeMap::new();
         for r in rc.units.iter().flat_map(|u| &u.resources) {
-            if r.kind != "CustomResourceDefinition" || r.group != "apiextensions.k8s.io" {
-                continue;
-            }
-            let spec = r.node.get("spec");
-            let group = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
-            let kind = spec
-                .and_then(|s| s.get_path(&["names", "kind"]))
-                .and_then(Node::as_str);
-            let (Some(group), Some(kind)) = (group, kind) else {
+            let Some((group, kind)) = crate::kube::crd_defines(&r.group, &r.kind, &r.node) else {
                 continue;
             };
-            let versions = spec.and_then(|s| s.get("versions")).and_then(Node::as_seq);
+            let versions = r
+                .node
+                .get_path(&["spec", "versions"])
+                .and_then(Node::as_seq);
             for v in versions.into_iter().flatten() {
                 let name = v.get("name").and_then(Node::as_str);
                 let schema = v.get_path(&["schema", "openAPIV3Schema"]);
@@ -174,11 +170,8 @@ impl Checker {
         compiled
     }
 
-    fn object(&self, minor: u32, r: &Resource, cluster: &str, d: &mut Diags) {
-        let served = api::served(minor, &r.api_version, &r.kind);
-        if served == Served::UnknownKind {
-            return;
-        }
+    /// A built-in object (`served` says whether its cluster's minor serves it).
+    fn object(&self, minor: u32, served: Served, r: &Resource, cluster: &str, d: &mut Diags) {
         if served == Served::Served {
             deprecated(minor, r, cluster, d);
             if let Some((_, last)) = api::lifecycle(&r.api_version, &r.kind) {
@@ -257,19 +250,14 @@ fn defined_kinds(
     for ru in &rc.units {
         declared(&repo.units[ru.unit].provides_kinds, &mut out);
         for r in &ru.resources {
-            let spec = r.node.get("spec");
-            let defined = match (r.group.as_str(), r.kind.as_str()) {
-                ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-                    spec.and_then(|s| s.get("group")).and_then(Node::as_str),
-                    spec.and_then(|s| s.get_path(&["names", "kind"])),
-                ),
-                ("templates.gatekeeper.sh", "ConstraintTemplate") => (
-                    Some("constraints.gatekeeper.sh"),
-                    spec.and_then(|s| s.get_path(&["crd", "spec", "names", "kind"])),
-                ),
-                _ => continue,
-            };
-            if let (Some(g), Some(k)) = (defined.0, defined.1.and_then(Node::as_str)) {
+            let defined = crate::kube::crd_defines(&r.group, &r.kind, &r.node).or_else(|| {
+                // A Gatekeeper ConstraintTemplate defines its constraint kind.
+                (r.group == "templates.gatekeeper.sh" && r.kind == "ConstraintTemplate")
+                    .then(|| r.node.get_path(&["spec", "crd", "spec", "names", "kind"]))?
+                    .and_then(Node::as_str)
+                    .map(|k| ("constraints.gatekeeper.sh", k))
+            });
+            if let Some((g, k)) = defined {
                 out.insert((g.to_string(), k.to_string()));
             }
         }

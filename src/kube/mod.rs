@@ -162,6 +162,23 @@ pub fn dns_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// The (group, kind) a `CustomResourceDefinition` defines (its
+/// `spec.group` and `spec.names.kind`), given the object's own group, kind
+/// and content; None for any other object or an incomplete CRD.
+pub fn crd_defines<'a>(
+    group: &str,
+    kind: &str,
+    node: &'a crate::yaml::Node,
+) -> Option<(&'a str, &'a str)> {
+    if kind != "CustomResourceDefinition" || group != "apiextensions.k8s.io" {
+        return None;
+    }
+    let spec = node.get("spec")?;
+    let g = spec.get("group")?.as_str()?;
+    let k = spec.get_path(&["names", "kind"])?.as_str()?;
+    Some((g, k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -524,16 +524,9 @@ impl<'a> Renderer<'a> {
 fn add_scopes(rc: &RenderedCluster, crd_scopes: &mut CrdScopes) {
     for u in &rc.units {
         for r in &u.resources {
-            if r.kind == "CustomResourceDefinition" && r.group == "apiextensions.k8s.io" {
-                let spec = r.node.get("spec");
-                let g = spec.and_then(|s| s.get("group")).and_then(Node::as_str);
-                let k = spec
-                    .and_then(|s| s.get_path(&["names", "kind"]))
-                    .and_then(Node::as_str);
-                let scope = spec.and_then(|s| s.get("scope")).and_then(Node::as_str);
-                if let (Some(g), Some(k)) = (g, k) {
-                    crd_scopes.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
-                }
+            if let Some((g, k)) = crate::kube::crd_defines(&r.group, &r.kind, &r.node) {
+                let scope = r.node.get_path(&["spec", "scope"]).and_then(Node::as_str);
+                crd_scopes.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
             }
         }
     }
