@@ -29,26 +29,25 @@ type Rule = fn(&Repo, &Settings, &mut Diags);
 
 /// Every rule, in the order of the fleet's files (the order of the
 /// diagnostics does not depend on it: they are sorted by location).
-/// (name, rule): the name says what it checks, for readers of this list.
-const RULES: &[(&str, Rule)] = &[
-    ("unit-names", semantic::unit_names),
-    ("groups", semantic::groups),
-    ("group-cycles", semantic::group_cycles),
-    ("depends-on", semantic::depends_on),
-    ("policies", semantic::policies),
-    ("helm-components", semantic::helm_components),
-    ("placements", semantic::placements),
-    ("rollouts", semantic::rollouts),
-    ("label-keys", semantic::label_keys),
-    ("output-format", semantic::output_format),
-    ("cluster-names", cluster_names),
-    ("cluster-units", cluster_units),
+const RULES: &[Rule] = &[
+    semantic::unit_names,
+    semantic::groups,
+    semantic::group_cycles,
+    semantic::depends_on,
+    semantic::policies,
+    semantic::helm_components,
+    semantic::placements,
+    semantic::rollouts,
+    semantic::label_keys,
+    semantic::output_format,
+    cluster_names,
+    cluster_units,
 ];
 
 /// Run every rule over a loaded fleet.
 pub fn validate(repo: &Repo, settings: &Settings) -> Diags {
     let mut diags = Diags::default();
-    for (_, rule) in RULES {
+    for rule in RULES {
         rule(repo, settings, &mut diags);
     }
     diags
