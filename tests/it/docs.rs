@@ -22,16 +22,20 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// The lines of a Markdown text outside code fences.
+fn prose(text: &str) -> impl Iterator<Item = &str> {
     let mut fence = false;
-    for line in text.lines() {
+    text.lines().filter(move |line| {
         if line.trim_start().starts_with("```") {
             fence = !fence;
         }
-        if fence {
-            continue;
-        }
+        !fence
+    })
+}
+
+fn anchors(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in prose(text) {
         if let Some(h) = line.strip_prefix('#') {
             let h = h.trim_start_matches('#');
             let base = slug(&h.replace('`', ""));
@@ -50,14 +54,7 @@ fn anchors(text: &str) -> BTreeSet<String> {
 /// The `](target)` links of a Markdown text, outside code fences.
 fn links(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut fence = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            fence = !fence;
-        }
-        if fence {
-            continue;
-        }
+    for line in prose(text) {
         let mut rest = line;
         while let Some(i) = rest.find("](") {
             rest = &rest[i + 2..];
