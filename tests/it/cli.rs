@@ -488,10 +488,10 @@ fn plain_yaml_with_another_engines_braces_is_never_templated() {
 fn symlinks_are_followed_inside_the_repo_and_refused_outside() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let repo = base_copy(tmp.path());
-    // Inside: a shared values file reached through `../`.
-    std::fs::create_dir(repo.join("shared")).expect("mkdir");
-    std::fs::rename(repo.join("clusters/c.yaml"), repo.join("shared/c.yaml")).expect("mv");
-    std::os::unix::fs::symlink("../shared/c.yaml", repo.join("clusters/c.yaml")).expect("symlink");
+    // Inside: a common values file reached through `../`.
+    std::fs::create_dir(repo.join("common")).expect("mkdir");
+    std::fs::rename(repo.join("clusters/c.yaml"), repo.join("common/c.yaml")).expect("mv");
+    std::os::unix::fs::symlink("../common/c.yaml", repo.join("clusters/c.yaml")).expect("symlink");
     let o = fleetc(&["validate", "repo"], tmp.path());
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     // Outside: refused, and its content never printed.
