@@ -98,7 +98,7 @@ impl Checker {
                 return;
             }
         };
-        let crds = self.crds_of(rc);
+        let crds = self.crds_of(repo, rc);
         let kinds = defined_kinds(repo, rc, self.format);
         let warn = repo.fleet.as_ref().is_some_and(|f| f.unknown_kinds_warn);
         for ru in &rc.units {
@@ -125,29 +125,54 @@ impl Checker {
         }
     }
 
-    /// The schemas of the custom resources that CustomResourceDefinitions
-    /// rendered on this cluster define: (apiVersion, kind) → schema.
-    fn crds_of(&self, rc: &RenderedCluster) -> BTreeMap<(String, String), Arc<CrdSchema>> {
+    /// The schemas of the custom resources this cluster will have:
+    /// (apiVersion, kind) → schema. From CustomResourceDefinitions rendered
+    /// on it or declared (`spec.crds` of the Fleet, the cluster, a unit
+    /// placed there; rendered ones win), and the constraint kinds of the
+    /// Gatekeeper ConstraintTemplates rendered on it.
+    fn crds_of(
+        &self,
+        repo: &Repo,
+        rc: &RenderedCluster,
+    ) -> BTreeMap<(String, String), Arc<CrdSchema>> {
         let mut out = BTreeMap::new();
+        for crd in declared_crds(repo, rc) {
+            self.add_crd(crd, &mut out);
+        }
         for r in rc.units.iter().flat_map(|u| &u.resources) {
-            let Some((group, kind)) = crate::kube::crd_defines(&r.group, &r.kind, &r.node) else {
-                continue;
-            };
-            let versions = r
-                .node
-                .get_path(&["spec", "versions"])
-                .and_then(Node::as_seq);
-            for v in versions.into_iter().flatten() {
-                let name = v.get("name").and_then(Node::as_str);
-                let schema = v.get_path(&["schema", "openAPIV3Schema"]);
-                if let (Some(name), Some(schema)) = (name, schema) {
-                    if let Some(c) = self.compile(schema) {
-                        out.insert((format!("{group}/{name}"), kind.to_string()), c);
+            if crate::kube::crd_defines(&r.group, &r.kind, &r.node).is_some() {
+                self.add_crd(&r.node, &mut out);
+            } else if let Some((kind, schema)) = constraint_schema(r) {
+                if let Some(c) = self.compile(&schema) {
+                    for v in ["v1", "v1beta1", "v1alpha1"] {
+                        out.insert(
+                            (format!("constraints.gatekeeper.sh/{v}"), kind.clone()),
+                            c.clone(),
+                        );
                     }
                 }
             }
         }
         out
+    }
+
+    /// Each served version's schema of one CRD.
+    fn add_crd(&self, crd: &Node, out: &mut BTreeMap<(String, String), Arc<CrdSchema>>) {
+        let Some((group, kind)) =
+            crate::kube::crd_defines("apiextensions.k8s.io", "CustomResourceDefinition", crd)
+        else {
+            return;
+        };
+        let versions = crd.get_path(&["spec", "versions"]).and_then(Node::as_seq);
+        for v in versions.into_iter().flatten() {
+            let name = v.get("name").and_then(Node::as_str);
+            let schema = v.get_path(&["schema", "openAPIV3Schema"]);
+            if let (Some(name), Some(schema)) = (name, schema) {
+                if let Some(c) = self.compile(schema) {
+                    out.insert((format!("{group}/{name}"), kind.to_string()), c);
+                }
+            }
+        }
     }
 
     /// A CRD version's schema as a validator, strict as the API server is
@@ -162,7 +187,7 @@ impl Checker {
             return c.clone();
         }
         let mut json = schema.to_json();
-        close_objects(&mut json);
+        strict(&mut json);
         let compiled = jsonschema::draft202012::new(&json)
             .ok()
             .map(|validator| Arc::new(CrdSchema { json, validator }));
@@ -241,6 +266,13 @@ fn defined_kinds(
             }
         }
     };
+    for crd in declared_crds(repo, rc) {
+        if let Some((g, k)) =
+            crate::kube::crd_defines("apiextensions.k8s.io", "CustomResourceDefinition", crd)
+        {
+            out.insert((g.to_string(), k.to_string()));
+        }
+    }
     if let Some(f) = &repo.fleet {
         declared(&f.existing_kinds, &mut out);
     }
@@ -270,6 +302,62 @@ fn defined_kinds(
         }
     }
     out
+}
+
+/// The CustomResourceDefinitions declared for a cluster: the Fleet's, its
+/// own, and those of the units placed on it.
+fn declared_crds<'a>(repo: &'a Repo, rc: &'a RenderedCluster) -> impl Iterator<Item = &'a Node> {
+    let fleet = repo.fleet.iter().flat_map(|f| &f.crds.objects);
+    let cluster = repo
+        .cluster(&rc.name)
+        .into_iter()
+        .flat_map(|c| &c.crds.objects);
+    let units = rc
+        .units
+        .iter()
+        .flat_map(|u| &repo.units[u.unit].crds.objects);
+    fleet.chain(cluster).chain(units)
+}
+
+/// The constraint kind a Gatekeeper ConstraintTemplate defines, with the
+/// schema Gatekeeper gives its constraints: `spec.parameters` per the
+/// template's `validation.openAPIV3Schema` (free with `legacySchema: true`
+/// or no schema), `spec.match`, `spec.enforcementAction` and
+/// `spec.scopedEnforcementActions`; nothing else in `spec`.
+fn constraint_schema(r: &Resource) -> Option<(String, Node)> {
+    if r.group != "templates.gatekeeper.sh" || r.kind != "ConstraintTemplate" {
+        return None;
+    }
+    let crd = r.node.get_path(&["spec", "crd", "spec"])?;
+    let kind = crd.get_path(&["names", "kind"])?.as_str()?.to_string();
+    let legacy = crd
+        .get_path(&["validation", "legacySchema"])
+        .and_then(Node::as_bool)
+        .unwrap_or(false);
+    let free = serde_json::json!({"x-kubernetes-preserve-unknown-fields": true});
+    let parameters = match crd.get_path(&["validation", "openAPIV3Schema"]) {
+        Some(s) if !legacy => s.to_json(),
+        _ => free.clone(),
+    };
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "enforcementAction": {"type": "string"},
+                    "match": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    "parameters": parameters,
+                    "scopedEnforcementActions": {"type": "array", "items": free},
+                }
+            },
+            "status": free,
+        }
+    });
+    Some((kind, Node::from_json(&schema, &r.node.span)))
 }
 
 /// A kind nothing defines on the cluster: its API server would refuse the
@@ -353,7 +441,7 @@ fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
             .iter()
             .map(|(a, k, text)| {
                 let schema = serde_json::from_str(text).ok().and_then(|mut json| {
-                    close_objects(&mut json);
+                    strict(&mut json);
                     let validator = jsonschema::draft202012::new(&json).ok()?;
                     Some(Arc::new(CrdSchema { json, validator }))
                 });
@@ -370,6 +458,19 @@ fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
 pub struct CrdSchema {
     json: serde_json::Value,
     validator: jsonschema::Validator,
+}
+
+/// A CRD schema made strict ([`close_objects`]), except for the object's
+/// `metadata`: a CRD may constrain `name`, but the rest of ObjectMeta is
+/// the API server's own (labels, annotations, namespace are always fine).
+fn strict(json: &mut serde_json::Value) {
+    close_objects(json);
+    if let Some(meta) = json
+        .pointer_mut("/properties/metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        meta.remove("additionalProperties");
+    }
 }
 
 /// Strict field validation: an object schema that lists `properties`

@@ -201,6 +201,8 @@ codes! {
         "Give each entry its own key (container names, port numbers), or remove the duplicate.";
     KindUnknown = "kind-unknown", "an object whose kind nothing defines on its cluster: no CRD, no unit that provides it, not declared as existing",
         "Render the kind's CustomResourceDefinition in a unit placed on the cluster, list the kind in `providesKinds` of the unit that installs it (a Helm chart, an operator) or in `existingKinds` of the cluster or the fleet; for a typo in a Kubernetes kind, follow the did-you-mean.";
+    CrdFile = "crd-file", "a path in `spec.crds` that names no file fleetc reads, or a file there that is not a valid CustomResourceDefinition",
+        "Name files or directories under crds/ or a unit's directory, from the repository root, holding only `apiextensions.k8s.io/v1` CustomResourceDefinitions (e.g. the output of `helm show crds`).";
     KubernetesVersionUnchecked = "kubernetes-version-unchecked", "a cluster whose Kubernetes version fleetc has no API schemas for: its objects are not checked against the API",
         "Check the cluster's `kubernetesVersion`; fleetc knows 1.25 to 1.37 (a newer fleetc knows newer versions).";
     ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",

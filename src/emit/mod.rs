@@ -75,6 +75,7 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> 
         paths.push(&u.file);
         paths.extend(u.templates.iter().map(|t| t.path.as_str()));
     }
+    paths.extend(repo.declared_crd_files());
     paths.sort_unstable();
     paths.dedup();
     paths

@@ -131,7 +131,141 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
             }
         }
     }
+    read_declared_crds(fs, &mut repo, budget, &mut diags);
     (repo, diags)
+}
+
+/// Read the CustomResourceDefinitions that the Fleet, the clusters and the
+/// units declare in `spec.crds` (each file parsed once).
+fn read_declared_crds(fs: &FileSet, repo: &mut Repo, budget: &Budget, diags: &mut Diags) {
+    let mut files: std::collections::BTreeMap<String, Vec<Node>> = Default::default();
+    let mut read = |declared: &mut model::DeclaredCrds| {
+        let mut objects = Vec::new();
+        let mut read_files = Vec::new();
+        for (path, span) in &declared.paths {
+            for file in crd_files(fs, path, span, diags) {
+                let docs = files
+                    .entry(file.clone())
+                    .or_insert_with(|| crd_file(fs, &file, budget, diags));
+                objects.extend(docs.iter().cloned());
+                read_files.push(file);
+            }
+        }
+        read_files.sort();
+        read_files.dedup();
+        declared.objects = objects;
+        declared.files = read_files;
+    };
+    if let Some(f) = repo.fleet.as_mut() {
+        read(&mut f.crds);
+    }
+    for c in &mut repo.clusters {
+        read(&mut c.crds);
+    }
+    for u in &mut repo.units {
+        read(&mut u.crds);
+    }
+}
+
+/// The files one `spec.crds` entry names: the file, or every YAML file
+/// beneath the directory. Paths are from the repository root and must lie
+/// where fleetc reads (crds/, a unit's directory).
+fn crd_files(fs: &FileSet, path: &str, span: &Span, diags: &mut Diags) -> Vec<String> {
+    let clean = path.trim_start_matches("./").trim_end_matches('/');
+    let readable = clean.starts_with("crds/")
+        || clean == "crds"
+        || ((clean.starts_with("components/") || clean.starts_with("policies/"))
+            && clean.split('/').count() >= 3);
+    let err = |message: String| {
+        Diagnostic::error(Code::CrdFile, message)
+            .at(span)
+            .help("name a file or directory under crds/ (or under a unit's directory), from the repository root")
+    };
+    if clean
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+        || !readable
+    {
+        diags.push(err(format!(
+            "`{path}` is not a path fleetc reads CRDs from: paths start at the repository root, under crds/ or components/NAME/ or policies/NAME/"
+        )));
+        return Vec::new();
+    }
+    if fs.get(clean).is_some() {
+        return vec![clean.to_string()];
+    }
+    let prefix = format!("{clean}/");
+    let found: Vec<String> = fs
+        .files
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .map(|(p, _)| p.clone())
+        .filter(|p| is_yaml(p) && !hidden(p))
+        .collect();
+    if found.is_empty() {
+        diags.push(err(format!("no file or directory of YAML files `{path}`")));
+    }
+    found
+}
+
+/// The CustomResourceDefinitions of one file; anything else in it is an
+/// error (the API server would not create the kind from it).
+fn crd_file(fs: &FileSet, path: &str, budget: &Budget, diags: &mut Diags) -> Vec<Node> {
+    let bytes = fs
+        .get(path)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(Vec::new()));
+    let Ok(src) = source_of(path, &bytes).map_err(|d| diags.push(d)) else {
+        return Vec::new();
+    };
+    let docs = match crate::yaml::parse_documents(&src, budget) {
+        Ok(d) => d,
+        Err(d) => {
+            diags.push(d);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for doc in docs {
+        let api = doc.get("apiVersion").and_then(Node::as_str);
+        let kind = doc.get("kind").and_then(Node::as_str);
+        if api != Some("apiextensions.k8s.io/v1") || kind != Some("CustomResourceDefinition") {
+            let at = if doc.get("kind").is_some() {
+                doc.key_span("kind")
+            } else {
+                doc.span.clone()
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::CrdFile,
+                    format!(
+                        "a CRD file holds only apiextensions.k8s.io/v1 CustomResourceDefinitions, not {} {}",
+                        api.unwrap_or("(no apiVersion)"),
+                        kind.unwrap_or("(no kind)")
+                    ),
+                )
+                .at(&at)
+                .help("keep only the chart's or operator's CRDs in the files `spec.crds` names (e.g. `helm show crds CHART`)"),
+            );
+            continue;
+        }
+        let problems =
+            crate::kube::api::validate(*crate::kube::api::versions().end(), &doc.to_json());
+        if let Some(v) = problems.first() {
+            let field = crate::kube::api::render_path(&v.path);
+            diags.push(
+                Diagnostic::error(
+                    Code::CrdFile,
+                    format!("not a valid CustomResourceDefinition: `{field}`: {}", v.message),
+                )
+                .at(&doc.key_span("kind"))
+                .help("check the CRD against `kubectl apply --dry-run=server`, or take it as the chart or operator ships it"),
+            );
+            continue;
+        }
+        out.push(doc);
+    }
+    out
 }
 
 /// Where one file of the repository belongs in the layout (or why it has no place).

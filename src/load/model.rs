@@ -168,7 +168,40 @@ pub struct Fleet {
     pub existing_kinds: Vec<String>,
     /// A kind nothing defines on its cluster is a warning rather than an error.
     pub unknown_kinds_warn: bool,
+    /// CRDs every cluster has without fleetc (`spec.crds`).
+    pub crds: DeclaredCrds,
     pub node: Node,
+}
+
+/// CustomResourceDefinitions declared as installed outside fleetc
+/// (`spec.crds` of the Fleet, a Cluster, a Component or a Policy): files
+/// or directories, relative to the declaring file's directory.
+#[derive(Clone, Debug, Default)]
+pub struct DeclaredCrds {
+    /// Each path as written, with where it is written.
+    pub paths: Vec<(String, Span)>,
+    /// The CustomResourceDefinition objects read from them at load.
+    pub objects: Vec<Node>,
+    /// The files read (repository paths, sorted).
+    pub files: Vec<String>,
+}
+
+impl DeclaredCrds {
+    fn of(spec: &Node) -> DeclaredCrds {
+        let paths = spec
+            .get("crds")
+            .and_then(Node::as_seq)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str().map(|p| (p.to_string(), x.span.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        DeclaredCrds {
+            paths,
+            ..DeclaredCrds::default()
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +218,8 @@ pub struct Cluster {
     pub existing_namespaces: Vec<String>,
     /// Custom resource kinds (`Kind.group`) this cluster has without fleetc.
     pub existing_kinds: Vec<String>,
+    /// CRDs this cluster has without fleetc (`spec.crds`).
+    pub crds: DeclaredCrds,
     pub labels: IndexMap<String, String>,
     pub owner: String,
     pub kubernetes_version: String,
@@ -294,6 +329,8 @@ pub struct Unit {
     pub cluster_scoped_kinds: Vec<String>,
     /// Custom resource kinds (`Kind.group`) the unit installs without rendering their CRDs.
     pub provides_kinds: Vec<String>,
+    /// CRDs the unit installs without rendering them (`spec.crds`).
+    pub crds: DeclaredCrds,
     pub helm: Option<Helm>,
     /// Policy-only settings (None for components).
     pub policy: Option<PolicySpec>,
@@ -552,6 +589,28 @@ impl Repo {
     pub fn unit(&self, name: &str) -> Option<&Unit> {
         self.units.iter().find(|u| u.name == name)
     }
+
+    /// Every file of CustomResourceDefinitions the fleet declares (`spec.crds`
+    /// of the Fleet, clusters and units), sorted: the scope of a kind they
+    /// define decides the output of every cluster.
+    pub fn declared_crd_files(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .declared_crds()
+            .flat_map(|d| &d.files)
+            .map(String::as_str)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The `spec.crds` of the Fleet, every cluster and every unit.
+    pub fn declared_crds(&self) -> impl Iterator<Item = &DeclaredCrds> {
+        let fleet = self.fleet.iter().map(|f| &f.crds);
+        let clusters = self.clusters.iter().map(|c| &c.crds);
+        let units = self.units.iter().map(|u| &u.crds);
+        fleet.chain(clusters).chain(units)
+    }
 }
 
 // ---- builders (assume a schema-valid node) ----
@@ -736,6 +795,7 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         existing_namespaces: strings(spec.get("existingNamespaces")),
         existing_kinds: strings(spec.get("existingKinds")),
         unknown_kinds_warn: spec.get("unknownKinds").and_then(Node::as_str) == Some("warning"),
+        crds: DeclaredCrds::of(&spec),
         common_labels: spec
             .get("commonLabels")
             .and_then(Node::as_map)
@@ -760,6 +820,7 @@ pub fn cluster(file: &str, node: &Node) -> Cluster {
         file: file.into(),
         existing_namespaces: strings(spec.get("existingNamespaces")),
         existing_kinds: strings(spec.get("existingKinds")),
+        crds: DeclaredCrds::of(&spec),
         labels: node
             .get_path(&["metadata", "labels"])
             .and_then(Node::as_map)
@@ -854,6 +915,7 @@ pub fn unit(
             })
             .unwrap_or_default(),
         provides_kinds: strings(spec.get("providesKinds")),
+        crds: DeclaredCrds::of(&spec),
         helm: spec.get("helm").and_then(|h| {
             h.as_map()?;
             Some(Helm {

@@ -400,15 +400,16 @@ impl<'a> Renderer<'a> {
                 format,
                 prepared,
                 fleet_labels,
-                crd_scopes: CrdScopes::new(),
+                crd_scopes: declared_scopes(repo),
             },
             diags,
         )
     }
 
-    /// Set the CRD scopes (see [`Renderer::scopes_of`]).
+    /// Add the scopes of the CRDs rendered (see [`Renderer::scopes_of`])
+    /// to those declared in `spec.crds`; a rendered CRD wins.
     pub fn set_crd_scopes(&mut self, scopes: CrdScopes) {
-        self.crd_scopes = scopes;
+        self.crd_scopes.extend(scopes);
     }
 
     /// The CRD scopes declared by one cluster's objects (templates rendered,
@@ -519,6 +520,22 @@ impl<'a> Renderer<'a> {
         let (c, d) = self.phase1(rc);
         self.phase2(c, d)
     }
+}
+
+/// The scopes of the CRDs the fleet declares (`spec.crds` of the Fleet,
+/// clusters and units): a kind fleetc does not render still decides
+/// whether its objects are namespaced.
+fn declared_scopes(repo: &Repo) -> CrdScopes {
+    let mut out = CrdScopes::new();
+    for crd in repo.declared_crds().flat_map(|d| &d.objects) {
+        if let Some((g, k)) =
+            crate::kube::crd_defines("apiextensions.k8s.io", "CustomResourceDefinition", crd)
+        {
+            let scope = crd.get_path(&["spec", "scope"]).and_then(Node::as_str);
+            out.insert((g.to_string(), k.to_string()), scope == Some("Cluster"));
+        }
+    }
+    out
 }
 
 fn add_scopes(rc: &RenderedCluster, crd_scopes: &mut CrdScopes) {

@@ -22,6 +22,7 @@ pub const FLEET_ROOTS: &[&str] = &[
     "components",
     "policies",
     "placements",
+    "crds",
 ];
 
 /// Limits on what is read.

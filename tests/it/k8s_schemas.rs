@@ -38,11 +38,15 @@ use crate::common::*;
 
 const MINORS: [u32; 2] = [29, 33];
 
-/// Every distinct built-in object of the golden trees.
+/// Every distinct built-in object of the golden trees, and the
+/// CustomResourceDefinitions the example fleet declares (`crds/`).
 fn golden_objects() -> Vec<Json> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for tree in golden_trees() {
+    let trees = golden_trees()
+        .into_iter()
+        .chain([root().join("examples/fleet-repo/crds")]);
+    for tree in trees {
         for (p, bytes) in read_tree(&tree) {
             if !p.ends_with(".yaml") {
                 continue;
