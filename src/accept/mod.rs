@@ -31,6 +31,10 @@ pub struct Checker {
     answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
     /// Compiled CRD version schemas, by the digest of the schema.
     crd_schemas: Mutex<HashMap<[u8; 32], Option<Arc<CrdSchema>>>>,
+    /// The versions of each declared CRD (`spec.crds`), by where its
+    /// document starts: declared CRDs are the same on every cluster, and
+    /// a chart's CRDs are large, so each is compiled and hashed once.
+    declared: Mutex<HashMap<(String, u32), Arc<CrdVersions>>>,
     blockers: Mutex<Vec<Blocker>>,
 }
 
@@ -56,6 +60,7 @@ impl Checker {
             format,
             answers: Mutex::default(),
             crd_schemas: Mutex::default(),
+            declared: Mutex::default(),
             blockers: Mutex::default(),
         }
     }
@@ -137,11 +142,26 @@ impl Checker {
     ) -> BTreeMap<(String, String), Arc<CrdSchema>> {
         let mut out = BTreeMap::new();
         for crd in declared_crds(repo, rc) {
-            self.add_crd(crd, &mut out);
+            let key = (crd.span.src.path.clone(), crd.span.start);
+            let cached = self
+                .declared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned();
+            let versions = cached.unwrap_or_else(|| {
+                let v = Arc::new(self.crd_versions(crd));
+                self.declared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, v.clone());
+                v
+            });
+            out.extend(versions.iter().cloned());
         }
         for r in rc.units.iter().flat_map(|u| &u.resources) {
             if crate::kube::crd_defines(&r.group, &r.kind, &r.node).is_some() {
-                self.add_crd(&r.node, &mut out);
+                out.extend(self.crd_versions(&r.node));
             } else if let Some((kind, schema)) = constraint_schema(r) {
                 if let Some(c) = self.compile(&schema) {
                     for v in ["v1", "v1beta1", "v1alpha1"] {
@@ -156,12 +176,13 @@ impl Checker {
         out
     }
 
-    /// Each served version's schema of one CRD.
-    fn add_crd(&self, crd: &Node, out: &mut BTreeMap<(String, String), Arc<CrdSchema>>) {
+    /// Each version's schema of one CRD: ((apiVersion, kind), schema).
+    fn crd_versions(&self, crd: &Node) -> CrdVersions {
+        let mut out = Vec::new();
         let Some((group, kind)) =
             crate::kube::crd_defines("apiextensions.k8s.io", "CustomResourceDefinition", crd)
         else {
-            return;
+            return out;
         };
         let versions = crd.get_path(&["spec", "versions"]).and_then(Node::as_seq);
         for v in versions.into_iter().flatten() {
@@ -169,10 +190,11 @@ impl Checker {
             let schema = v.get_path(&["schema", "openAPIV3Schema"]);
             if let (Some(name), Some(schema)) = (name, schema) {
                 if let Some(c) = self.compile(schema) {
-                    out.insert((format!("{group}/{name}"), kind.to_string()), c);
+                    out.push(((format!("{group}/{name}"), kind.to_string()), c));
                 }
             }
         }
+        out
     }
 
     /// A CRD version's schema as a validator, strict as the API server is
@@ -430,6 +452,9 @@ const AGENT_SCHEMAS: &[(&str, &str, &str)] = &[
         include_str!("../../data/crd-schemas/source.toolkit.fluxcd.io_v1_OCIRepository.json"),
     ),
 ];
+
+/// The schema of each version of a CRD: ((apiVersion, kind), schema).
+type CrdVersions = Vec<((String, String), Arc<CrdSchema>)>;
 
 /// (apiVersion, kind, the compiled schema; None if it does not compile).
 type AgentSchema = (&'static str, &'static str, Option<Arc<CrdSchema>>);
