@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod admit;
 pub mod diag;
 pub mod diff;
 pub mod driver;

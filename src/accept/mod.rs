@@ -540,7 +540,7 @@ fn custom_resource(schema: &CrdSchema, minor: u32, r: &Resource, cluster: &str, 
 /// The object's identity for the cache: a digest of its tree (keys in
 /// order, typed scalars), with the one label that differs on every cluster
 /// by construction left out. Hashed as it is walked: nothing is built.
-fn digest(node: &Node) -> [u8; 32] {
+pub fn digest(node: &Node) -> [u8; 32] {
     fn walk(n: &Node, h: &mut Sha256, depth: usize) {
         match &n.v {
             Value::Null => h.update(b"n"),

@@ -11,6 +11,7 @@ pub struct Budgets {
     pub cluster_units: usize,
     pub yaml: Budget,
     pub template: TemplateLimits,
+    pub admission_cost: u64,
 }
 
 /// One budget: its `--limit` name, what it bounds, and how it is set.
@@ -72,6 +73,11 @@ pub const LIMITS: &[Limit] = &[
         set: |b, n| b.template.max_output_bytes = size(n),
     },
     Limit {
+        name: "admission-cost",
+        what: "estimated cost of one admission policy expression",
+        set: |b, n| b.admission_cost = n,
+    },
+    Limit {
         name: "cluster-units",
         what: "clusters × components and policies",
         set: |b, n| b.cluster_units = size(n),
@@ -108,6 +114,7 @@ pub fn budgets(file_bytes: u64, settings: &[String]) -> Result<Budgets, String> 
         cluster_units: Options::MAX_CLUSTER_UNITS,
         yaml: Budget::default(),
         template: TemplateLimits::default(),
+        admission_cost: Options::ADMISSION_COST,
     };
     for s in settings {
         let Some((name, value)) = s.split_once('=') else {

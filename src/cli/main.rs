@@ -110,6 +110,7 @@ impl Ctx {
             budget: self.budgets.yaml.clone(),
             template_limits: self.budgets.template.clone(),
             max_cluster_units: self.budgets.cluster_units,
+            admission_cost: self.budgets.admission_cost,
             ..Options::new(self.today.clone())
         }
     }

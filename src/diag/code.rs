@@ -205,6 +205,15 @@ codes! {
         "Name files or directories under crds/ or a unit's directory, from the repository root, holding only `apiextensions.k8s.io/v1` CustomResourceDefinitions (e.g. the output of `helm show crds`).";
     KubernetesVersionUnchecked = "kubernetes-version-unchecked", "a cluster whose Kubernetes version fleetc has no API schemas for: its objects are not checked against the API",
         "Check the cluster's `kubernetesVersion`; fleetc knows 1.25 to 1.37 (a newer fleetc knows newer versions).";
+    // Admission: the cluster's own policies.
+    AdmissionDenied = "admission-denied", "an admission policy that denies on this cluster rejects the object",
+        "Change the object so that it satisfies the policy (the message says how), or exempt the cluster from the policy with an approved, expiring exemption.";
+    AdmissionWarning = "admission-warning", "an admission policy that audits or warns on this cluster flags the object",
+        "Fix the object before the policy is enforced; until then the cluster admits it and reports the violation.";
+    AdmissionError = "admission-error", "an admission policy cannot be evaluated on the object (an expression error, an undefined reference)",
+        "Fix the policy's expression; with failurePolicy Fail the cluster rejects every object the policy errs on, with Ignore it admits them unchecked.";
+    AdmissionBudget = "admission-budget", "an admission policy's expression is estimated to cost more than the evaluation budget",
+        "Simplify the expression (fewer nested loops over large lists), or raise the budget with `--limit admission-cost=N` if the cost is intended.";
     ArgoCdNameCollision = "argocd-name-collision", "two Argo CD Applications would get the same name",
         "Rename the component or one of the clusters: Applications are named `<cluster>-<component>`.";
 }

@@ -48,11 +48,15 @@ pub struct Options {
     /// Clusters × components and policies: the most (cluster, unit) pairs a
     /// fleet may resolve to, checked before resolving.
     pub max_cluster_units: usize,
+    /// The estimated cost one admission policy expression may have.
+    pub admission_cost: u64,
 }
 
 impl Options {
     /// The default of [`Options::max_cluster_units`].
     pub const MAX_CLUSTER_UNITS: usize = 4_000_000;
+    /// The default of [`Options::admission_cost`].
+    pub const ADMISSION_COST: u64 = 10_000_000;
 
     /// The defaults, with `today` (YYYY-MM-DD) as the date exemptions and
     /// rollouts are checked against.
@@ -67,6 +71,7 @@ impl Options {
             tree: true,
             inventory: true,
             max_cluster_units: Options::MAX_CLUSTER_UNITS,
+            admission_cost: Options::ADMISSION_COST,
         }
     }
 }
@@ -174,8 +179,10 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     );
     diags.extend(d);
     let api = crate::accept::Checker::new(format);
+    let admit = crate::admit::Admission::new(format, opts.admission_cost);
     for rc in &rendered.clusters {
         api.cluster(&repo, rc, &mut diags);
+        admit.cluster(&repo, rc, &mut diags);
     }
     diags.normalize();
     if diags.has_errors() {

@@ -105,6 +105,8 @@ pub struct Streaming<'a> {
     renderer: render::Renderer<'a>,
     /// Each cluster's objects against its Kubernetes API (answers shared across batches).
     api: crate::accept::Checker,
+    /// Each cluster's objects against its own admission policies.
+    admit: crate::admit::Admission,
     pub emitter: emit::Emitter<'a>,
     failed: std::sync::atomic::AtomicBool,
     diags: Diags,
@@ -152,6 +154,7 @@ impl<'a> Streaming<'a> {
             opts,
             renderer,
             api: crate::accept::Checker::new(p.format),
+            admit: crate::admit::Admission::new(p.format, opts.admission_cost),
             emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,
@@ -177,12 +180,13 @@ impl<'a> Streaming<'a> {
         type Done = (render::ClusterRender, Option<String>, usize);
         let tree = self.opts.tree;
         let (r, e, failed) = (&self.renderer, &self.emitter, &self.failed);
-        let (api, repo) = (&self.api, &self.planned.repo);
+        let (api, admit, repo) = (&self.api, &self.admit, &self.planned.repo);
         let done: Vec<Result<Done, emit::write::WriteError>> = clusters
             .par_iter()
             .map(|rc| {
                 let mut cr = r.cluster(rc);
                 api.cluster(repo, &cr.cluster, &mut cr.diags);
+                admit.cluster(repo, &cr.cluster, &mut cr.diags);
                 if cr.diags.has_errors() {
                     failed.store(true, Ordering::Relaxed);
                 }

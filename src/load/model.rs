@@ -343,6 +343,8 @@ pub struct Unit {
 pub enum Engine {
     Kyverno,
     Gatekeeper,
+    /// Kubernetes' own ValidatingAdmissionPolicy (the mode goes into its bindings).
+    Kubernetes,
     None,
 }
 
@@ -936,6 +938,7 @@ fn policy_spec(spec: &Node) -> PolicySpec {
         engine: match spec.get("engine").and_then(Node::as_str) {
             Some("kyverno") => Engine::Kyverno,
             Some("gatekeeper") => Engine::Gatekeeper,
+            Some("kubernetes") => Engine::Kubernetes,
             _ => Engine::None,
         },
         mode: match spec.get("mode").and_then(Node::as_str) {

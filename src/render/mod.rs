@@ -10,7 +10,7 @@
 //! Results keep file order and are sorted by name, whatever the thread count.
 
 pub mod helm;
-mod namespaces;
+pub mod namespaces;
 pub mod patch;
 pub mod template;
 
@@ -819,6 +819,37 @@ fn apply_mode(engine: Engine, mode: Mode, r: &mut Resource) {
                             set_string(v, "failureAction", action, &span);
                         }
                     }
+                }
+            }
+        }
+        // Kyverno's CEL policies and Kubernetes' bindings: the actions a
+        // failed validation takes.
+        Engine::Kyverno | Engine::Kubernetes
+            if (engine == Engine::Kyverno
+                && r.group == "policies.kyverno.io"
+                && r.kind == "ValidatingPolicy")
+                || (engine == Engine::Kubernetes
+                    && r.group == "admissionregistration.k8s.io"
+                    && r.kind == "ValidatingAdmissionPolicyBinding") =>
+        {
+            let actions: &[&str] = if mode == Mode::Enforce {
+                &["Deny"]
+            } else {
+                &["Warn", "Audit"]
+            };
+            let spec = child_map(top, "spec", &span);
+            let list = actions.iter().map(|a| Node::string(*a, &span)).collect();
+            let node = Node::new(Value::Seq(list), span.clone());
+            match spec.get_mut("validationActions") {
+                Some(slot) => *slot = node,
+                None => {
+                    spec.insert(
+                        Key {
+                            name: "validationActions".to_string(),
+                            span: span.clone(),
+                        },
+                        node,
+                    );
                 }
             }
         }

@@ -19,7 +19,7 @@ pub const BUILT_IN: &[&str] = &["default", "kube-node-lease", "kube-public", "ku
 /// Namespaces a cluster has without fleetc: Kubernetes' own, the agent's
 /// (`flux-system` in the flux format, made by `flux bootstrap`), and what
 /// the fleet and the cluster declare in `existingNamespaces`.
-fn existing(repo: &Repo, cluster: &str, format: Format) -> BTreeSet<String> {
+pub fn existing(repo: &Repo, cluster: &str, format: Format) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = BUILT_IN.iter().map(|s| s.to_string()).collect();
     if format == Format::Flux {
         out.insert(super::helm::FLUX_NAMESPACE.to_string());

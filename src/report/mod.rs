@@ -434,6 +434,7 @@ pub fn build(
             engine: match spec.engine {
                 crate::load::model::Engine::Kyverno => "kyverno",
                 crate::load::model::Engine::Gatekeeper => "gatekeeper",
+                crate::load::model::Engine::Kubernetes => "kubernetes",
                 crate::load::model::Engine::None => "none",
             },
             mode: spec.mode.as_str(),

@@ -19,7 +19,7 @@ use crate::root;
 /// the pipeline's stages in order, then what builds on them.
 pub const LAYERS: &[&str] = &[
     "diag", "date", "suggest", "source", "yaml", "kube", "schema", // lower layer
-    "load", "validate", "resolve", "render", "accept", "emit", // the stages
+    "load", "validate", "resolve", "render", "accept", "admit", "emit", // the stages
     "diff", "git", "driver", // comparing, git, running the stages
     "explain", "report", "promote", // commands' libraries
 ];
@@ -31,7 +31,7 @@ pub const LONG: usize = 80;
 /// function rather than raise it.
 pub const MAX_LONG: usize = 8;
 /// Crates in `cargo tree -p fleetc -e normal` (fleetc included).
-pub const CRATE_BUDGET: usize = 185;
+pub const CRATE_BUDGET: usize = 195;
 
 fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)

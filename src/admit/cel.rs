@@ -1,0 +1,1354 @@
+//! CEL as the Kubernetes API server evaluates it in admission: the `cel`
+//! crate's standard library with optional types (`.?`, `[?]`, `orValue`)
+//! and its strings extension, plus the Kubernetes libraries that policies
+//! use (quantities, sets, lists, regex `find`, URLs, IPs and CIDRs, semver).
+//!
+//! **Budget.** The `cel` crate has no runtime cost limit, so before an
+//! expression runs its cost is estimated against the concrete inputs, as
+//! the API server estimates CEL cost: paths into the inputs have their real
+//! sizes, a comprehension costs its body times its range, and strings and
+//! lists grow by what concatenation and `replace` can add. An expression
+//! estimated over the budget is not run ([`CelError::Budget`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use cel::common::ast::{Expr, LiteralValue};
+use cel::extractors::{Arguments, This};
+use cel::objects::Key;
+use cel::{Context, ExecutionError, FunctionContext, Value};
+use serde_json::Value as Json;
+
+/// Why an expression gave no value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CelError {
+    /// It does not compile.
+    Compile(String),
+    /// It failed while running (no such key, a type error, ...).
+    Runtime(String),
+    /// Its estimated cost exceeds the budget.
+    Budget { estimate: f64, limit: u64 },
+    /// It needs what fleetc cannot know before the object is applied.
+    Offline(&'static str),
+    /// It is too long or too deeply nested to evaluate safely.
+    TooComplex(String),
+}
+
+impl std::fmt::Display for CelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CelError::Compile(m) => write!(f, "does not compile: {m}"),
+            CelError::Runtime(m) => write!(f, "{m}"),
+            CelError::Budget { estimate, limit } => write!(
+                f,
+                "its estimated cost {estimate:.0} exceeds the budget of {limit} (`--limit admission-cost`)"
+            ),
+            CelError::Offline(why) => write!(f, "{why}"),
+            CelError::TooComplex(why) => write!(f, "{why} (`--limit admission-cost` does not raise this)"),
+        }
+    }
+}
+
+/// A compiled expression.
+pub struct Program {
+    program: cel::Program,
+    pub source: String,
+    /// Set when the expression needs what is only known at apply time.
+    offline: Option<&'static str>,
+}
+
+/// The environment shared by every evaluation: the standard library with
+/// optional types, the strings extension and the Kubernetes libraries.
+fn root() -> &'static Context<'static, 'static> {
+    static ROOT: OnceLock<Context<'static, 'static>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let mut env = cel::Env::stdlib();
+        // Registration can only fail on a clash of names, which would be a
+        // bug caught by every test.
+        let _ = cel::extensions::strings(&mut env);
+        let _ = cel::extensions::math(&mut env);
+        let mut ctx = Context::with_env(Arc::new(env));
+        for (name, f) in [
+            ("quantity", quantity as KubeFn),
+            ("isQuantity", is_quantity),
+            ("isLessThan", is_less_than),
+            ("isGreaterThan", is_greater_than),
+            ("compareTo", compare_to),
+            ("asInteger", as_integer),
+            ("asApproximateFloat", as_float),
+            ("sign", sign),
+            ("add", add),
+            ("sub", sub),
+            ("isSorted", is_sorted),
+            ("sum", sum),
+            ("min", min),
+            ("max", max),
+            ("find", find),
+            ("findAll", find_all),
+            ("sets.contains", sets_contains),
+            ("sets.equivalent", sets_equivalent),
+            ("sets.intersects", sets_intersects),
+            ("url", url),
+            ("isURL", is_url),
+            ("getScheme", url_part),
+            ("getHost", url_part),
+            ("getHostname", url_part),
+            ("getPort", url_part),
+            ("getEscapedPath", url_part),
+            ("getQuery", url_query),
+            ("ip", ip),
+            ("isIP", is_ip),
+            ("cidr", cidr),
+            ("isCIDR", is_cidr),
+            ("containsIP", contains_ip),
+            ("family", family),
+            ("isLoopback", is_loopback),
+            ("semver", semver),
+            ("isSemver", is_semver),
+            ("major", semver_part),
+            ("minor", semver_part),
+            ("patch", semver_part),
+        ] {
+            let _ = ctx.add_function(name, f);
+        }
+        ctx
+    })
+}
+
+type KubeFn = fn(&FunctionContext, This<Value>, Arguments) -> Result<Value, ExecutionError>;
+
+/// Names the API server binds that fleetc cannot answer before apply, and
+/// why; an expression that reads one is not evaluated.
+const OFFLINE: &[(&str, &str)] = &[
+    ("authorizer", "it asks the API server's authorizer (RBAC), which only the cluster can answer"),
+    ("userInfo", "it reads who makes the request (`request.userInfo`), which is only known when someone applies"),
+    ("http", "it calls an external service"),
+    ("image", "it reads image registries"),
+    ("imageData", "it reads image registries"),
+    ("globalContext", "it reads Kyverno's global context"),
+];
+
+/// The longest expression compiled, in bytes.
+pub const MAX_SOURCE: usize = 16 * 1024;
+/// The deepest expression tree evaluated (the evaluator recurses on it).
+pub const MAX_DEPTH: usize = 64;
+
+/// Compile `source`. The parser recurses deeply on long operator chains,
+/// so it runs on a thread of its own with a large stack; what it builds is
+/// then held to [`MAX_DEPTH`] before anything evaluates it.
+pub fn compile(source: &str) -> Result<Program, CelError> {
+    if source.len() > MAX_SOURCE {
+        return Err(CelError::TooComplex(format!(
+            "the expression is {} bytes long, over the {MAX_SOURCE} fleetc evaluates",
+            source.len()
+        )));
+    }
+    let text = source.to_string();
+    let parsed = std::thread::Builder::new()
+        .name("cel-parse".into())
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let Context::Root { env, .. } = root() else {
+                return Err(CelError::Compile("no CEL environment".into()));
+            };
+            env.compile(&text)
+                .map_err(|e| CelError::Compile(e.to_string().trim().replace('\n', " ")))
+        })
+        .map_err(|e| CelError::Compile(format!("cannot start the parser: {e}")))?
+        .join()
+        .map_err(|_| CelError::Compile("the parser failed".into()))?;
+    let program = parsed?;
+    let depth = depth(&program.expression().expr);
+    if depth > MAX_DEPTH {
+        return Err(CelError::TooComplex(format!(
+            "the expression nests {depth} levels deep, over the {MAX_DEPTH} fleetc evaluates"
+        )));
+    }
+    let mut offline = None;
+    walk(&program.expression().expr, &mut |e| match e {
+        Expr::Ident(n) => {
+            if let Some((_, why)) = OFFLINE.iter().find(|(k, _)| k == n) {
+                offline.get_or_insert(*why);
+            }
+        }
+        Expr::Select(s) if s.field == "userInfo" => {
+            offline.get_or_insert(OFFLINE[1].1);
+        }
+        _ => {}
+    });
+    Ok(Program {
+        program,
+        source: source.to_string(),
+        offline,
+    })
+}
+
+/// The depth of an expression tree, found without recursion.
+fn depth(e: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&Expr, usize)> = vec![(e, 1)];
+    while let Some((e, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        stack.extend(children(e).into_iter().map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
+/// The direct subexpressions of `e`.
+fn children(e: &Expr) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    match e {
+        Expr::Call(c) => {
+            out.extend(c.target.iter().map(|t| &t.expr));
+            out.extend(c.args.iter().map(|a| &a.expr));
+        }
+        Expr::Comprehension(c) => {
+            for x in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                out.push(&x.expr);
+            }
+        }
+        Expr::List(l) => out.extend(l.elements.iter().map(|x| &x.expr)),
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                    out.push(&me.key.expr);
+                    out.push(&me.value.expr);
+                }
+            }
+        }
+        Expr::Select(s) => out.push(&s.operand.expr),
+        _ => {}
+    }
+    out
+}
+
+/// The inputs of one evaluation, by name, as JSON (for the cost estimate)
+/// and as CEL values.
+#[derive(Default, Clone)]
+pub struct Inputs {
+    pub json: Vec<(String, Arc<Json>)>,
+    values: Vec<(String, Value)>,
+}
+
+impl Inputs {
+    pub fn set(&mut self, name: &str, v: Arc<Json>) {
+        let value = to_cel(&v);
+        self.json.retain(|(n, _)| n != name);
+        self.values.retain(|(n, _)| n != name);
+        self.json.push((name.to_string(), v));
+        self.values.push((name.to_string(), value));
+    }
+}
+
+/// Run `p` on `inputs` within `budget` (estimated cost units).
+pub fn eval(p: &Program, inputs: &Inputs, budget: u64) -> Result<Value, CelError> {
+    if let Some(why) = p.offline {
+        return Err(CelError::Offline(why));
+    }
+    let estimate = estimate(&p.program.expression().expr, inputs);
+    if estimate > budget as f64 {
+        return Err(CelError::Budget {
+            estimate,
+            limit: budget,
+        });
+    }
+    let mut ctx = root().new_inner_scope();
+    for (name, v) in &inputs.values {
+        ctx.add_variable_from_value(name.clone(), v.clone());
+    }
+    p.program
+        .execute(&ctx)
+        .map_err(|e| CelError::Runtime(runtime_message(&e)))
+}
+
+fn runtime_message(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        ExecutionError::UndeclaredReference(r) => format!("undeclared reference to `{r}`"),
+        other => other.to_string(),
+    }
+}
+
+/// A JSON value as CEL sees it (numbers that are integers are `int`).
+pub fn to_cel(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => n
+                .as_u64()
+                .map(Value::UInt)
+                .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
+        },
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Json::Object(m) => {
+            let map: HashMap<Key, Value> = m
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            Value::Map(cel::objects::Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// A CEL value as JSON (for params, messages); opaque values as strings.
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::UInt(u) => Json::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.to_string()),
+        Value::List(l) => Json::Array(l.iter().map(to_json).collect()),
+        Value::Map(m) => {
+            // CEL maps are hash maps: their entries are sorted right here.
+            #[allow(clippy::disallowed_methods)]
+            let mut entries: Vec<(String, Json)> = m
+                .map
+                .iter()
+                .map(|(k, v)| (key_text(k), to_json(v)))
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().collect())
+        }
+        other => Json::String(format!("{other:?}")),
+    }
+}
+
+fn key_text(k: &Key) -> String {
+    match k {
+        Key::Int(i) => i.to_string(),
+        Key::Uint(u) => u.to_string(),
+        Key::Bool(b) => b.to_string(),
+        Key::String(s) => s.to_string(),
+    }
+}
+
+fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    for c in children(e) {
+        walk(c, f);
+    }
+}
+
+// ---- cost estimate ----
+
+/// What the estimate knows of a value: the input it is (a path into the
+/// inputs), or only a bound on its size.
+#[derive(Clone)]
+enum Shape<'a> {
+    Known(&'a Json),
+    Size(f64),
+}
+
+impl Shape<'_> {
+    /// Elements (a list's or map's entries, a string's characters).
+    fn len(&self) -> f64 {
+        match self {
+            Shape::Known(Json::Array(a)) => a.len() as f64,
+            Shape::Known(Json::Object(m)) => m.len() as f64,
+            Shape::Known(Json::String(s)) => s.len() as f64,
+            Shape::Known(_) => 1.0,
+            Shape::Size(s) => *s,
+        }
+    }
+    /// Total size (nodes and characters), which bounds copying it.
+    fn size(&self) -> f64 {
+        match self {
+            Shape::Known(j) => json_size(j),
+            Shape::Size(s) => *s,
+        }
+    }
+    /// The largest element.
+    fn element<'b>(&self) -> Shape<'b> {
+        match self {
+            Shape::Known(Json::Array(a)) => a
+                .iter()
+                .map(json_size)
+                .fold(Shape::Size(1.0), |acc, s| Shape::Size(acc.size().max(s))),
+            Shape::Known(Json::Object(m)) => m
+                .iter()
+                .map(|(k, v)| (k.len() as f64).max(json_size(v)))
+                .fold(Shape::Size(1.0), |acc, s| Shape::Size(acc.size().max(s))),
+            other => Shape::Size(other.size()),
+        }
+    }
+}
+
+fn json_size(j: &Json) -> f64 {
+    match j {
+        Json::Array(a) => 1.0 + a.iter().map(json_size).sum::<f64>(),
+        Json::Object(m) => {
+            1.0 + m
+                .iter()
+                .map(|(k, v)| k.len() as f64 + json_size(v))
+                .sum::<f64>()
+        }
+        Json::String(s) => 1.0 + s.len() as f64,
+        _ => 1.0,
+    }
+}
+
+/// The estimated cost of evaluating `e` on `inputs`.
+pub fn estimate(e: &Expr, inputs: &Inputs) -> f64 {
+    let mut scope: Vec<(String, Shape)> = inputs
+        .json
+        .iter()
+        .map(|(n, j)| (n.clone(), Shape::Known(j.as_ref())))
+        .collect();
+    est(e, &mut scope).0
+}
+
+/// (cost, shape of the result).
+fn est<'a>(e: &Expr, scope: &mut Vec<(String, Shape<'a>)>) -> (f64, Shape<'a>) {
+    match e {
+        Expr::Ident(n) => {
+            let shape = scope
+                .iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .map(|(_, s)| s.clone())
+                .unwrap_or(Shape::Size(1.0));
+            (1.0, shape)
+        }
+        Expr::Literal(l) => {
+            let size = match l {
+                LiteralValue::String(s) => s.len() as f64 + 1.0,
+                LiteralValue::Bytes(b) => b.len() as f64 + 1.0,
+                _ => 1.0,
+            };
+            (1.0, Shape::Size(size))
+        }
+        Expr::Select(s) => {
+            let (c, shape) = est(&s.operand.expr, scope);
+            let out = match shape {
+                Shape::Known(j) => j
+                    .get(&s.field)
+                    .map(Shape::Known)
+                    .unwrap_or(Shape::Size(1.0)),
+                other => other,
+            };
+            (c + 1.0, out)
+        }
+        Expr::List(l) => {
+            let mut cost = 1.0;
+            let mut size = 1.0;
+            for x in &l.elements {
+                let (c, s) = est(&x.expr, scope);
+                cost += c;
+                size += s.size();
+            }
+            (cost, Shape::Size(size))
+        }
+        Expr::Map(m) => {
+            let mut cost = 1.0;
+            let mut size = 1.0;
+            for entry in &m.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                    let (ck, sk) = est(&me.key.expr, scope);
+                    let (cv, sv) = est(&me.value.expr, scope);
+                    cost += ck + cv;
+                    size += sk.size() + sv.size();
+                }
+            }
+            (cost, Shape::Size(size))
+        }
+        Expr::Call(c) => call_cost(c, scope),
+        Expr::Comprehension(c) => comprehension_cost(c, scope),
+        _ => (1.0, Shape::Size(1.0)),
+    }
+}
+
+/// A comprehension: its body times the length of its range, with the
+/// accumulator at the size the steps can grow it to.
+fn comprehension_cost<'a>(
+    c: &cel::common::ast::ComprehensionExpr,
+    scope: &mut Vec<(String, Shape<'a>)>,
+) -> (f64, Shape<'a>) {
+    let (range_cost, range) = est(&c.iter_range.expr, scope);
+    let n = range.len();
+    let (init_cost, init) = est(&c.accu_init.expr, scope);
+    let mark = scope.len();
+    let bind = |scope: &mut Vec<(String, Shape<'a>)>, accu: f64| {
+        scope.truncate(mark);
+        scope.push((c.iter_var.clone(), range.element()));
+        if let Some(v2) = &c.iter_var2 {
+            scope.push((v2.clone(), range.element()));
+        }
+        scope.push((c.accu_var.clone(), Shape::Size(accu)));
+    };
+    // What one step adds to the accumulator, then the cost of a step with
+    // the accumulator at its largest.
+    bind(scope, 0.0);
+    let (_, step) = est(&c.loop_step.expr, scope);
+    bind(scope, init.size() + n * step.size());
+    let (cond_cost, _) = est(&c.loop_cond.expr, scope);
+    let (step_cost, _) = est(&c.loop_step.expr, scope);
+    let (result_cost, result) = est(&c.result.expr, scope);
+    scope.truncate(mark);
+    (
+        range_cost + init_cost + n * (cond_cost + step_cost) + result_cost,
+        Shape::Size(result.size().max(1.0)),
+    )
+}
+
+fn call_cost<'a>(
+    c: &cel::common::ast::CallExpr,
+    scope: &mut Vec<(String, Shape<'a>)>,
+) -> (f64, Shape<'a>) {
+    let mut cost = 1.0;
+    let mut shapes = Vec::new();
+    if let Some(t) = &c.target {
+        let (ct, st) = est(&t.expr, scope);
+        cost += ct;
+        shapes.push(st);
+    }
+    for a in &c.args {
+        let (ca, sa) = est(&a.expr, scope);
+        cost += ca;
+        shapes.push(sa);
+    }
+    let sizes: Vec<f64> = shapes.iter().map(Shape::size).collect();
+    let total: f64 = sizes.iter().sum();
+    let largest = sizes.iter().cloned().fold(1.0, f64::max);
+    let (work, size) = match c.func_name.as_str() {
+        // Logic and ordering: constant work, a bool.
+        "_&&_"
+        | "_||_"
+        | "!_"
+        | "@not_strictly_false"
+        | "_<_"
+        | "_<=_"
+        | "_>_"
+        | "_>=_"
+        | "has"
+        | "size" => (1.0, 1.0),
+        // Equality and membership read their operands.
+        "_==_" | "_!=_" | "@in" => (total, 1.0),
+        "_?_:_" => (1.0, sizes.iter().skip(1).cloned().fold(1.0, f64::max)),
+        // Concatenation copies both sides.
+        "_+_" => (total, total),
+        // Each match can grow the string by the replacement.
+        "replace" => {
+            let grown = sizes.first().copied().unwrap_or(1.0)
+                * sizes.get(2).copied().unwrap_or(1.0).max(1.0);
+            (grown, grown)
+        }
+        "join" | "split" | "format" | "lowerAscii" | "upperAscii" | "trim" | "reverse"
+        | "substring" | "string" | "quote" => (total, total),
+        // Regular expressions: linear in text times pattern.
+        "matches" | "find" | "findAll" => (sizes.iter().product::<f64>().max(1.0), largest),
+        // Index access, selection of a map or list: the element's shape.
+        "_[_]" | "_[?_]" => {
+            return match (shapes.first().cloned(), c.args.get(1).map(|a| &a.expr)) {
+                (Some(Shape::Known(j)), Some(Expr::Literal(LiteralValue::String(k)))) => (
+                    cost,
+                    j.get(k.to_string())
+                        .map(Shape::Known)
+                        .unwrap_or(Shape::Size(1.0)),
+                ),
+                (Some(s), _) => (cost, s.element()),
+                _ => (cost, Shape::Size(1.0)),
+            };
+        }
+        // Everything else reads its arguments once.
+        _ => (total, largest),
+    };
+    (cost + work, Shape::Size(size))
+}
+
+// ---- the Kubernetes libraries ----
+
+fn arg<'a>(
+    args: &'a Arguments,
+    ftx: &FunctionContext,
+    i: usize,
+) -> Result<&'a Value, ExecutionError> {
+    args.0.get(i).ok_or_else(|| ftx.error("missing argument"))
+}
+
+fn string_of<'a>(v: &'a Value, ftx: &FunctionContext) -> Result<&'a str, ExecutionError> {
+    match v {
+        Value::String(s) => Ok(s.as_str()),
+        other => Err(ftx.error(format!("expected a string, got {other:?}"))),
+    }
+}
+
+/// A Kubernetes resource quantity, as an exact number of milli-units where
+/// it fits (`100m`, `1Gi`, `2.5`), else approximately.
+#[derive(Debug, Clone, PartialEq)]
+struct Quantity {
+    value: f64,
+    text: String,
+}
+impl Eq for Quantity {}
+impl cel::objects::Opaque for Quantity {
+    fn runtime_type_name(&self) -> &str {
+        "kubernetes.Quantity"
+    }
+}
+
+/// Parse a quantity as the API server does: a signed decimal number with
+/// an optional binary (`Ki`…`Ei`) or decimal (`n`,`u`,`m`,`k`,`M`…`E`)
+/// suffix, or an exponent (`1e3`).
+pub fn parse_quantity(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    if num.is_empty() || num.chars().filter(|c| *c == '.').count() > 1 {
+        return None;
+    }
+    if num[1..].contains(['+', '-']) {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            10f64.powi(exp)
+        }
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+fn quantity(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let s = string_of(&v, ftx)?;
+    let q = parse_quantity(s).ok_or_else(|| ftx.error(format!("invalid quantity {s:?}")))?;
+    Ok(Value::Opaque(Arc::new(Quantity {
+        value: q,
+        text: s.to_string(),
+    })))
+}
+
+fn is_quantity(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(parse_quantity(string_of(&v, ftx)?).is_some()))
+}
+
+fn quantity_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Opaque(o) => o.downcast_ref::<Quantity>().map(|q| q.value),
+        _ => None,
+    }
+}
+
+/// Compare two quantities or two semantic versions.
+fn ordering(
+    ftx: &FunctionContext,
+    this: &Value,
+    args: &Arguments,
+) -> Result<std::cmp::Ordering, ExecutionError> {
+    let other = arg(args, ftx, 0)?;
+    if let (Some(a), Some(b)) = (quantity_of(this), quantity_of(other)) {
+        return a.partial_cmp(&b).ok_or_else(|| ftx.error("not comparable"));
+    }
+    if let (Some(a), Some(b)) = (semver_of(this), semver_of(other)) {
+        return Ok(a.cmp(&b));
+    }
+    Err(ftx.error("expected two quantities or two semantic versions"))
+}
+
+fn is_less_than(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(ordering(ftx, &v, &a)?.is_lt()))
+}
+
+fn is_greater_than(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(ordering(ftx, &v, &a)?.is_gt()))
+}
+
+fn compare_to(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Int(ordering(ftx, &v, &a)? as i64))
+}
+
+fn as_integer(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let q = quantity_of(&v).ok_or_else(|| ftx.error("expected a quantity"))?;
+    if q.fract() != 0.0 || q.abs() > i64::MAX as f64 {
+        return Err(ftx.error("the quantity is not an integer"));
+    }
+    Ok(Value::Int(q as i64))
+}
+
+fn as_float(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Float(
+        quantity_of(&v).ok_or_else(|| ftx.error("expected a quantity"))?,
+    ))
+}
+
+fn sign(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let q = quantity_of(&v).ok_or_else(|| ftx.error("expected a quantity"))?;
+    Ok(Value::Int(if q > 0.0 {
+        1
+    } else if q < 0.0 {
+        -1
+    } else {
+        0
+    }))
+}
+
+fn quantity_arith(
+    ftx: &FunctionContext,
+    v: &Value,
+    a: &Arguments,
+    sign: f64,
+) -> Result<Value, ExecutionError> {
+    let q = quantity_of(v).ok_or_else(|| ftx.error("expected a quantity"))?;
+    let other = match arg(a, ftx, 0)? {
+        Value::Int(i) => *i as f64,
+        o => quantity_of(o).ok_or_else(|| ftx.error("expected a quantity or an int"))?,
+    };
+    let value = q + sign * other;
+    Ok(Value::Opaque(Arc::new(Quantity {
+        value,
+        text: value.to_string(),
+    })))
+}
+
+fn add(ftx: &FunctionContext, This(v): This<Value>, a: Arguments) -> Result<Value, ExecutionError> {
+    quantity_arith(ftx, &v, &a, 1.0)
+}
+
+fn sub(ftx: &FunctionContext, This(v): This<Value>, a: Arguments) -> Result<Value, ExecutionError> {
+    quantity_arith(ftx, &v, &a, -1.0)
+}
+
+fn list_of<'a>(v: &'a Value, ftx: &FunctionContext) -> Result<&'a [Value], ExecutionError> {
+    match v {
+        Value::List(l) => Ok(l.as_slice()),
+        other => Err(ftx.error(format!("expected a list, got {other:?}"))),
+    }
+}
+
+fn is_sorted(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let l = list_of(&v, ftx)?;
+    Ok(Value::Bool(l.windows(2).all(|w| w[0] <= w[1])))
+}
+
+fn sum(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
+    let l = list_of(&v, ftx)?;
+    let mut int: i64 = 0;
+    let mut float = 0.0;
+    let mut is_float = false;
+    for x in l {
+        match x {
+            Value::Int(i) => {
+                int = int
+                    .checked_add(*i)
+                    .ok_or_else(|| ftx.error("integer overflow"))?
+            }
+            Value::Float(f) => {
+                is_float = true;
+                float += f;
+            }
+            other => return Err(ftx.error(format!("cannot sum {other:?}"))),
+        }
+    }
+    Ok(if is_float {
+        Value::Float(float + int as f64)
+    } else {
+        Value::Int(int)
+    })
+}
+
+fn extreme(
+    ftx: &FunctionContext,
+    v: &Value,
+    want: std::cmp::Ordering,
+) -> Result<Value, ExecutionError> {
+    let l = list_of(v, ftx)?;
+    let mut best: Option<&Value> = None;
+    for x in l {
+        if best.is_none_or(|b| x.partial_cmp(b) == Some(want)) {
+            best = Some(x);
+        }
+    }
+    best.cloned().ok_or_else(|| ftx.error("empty list"))
+}
+
+fn min(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
+    extreme(ftx, &v, std::cmp::Ordering::Less)
+}
+
+fn max(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
+    extreme(ftx, &v, std::cmp::Ordering::Greater)
+}
+
+fn regex_of(ftx: &FunctionContext, a: &Arguments) -> Result<regex::Regex, ExecutionError> {
+    let pattern = string_of(arg(a, ftx, 0)?, ftx)?;
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| ftx.error(format!("invalid regular expression: {e}")))
+}
+
+fn find(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let text = string_of(&v, ftx)?;
+    let re = regex_of(ftx, &a)?;
+    Ok(Value::String(Arc::new(
+        re.find(text)
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
+    )))
+}
+
+fn find_all(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let text = string_of(&v, ftx)?;
+    let re = regex_of(ftx, &a)?;
+    let limit = match a.0.get(1) {
+        Some(Value::Int(n)) if *n >= 0 => *n as usize,
+        _ => usize::MAX,
+    };
+    Ok(Value::List(Arc::new(
+        re.find_iter(text)
+            .take(limit)
+            .map(|m| Value::String(Arc::new(m.as_str().to_string())))
+            .collect(),
+    )))
+}
+
+fn two_lists<'a>(
+    ftx: &FunctionContext,
+    v: &'a Value,
+    a: &'a Arguments,
+) -> Result<(&'a [Value], &'a [Value]), ExecutionError> {
+    // `sets.contains(a, b)` is a global call: both lists are arguments.
+    match (v, a.0.len()) {
+        (_, 2) => Ok((list_of(&a.0[0], ftx)?, list_of(&a.0[1], ftx)?)),
+        (this, 1) => Ok((list_of(this, ftx)?, list_of(&a.0[0], ftx)?)),
+        _ => Err(ftx.error("expected two lists")),
+    }
+}
+
+fn sets_contains(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let (x, y) = two_lists(ftx, &v, &a)?;
+    Ok(Value::Bool(y.iter().all(|e| x.contains(e))))
+}
+
+fn sets_equivalent(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let (x, y) = two_lists(ftx, &v, &a)?;
+    Ok(Value::Bool(
+        y.iter().all(|e| x.contains(e)) && x.iter().all(|e| y.contains(e)),
+    ))
+}
+
+fn sets_intersects(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let (x, y) = two_lists(ftx, &v, &a)?;
+    Ok(Value::Bool(y.iter().any(|e| x.contains(e))))
+}
+
+/// A URL, split as Go's `net/url` does for absolute URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Url {
+    scheme: String,
+    host: String,
+    path: String,
+    query: String,
+}
+impl cel::objects::Opaque for Url {
+    fn runtime_type_name(&self) -> &str {
+        "kubernetes.URL"
+    }
+}
+
+fn parse_url(s: &str) -> Option<Url> {
+    let (scheme, rest) = s.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return None;
+    }
+    let (rest, _fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(Url {
+        scheme: scheme.into(),
+        host: host.into(),
+        path: path.into(),
+        query: query.into(),
+    })
+}
+
+fn url(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
+    let s = string_of(&v, ftx)?;
+    let u = parse_url(s)
+        .ok_or_else(|| ftx.error(format!("URL parse error: {s:?} is not an absolute URL")))?;
+    Ok(Value::Opaque(Arc::new(u)))
+}
+
+fn is_url(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(parse_url(string_of(&v, ftx)?).is_some()))
+}
+
+fn url_of<'a>(v: &'a Value, ftx: &FunctionContext) -> Result<&'a Url, ExecutionError> {
+    match v {
+        Value::Opaque(o) => o
+            .downcast_ref::<Url>()
+            .ok_or_else(|| ftx.error("expected a URL")),
+        _ => Err(ftx.error("expected a URL")),
+    }
+}
+
+fn url_part(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let u = url_of(&v, ftx)?;
+    let (hostname, port) = match u.host.rsplit_once(':') {
+        Some((h, p))
+            if !h.ends_with(']')
+                || u.host.starts_with('[') && p.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            (h.trim_start_matches('[').trim_end_matches(']'), p)
+        }
+        _ => (u.host.trim_start_matches('[').trim_end_matches(']'), ""),
+    };
+    let s = match ftx.name {
+        "getScheme" => u.scheme.as_str(),
+        "getHost" => u.host.as_str(),
+        "getHostname" => hostname,
+        "getPort" => port,
+        _ => u.path.as_str(),
+    };
+    Ok(Value::String(Arc::new(s.to_string())))
+}
+
+fn url_query(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let u = url_of(&v, ftx)?;
+    let mut map: HashMap<Key, Vec<Value>> = HashMap::new();
+    for pair in u.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        map.entry(Key::String(Arc::new(k.to_string())))
+            .or_default()
+            .push(Value::String(Arc::new(v.to_string())));
+    }
+    let map = map
+        .into_iter()
+        .map(|(k, v)| (k, Value::List(Arc::new(v))))
+        .collect();
+    Ok(Value::Map(cel::objects::Map { map: Arc::new(map) }))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ip(std::net::IpAddr);
+impl cel::objects::Opaque for Ip {
+    fn runtime_type_name(&self) -> &str {
+        "net.IP"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cidr(std::net::IpAddr, u8);
+impl cel::objects::Opaque for Cidr {
+    fn runtime_type_name(&self) -> &str {
+        "net.CIDR"
+    }
+}
+
+fn parse_ip(s: &str) -> Option<std::net::IpAddr> {
+    // As Kubernetes: no zones, no IPv4-mapped IPv6.
+    let ip: std::net::IpAddr = s.parse().ok()?;
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => None,
+        _ => Some(ip),
+    }
+}
+
+fn parse_cidr(s: &str) -> Option<Cidr> {
+    let (ip, bits) = s.split_once('/')?;
+    let ip = parse_ip(ip)?;
+    let bits: u8 = bits.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some(Cidr(ip, bits))
+}
+
+fn ip(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
+    match &v {
+        Value::String(s) => parse_ip(s)
+            .map(|ip| Value::Opaque(Arc::new(Ip(ip))))
+            .ok_or_else(|| ftx.error(format!("IP address parse error: {s:?}"))),
+        // `cidr('10.0.0.0/8').ip()`
+        Value::Opaque(o) => o
+            .downcast_ref::<Cidr>()
+            .map(|c| Value::Opaque(Arc::new(Ip(c.0))))
+            .ok_or_else(|| ftx.error("expected a string or a CIDR")),
+        _ => Err(ftx.error("expected a string")),
+    }
+}
+
+fn is_ip(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(parse_ip(string_of(&v, ftx)?).is_some()))
+}
+
+fn cidr(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let s = string_of(&v, ftx)?;
+    parse_cidr(s)
+        .map(|c| Value::Opaque(Arc::new(c)))
+        .ok_or_else(|| ftx.error(format!("network address parse error: {s:?}")))
+}
+
+fn is_cidr(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(parse_cidr(string_of(&v, ftx)?).is_some()))
+}
+
+fn in_prefix(net: &Cidr, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match (net.0, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if net.1 == 0 {
+                0
+            } else {
+                u32::MAX << (32 - net.1)
+            };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if net.1 == 0 {
+                0
+            } else {
+                u128::MAX << (128 - net.1)
+            };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+fn contains_ip(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let net = match &v {
+        Value::Opaque(o) => o.downcast_ref::<Cidr>().cloned(),
+        _ => None,
+    }
+    .ok_or_else(|| ftx.error("expected a CIDR"))?;
+    let ip = match arg(&a, ftx, 0)? {
+        Value::String(s) => {
+            parse_ip(s).ok_or_else(|| ftx.error(format!("IP address parse error: {s:?}")))?
+        }
+        Value::Opaque(o) => o
+            .downcast_ref::<Ip>()
+            .map(|i| i.0)
+            .ok_or_else(|| ftx.error("expected an IP"))?,
+        _ => return Err(ftx.error("expected an IP")),
+    };
+    Ok(Value::Bool(in_prefix(&net, ip)))
+}
+
+fn ip_of(v: &Value, ftx: &FunctionContext) -> Result<std::net::IpAddr, ExecutionError> {
+    match v {
+        Value::Opaque(o) => o
+            .downcast_ref::<Ip>()
+            .map(|i| i.0)
+            .ok_or_else(|| ftx.error("expected an IP")),
+        _ => Err(ftx.error("expected an IP")),
+    }
+}
+
+fn family(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Int(if ip_of(&v, ftx)?.is_ipv4() { 4 } else { 6 }))
+}
+
+fn is_loopback(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(ip_of(&v, ftx)?.is_loopback()))
+}
+
+/// A semantic version (major.minor.patch, pre-release ignored in order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Semver(u64, u64, u64);
+impl cel::objects::Opaque for Semver {
+    fn runtime_type_name(&self) -> &str {
+        "kubernetes.Semver"
+    }
+}
+
+fn parse_semver(s: &str) -> Option<Semver> {
+    let core = s.split(['-', '+']).next()?;
+    let parts: Vec<&str> = core.split('.').collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let n = |x: &str| -> Option<u64> {
+        (!x.is_empty() && (x == "0" || !x.starts_with('0'))).then(|| x.parse().ok())?
+    };
+    Some(Semver(n(a)?, n(b)?, n(c)?))
+}
+
+fn semver_of(v: &Value) -> Option<Semver> {
+    match v {
+        Value::Opaque(o) => o.downcast_ref::<Semver>().cloned(),
+        _ => None,
+    }
+}
+
+fn semver(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let s = string_of(&v, ftx)?;
+    parse_semver(s)
+        .map(|x| Value::Opaque(Arc::new(x)))
+        .ok_or_else(|| ftx.error(format!("invalid semantic version {s:?}")))
+}
+
+fn is_semver(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(parse_semver(string_of(&v, ftx)?).is_some()))
+}
+
+fn semver_part(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    let s = semver_of(&v).ok_or_else(|| ftx.error("expected a semantic version"))?;
+    let n = match ftx.name {
+        "major" => s.0,
+        "minor" => s.1,
+        _ => s.2,
+    };
+    Ok(Value::Int(n as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(src: &str, object: Json) -> Result<Value, CelError> {
+        let p = compile(src)?;
+        let mut inputs = Inputs::default();
+        inputs.set("object", Arc::new(object));
+        eval(&p, &inputs, 10_000_000)
+    }
+
+    #[test]
+    fn kubernetes_cel() {
+        let pod = json!({"metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"containers": [
+                {"name": "a", "image": "r.io/a:1", "resources": {"limits": {"memory": "512Mi"}}},
+                {"name": "b", "image": "r.io/b:2"}]}});
+        let t = |src: &str| run(src, pod.clone());
+        assert_eq!(
+            t("object.spec.containers.all(c, c.image.startsWith('r.io/'))"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.?metadata.?labels.?team.orValue('none') == 'none'"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.spec.containers.filter(c, !has(c.resources)).map(c, c.name)"),
+            Ok(Value::List(Arc::new(vec![Value::String(Arc::new(
+                "b".into()
+            ))])))
+        );
+        assert_eq!(
+            t("quantity(object.spec.containers[0].resources.limits.memory).isLessThan(quantity('1Gi'))"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(t("isQuantity('12x')"), Ok(Value::Bool(false)));
+        assert_eq!(t("'a,b'.split(',').size() == 2"), Ok(Value::Bool(true)));
+        assert_eq!(t("sets.contains(['a', 'b'], ['a'])"), Ok(Value::Bool(true)));
+        assert_eq!(
+            t("[1, 2, 3].isSorted() && [1, 2].sum() == 3"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("url('https://a.io:8443/x?y=1').getHostname() == 'a.io'"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("cidr('10.0.0.0/8').containsIP('10.2.3.4')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("semver('1.2.3').isLessThan(semver('1.10.0'))"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(t("'abc123'.find('[0-9]+') == '123'"), Ok(Value::Bool(true)));
+        assert!(matches!(
+            t("object.spec.nodeName == 'x'"),
+            Err(CelError::Runtime(_))
+        ));
+        assert!(matches!(
+            t("request.userInfo.username == 'x'"),
+            Err(CelError::Offline(_))
+        ));
+        assert!(matches!(t("object.spec.("), Err(CelError::Compile(_))));
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("100m"), Some(0.1));
+        assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
+        assert_eq!(parse_quantity("1e3"), Some(1000.0));
+        assert_eq!(parse_quantity("1.5"), Some(1.5));
+        assert_eq!(parse_quantity("Gi"), None);
+        assert_eq!(parse_quantity("1GB"), None);
+    }
+
+    #[test]
+    fn runaway_expressions_hit_the_budget() {
+        let big = json!({"items": (0..200).collect::<Vec<_>>()});
+        // Cubic in a 200-element list: 8 million steps.
+        let cubic = "object.items.all(a, object.items.all(b, object.items.all(c, a + b + c >= 0)))";
+        assert!(matches!(
+            run(cubic, big.clone()),
+            Err(CelError::Budget { .. })
+        ));
+        // A string that doubles 40 times.
+        let mut doubling = "'ab'".to_string();
+        for _ in 0..40 {
+            doubling = format!("({doubling}).replace('a', 'aa')");
+        }
+        assert!(matches!(
+            run(&format!("size({doubling}) > 0"), big.clone()),
+            Err(CelError::Budget { .. })
+        ));
+        // Long chains and deep nesting are refused before they are evaluated.
+        let chain = vec!["1"; 5000].join(" + ");
+        assert!(matches!(
+            run(&chain, big.clone()),
+            Err(CelError::TooComplex(_))
+        ));
+        let huge = vec!["1"; 9000].join("+");
+        assert!(matches!(
+            run(&huge, big.clone()),
+            Err(CelError::TooComplex(_))
+        ));
+        // Linear over the same list is fine.
+        assert_eq!(
+            run("object.items.all(a, a >= 0)", big),
+            Ok(Value::Bool(true))
+        );
+    }
+}

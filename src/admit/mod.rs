@@ -1,0 +1,550 @@
+//! admit: would each cluster's own admission policies admit what fleetc
+//! sends it?
+//!
+//! On every cluster, every rendered object is reviewed as a CREATE by
+//! every admission policy rendered on that same cluster, in its rendered
+//! form (so the mode fleetc resolved is already in the engine's fields).
+//! Namespace labels come from the Namespaces rendered there and the ones
+//! the fleet declares; params from the objects rendered there.
+//!
+//! Engines: Kubernetes `ValidatingAdmissionPolicy` + binding and Kyverno
+//! `ValidatingPolicy` ([`vap`], CEL in [`cel`]).
+//!
+//! A violation of a policy that denies is an error (the cluster would
+//! reject the object); one that only warns or audits is a warning. An
+//! evaluation error follows the policy's `failurePolicy`; an expression
+//! over its budget is always an error; what needs the live cluster (who
+//! applies, the authorizer, external calls) is skipped and counted.
+//!
+//! Identical (policy, object, namespace, params) recur on many clusters:
+//! each is evaluated once.
+
+pub mod cel;
+pub mod select;
+#[cfg(test)]
+mod tests;
+mod vap;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Code, Diagnostic, Diags, ObjectRef, Span};
+use crate::load::model::{Format, Repo};
+use crate::render::{RenderedCluster, Resource};
+
+/// The engine a policy belongs to, as policy reports name it (`source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engine {
+    Kyverno,
+    Gatekeeper,
+    ValidatingAdmissionPolicy,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Kyverno => "kyverno",
+            Engine::Gatekeeper => "gatekeeper",
+            Engine::ValidatingAdmissionPolicy => "ValidatingAdmissionPolicy",
+        }
+    }
+}
+
+/// What one rule of one policy said of one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Pass,
+    /// The object violates the rule.
+    Fail,
+    /// The rule could not be evaluated; the policy fails closed.
+    Error,
+    /// The rule could not be evaluated; the policy fails open (`Ignore`).
+    Ignored,
+    /// The rule's cost is over the budget.
+    Budget,
+    /// The rule needs what only the live cluster knows.
+    Skip,
+}
+
+impl Outcome {
+    /// The `result` of a `wgpolicyk8s.io` report entry.
+    pub fn report_result(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error | Outcome::Ignored | Outcome::Budget => "error",
+            Outcome::Skip => "skip",
+        }
+    }
+}
+
+/// One (policy, rule) result for one object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub engine: Engine,
+    /// The policy's name as reports name it.
+    pub policy: String,
+    /// The VAP binding that ran it.
+    pub binding: Option<String>,
+    /// The rule (Kyverno rule, Gatekeeper constraint kind, or the index of
+    /// a CEL validation).
+    pub rule: String,
+    pub outcome: Outcome,
+    pub message: String,
+    /// Whether a failure denies the object (else it warns or audits).
+    pub enforce: bool,
+    /// The engine's own actions, as written (`Deny`, `Audit,Warn`, `deny`, `Enforce`).
+    pub actions: String,
+}
+
+/// One result, with where it happened.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reported {
+    pub cluster: String,
+    pub object: ObjectRef,
+    /// The template the object came from.
+    pub source: String,
+    pub finding: Finding,
+}
+
+/// One object as admission sees it.
+pub struct Subject<'a> {
+    pub resource: &'a Resource,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    group: String,
+    version: String,
+    plural: String,
+    pub json: Arc<Json>,
+    labels: Json,
+}
+
+impl Subject<'_> {
+    pub fn labels(&self) -> &Json {
+        &self.labels
+    }
+
+    pub fn request(&self) -> select::Request<'_> {
+        select::Request {
+            group: &self.group,
+            version: &self.version,
+            kind: &self.kind,
+            resource: &self.plural,
+            name: &self.name,
+            namespaced: self.namespace.is_some(),
+        }
+    }
+
+    /// The labels of the object's namespace on the cluster (None when it
+    /// is cluster-scoped, or its namespace is not known there).
+    pub fn namespace_labels<'c>(&self, cluster: &'c Cluster) -> Option<&'c Json> {
+        let ns = self.namespace.as_ref()?;
+        cluster.namespaces.get(ns).map(|n| &n["metadata"]["labels"])
+    }
+
+    pub fn namespace_object(&self, cluster: &Cluster) -> Option<Json> {
+        cluster.namespaces.get(self.namespace.as_ref()?).cloned()
+    }
+
+    /// The admission request: a CREATE of the object.
+    pub fn request_json(&self) -> Json {
+        serde_json::json!({
+            "kind": {"group": self.group, "version": self.version, "kind": self.kind},
+            "resource": {"group": self.group, "version": self.version, "resource": self.plural},
+            "requestKind": {"group": self.group, "version": self.version, "kind": self.kind},
+            "requestResource": {"group": self.group, "version": self.version, "resource": self.plural},
+            "name": self.name,
+            "namespace": self.namespace.clone().unwrap_or_default(),
+            "operation": "CREATE",
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+            "dryRun": false,
+        })
+    }
+}
+
+/// What one cluster holds, as admission sees it.
+pub struct Cluster<'a> {
+    pub name: String,
+    /// Namespace name → the Namespace object (rendered, or a declared one
+    /// with only its name label).
+    pub namespaces: BTreeMap<String, Json>,
+    pub objects: Vec<Subject<'a>>,
+}
+
+/// What one policy said of one object (None: it does not apply).
+type Answer = Option<Arc<Vec<Finding>>>;
+
+/// Reviews clusters against their own admission policies, remembering each
+/// distinct answer. Shared by the workers that render clusters in parallel.
+pub struct Admission {
+    format: Format,
+    /// The CEL cost budget of one expression.
+    pub budget: u64,
+    programs: Mutex<HashMap<String, Result<Arc<cel::Program>, cel::CelError>>>,
+    answers: Mutex<HashMap<[u8; 32], Answer>>,
+    results: Mutex<Vec<Reported>>,
+}
+
+impl Admission {
+    pub fn new(format: Format, budget: u64) -> Admission {
+        Admission {
+            format,
+            budget,
+            programs: Mutex::default(),
+            answers: Mutex::default(),
+            results: Mutex::default(),
+        }
+    }
+
+    /// Every result so far, sorted (cluster, object, policy, rule).
+    pub fn results(&self) -> Vec<Reported> {
+        let mut r = self
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        r.sort();
+        r
+    }
+
+    fn compile(&self, source: &str) -> Result<Arc<cel::Program>, cel::CelError> {
+        if let Some(p) = self
+            .programs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(source)
+        {
+            return p.clone();
+        }
+        let p = cel::compile(source).map(Arc::new);
+        self.programs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(source.to_string(), p.clone());
+        p
+    }
+
+    /// Review every object of one rendered cluster; problems go to `d`.
+    pub fn cluster(&self, repo: &Repo, rc: &RenderedCluster, d: &mut Diags) {
+        let objects = policy_objects(rc);
+        let policies = policies(&objects);
+        if policies.is_empty() {
+            return;
+        }
+        let cluster = view(repo, rc, self.format);
+        let policy_digests: Vec<[u8; 32]> = policies.iter().map(|p| p.digest()).collect();
+        let mut reported = Vec::new();
+        for subject in &cluster.objects {
+            let object_digest = crate::accept::digest(&subject.resource.node);
+            let ns_digest = json_digest(&subject.namespace_object(&cluster).unwrap_or(Json::Null));
+            for (p, pd) in policies.iter().zip(&policy_digests) {
+                let mut h = Sha256::new();
+                h.update(pd);
+                h.update(object_digest);
+                h.update(ns_digest);
+                if p.uses_params() {
+                    h.update(json_digest(&Json::Array(
+                        cluster
+                            .objects
+                            .iter()
+                            .map(|o| o.json.as_ref().clone())
+                            .collect(),
+                    )));
+                }
+                let key: [u8; 32] = h.finalize().into();
+                let cached = self
+                    .answers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .cloned();
+                let findings = match cached {
+                    Some(f) => f,
+                    None => {
+                        let f = self.evaluate(p, subject, &cluster).map(Arc::new);
+                        self.answers
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(key, f.clone());
+                        f
+                    }
+                };
+                for f in findings.iter().flat_map(|f| f.iter()) {
+                    if let Some(diag) = diagnostic(f, subject, p.span(), &rc.name) {
+                        d.push(diag);
+                    }
+                    reported.push(Reported {
+                        cluster: rc.name.clone(),
+                        object: subject.resource.object_ref(),
+                        source: subject.resource.source.clone(),
+                        finding: f.clone(),
+                    });
+                }
+            }
+        }
+        self.results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(reported);
+    }
+
+    fn evaluate(&self, p: &Policy, subject: &Subject, cluster: &Cluster) -> Option<Vec<Finding>> {
+        let compile = |s: &str| self.compile(s);
+        match p {
+            Policy::Cel(b, _) => vap::evaluate(b, subject, cluster, &compile, self.budget),
+        }
+    }
+}
+
+/// An admission policy rendered on a cluster, ready to run.
+enum Policy<'a> {
+    Cel(vap::Bound<'a>, Span),
+}
+
+impl Policy<'_> {
+    fn digest(&self) -> [u8; 32] {
+        match self {
+            Policy::Cel(b, _) => {
+                let mut h = Sha256::new();
+                h.update(json_digest(b.policy));
+                h.update(json_digest(b.binding.unwrap_or(&Json::Null)));
+                h.finalize().into()
+            }
+        }
+    }
+
+    fn span(&self) -> &Span {
+        match self {
+            Policy::Cel(_, s) => s,
+        }
+    }
+
+    fn uses_params(&self) -> bool {
+        match self {
+            Policy::Cel(b, _) => b.policy["spec"]
+                .get("paramKind")
+                .is_some_and(|k| !k.is_null()),
+        }
+    }
+}
+
+fn json_digest(j: &Json) -> [u8; 32] {
+    Sha256::digest(j.to_string().as_bytes()).into()
+}
+
+/// An admission policy object rendered on a cluster, as JSON.
+struct PolicyObject {
+    group: String,
+    kind: String,
+    json: Json,
+    span: Span,
+}
+
+/// The admission policy objects rendered on a cluster.
+fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
+    rc.units
+        .iter()
+        .flat_map(|u| &u.resources)
+        .filter(|r| {
+            matches!(
+                (r.group.as_str(), r.kind.as_str()),
+                ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy")
+                    | (
+                        "admissionregistration.k8s.io",
+                        "ValidatingAdmissionPolicyBinding"
+                    )
+                    | ("policies.kyverno.io", "ValidatingPolicy")
+            )
+        })
+        .map(|r| PolicyObject {
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            json: r.node.to_json(),
+            span: name_span(r),
+        })
+        .collect()
+}
+
+/// The policies the objects make: each VAP with each of its bindings, each
+/// Kyverno ValidatingPolicy.
+fn policies(objects: &[PolicyObject]) -> Vec<Policy<'_>> {
+    let mut out = Vec::new();
+    for o in objects {
+        match (o.group.as_str(), o.kind.as_str()) {
+            ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+                let name = o.json["spec"]["policyName"].as_str();
+                let vap = objects.iter().find(|p| {
+                    p.kind == "ValidatingAdmissionPolicy"
+                        && p.json["metadata"]["name"].as_str() == name
+                });
+                if let Some(vap) = vap {
+                    out.push(Policy::Cel(
+                        vap::Bound {
+                            policy: &vap.json,
+                            binding: Some(&o.json),
+                            engine: Engine::ValidatingAdmissionPolicy,
+                        },
+                        vap.span.clone(),
+                    ));
+                }
+            }
+            ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy::Cel(
+                vap::Bound {
+                    policy: &o.json,
+                    binding: None,
+                    engine: Engine::Kyverno,
+                },
+                o.span.clone(),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn name_span(r: &Resource) -> Span {
+    r.node
+        .get_path(&["metadata", "name"])
+        .map(|n| n.span.clone())
+        .unwrap_or_else(|| r.node.span.clone())
+}
+
+/// The objects and namespaces of one cluster.
+fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a> {
+    let mut namespaces = BTreeMap::new();
+    for ns in crate::render::namespaces::existing(repo, &rc.name, format) {
+        namespaces.insert(
+            ns.clone(),
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}}),
+        );
+    }
+    let mut plurals: HashMap<(String, String), String> = HashMap::new();
+    let declared = repo.declared_crds().flat_map(|d| &d.objects);
+    let rendered = rc
+        .units
+        .iter()
+        .flat_map(|u| &u.resources)
+        .filter(|r| crate::kube::crd_defines(&r.group, &r.kind, &r.node).is_some())
+        .map(|r| &r.node);
+    for crd in declared.chain(rendered) {
+        if let (Some((g, k)), Some(p)) = (
+            crate::kube::crd_defines("apiextensions.k8s.io", "CustomResourceDefinition", crd),
+            crd.get_path(&["spec", "names", "plural"])
+                .and_then(crate::yaml::Node::as_str),
+        ) {
+            plurals.insert((g.to_string(), k.to_string()), p.to_string());
+        }
+    }
+    let mut objects = Vec::new();
+    for r in rc.units.iter().flat_map(|u| &u.resources) {
+        let json = Arc::new(r.node.to_json());
+        if r.group.is_empty() && r.kind == "Namespace" {
+            let mut ns = json.as_ref().clone();
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"] = Json::String(r.name.clone());
+            namespaces.insert(r.name.clone(), ns);
+        }
+        let version = r
+            .api_version
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let plural = plurals
+            .get(&(r.group.clone(), r.kind.clone()))
+            .cloned()
+            .unwrap_or_else(|| select::plural(&r.kind));
+        objects.push(Subject {
+            resource: r,
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            group: r.group.clone(),
+            version,
+            plural,
+            labels: json["metadata"]["labels"].clone(),
+            json,
+        });
+    }
+    Cluster {
+        name: rc.name.clone(),
+        namespaces,
+        objects,
+    }
+}
+
+/// How the related label names the rule that failed.
+fn rule_label(f: &Finding) -> String {
+    match f.rule.parse::<usize>() {
+        Ok(i) => format!("validations[{i}] of this policy"),
+        Err(_) => format!("rule `{}` of this policy", f.rule),
+    }
+}
+
+/// The diagnostic of one finding (None for a pass or a skip).
+fn diagnostic(f: &Finding, s: &Subject, policy_span: &Span, cluster: &str) -> Option<Diagnostic> {
+    let what = match (&f.engine, &f.binding) {
+        (Engine::ValidatingAdmissionPolicy, Some(b)) => {
+            format!("ValidatingAdmissionPolicy `{}` (binding `{b}`)", f.policy)
+        }
+        (Engine::Kyverno, _) => format!("Kyverno policy `{}`", f.policy),
+        (Engine::Gatekeeper, _) => format!("Gatekeeper constraint `{}`", f.policy),
+        (e, _) => format!("{} `{}`", e.as_str(), f.policy),
+    };
+    let object = match &s.namespace {
+        Some(ns) => format!("{} `{ns}/{}`", s.kind, s.name),
+        None => format!("{} `{}`", s.kind, s.name),
+    };
+    let d = match f.outcome {
+        Outcome::Pass | Outcome::Skip => return None,
+        Outcome::Fail if f.enforce => Diagnostic::error(
+            Code::AdmissionDenied,
+            format!("{what} denies {object}: {}", f.message),
+        )
+        .help(format!(
+            "the cluster's admission would reject it ({}): change the object, or exempt the cluster from the policy",
+            f.actions
+        )),
+        Outcome::Fail => Diagnostic::warning(
+            Code::AdmissionWarning,
+            format!("{what} flags {object}: {}", f.message),
+        )
+        .help(format!(
+            "the policy audits here ({}): the object is admitted and reported; it would be rejected where the policy enforces",
+            f.actions
+        )),
+        Outcome::Error => Diagnostic::error(
+            Code::AdmissionError,
+            format!("{what} cannot evaluate {object}: {}", f.message),
+        )
+        .help("its failurePolicy is Fail, so the cluster rejects the object while the policy errs: fix the policy's expression"),
+        Outcome::Ignored => Diagnostic::warning(
+            Code::AdmissionError,
+            format!("{what} cannot evaluate {object}: {}", f.message),
+        )
+        .help("its failurePolicy is Ignore, so the object is admitted unchecked: fix the policy's expression"),
+        Outcome::Budget => Diagnostic::error(
+            Code::AdmissionBudget,
+            format!("{what} is too costly to evaluate on {object}: {}", f.message),
+        )
+        .help("simplify the expression (fewer nested comprehensions over large lists), or raise `--limit admission-cost`"),
+    };
+    let span = s
+        .resource
+        .node
+        .get_path(&["metadata", "name"])
+        .map(|n| n.span.clone())
+        .unwrap_or_else(|| s.resource.node.span.clone());
+    Some(
+        d.at(&span)
+            .related(policy_span, rule_label(f))
+            .on_cluster(cluster)
+            .object(s.resource.object_ref()),
+    )
+}
