@@ -343,43 +343,57 @@ fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
 // ---- cost estimate ----
 
 /// What the estimate knows of a value: the input it is (a path into the
-/// inputs), or only a bound on its size.
+/// inputs), or bounds on its length (elements, characters) and its size
+/// (nodes and characters: what copying it costs).
 #[derive(Clone)]
 enum Shape<'a> {
     Known(&'a Json),
-    Size(f64),
+    Bound { len: f64, size: f64 },
 }
 
+/// A scalar, or anything small.
+const ONE: Shape<'static> = Shape::Bound {
+    len: 1.0,
+    size: 1.0,
+};
+
 impl Shape<'_> {
-    /// Elements (a list's or map's entries, a string's characters).
     fn len(&self) -> f64 {
         match self {
             Shape::Known(Json::Array(a)) => a.len() as f64,
             Shape::Known(Json::Object(m)) => m.len() as f64,
             Shape::Known(Json::String(s)) => s.len() as f64,
             Shape::Known(_) => 1.0,
-            Shape::Size(s) => *s,
+            Shape::Bound { len, .. } => *len,
         }
     }
-    /// Total size (nodes and characters), which bounds copying it.
     fn size(&self) -> f64 {
         match self {
             Shape::Known(j) => json_size(j),
-            Shape::Size(s) => *s,
+            Shape::Bound { size, .. } => *size,
         }
     }
-    /// The largest element.
+    /// The largest element: its own bounds.
     fn element<'b>(&self) -> Shape<'b> {
+        let largest = |sizes: &mut dyn Iterator<Item = (f64, f64)>| {
+            let (len, size) =
+                sizes.fold((1.0f64, 1.0f64), |(l, s), (l2, s2)| (l.max(l2), s.max(s2)));
+            Shape::Bound { len, size }
+        };
         match self {
-            Shape::Known(Json::Array(a)) => a
-                .iter()
-                .map(json_size)
-                .fold(Shape::Size(1.0), |acc, s| Shape::Size(acc.size().max(s))),
-            Shape::Known(Json::Object(m)) => m
-                .iter()
-                .map(|(k, v)| (k.len() as f64).max(json_size(v)))
-                .fold(Shape::Size(1.0), |acc, s| Shape::Size(acc.size().max(s))),
-            other => Shape::Size(other.size()),
+            Shape::Known(Json::Array(a)) => {
+                largest(&mut a.iter().map(|x| (Shape::Known(x).len(), json_size(x))))
+            }
+            Shape::Known(Json::Object(m)) => largest(&mut m.iter().map(|(k, v)| {
+                (
+                    Shape::Known(v).len().max(k.len() as f64),
+                    json_size(v).max(k.len() as f64),
+                )
+            })),
+            other => Shape::Bound {
+                len: other.size(),
+                size: other.size(),
+            },
         }
     }
 }
@@ -417,7 +431,7 @@ fn est<'a>(e: &Expr, scope: &mut Vec<(String, Shape<'a>)>) -> (f64, Shape<'a>) {
                 .rev()
                 .find(|(k, _)| k == n)
                 .map(|(_, s)| s.clone())
-                .unwrap_or(Shape::Size(1.0));
+                .unwrap_or(ONE);
             (1.0, shape)
         }
         Expr::Literal(l) => {
@@ -426,16 +440,14 @@ fn est<'a>(e: &Expr, scope: &mut Vec<(String, Shape<'a>)>) -> (f64, Shape<'a>) {
                 LiteralValue::Bytes(b) => b.len() as f64 + 1.0,
                 _ => 1.0,
             };
-            (1.0, Shape::Size(size))
+            (1.0, Shape::Bound { len: size, size })
         }
         Expr::Select(s) => {
             let (c, shape) = est(&s.operand.expr, scope);
             let out = match shape {
-                Shape::Known(j) => j
-                    .get(&s.field)
-                    .map(Shape::Known)
-                    .unwrap_or(Shape::Size(1.0)),
-                other => other,
+                _ if s.test => ONE,
+                Shape::Known(j) => j.get(&s.field).map(Shape::Known).unwrap_or(ONE),
+                other => other.element(),
             };
             (c + 1.0, out)
         }
@@ -447,7 +459,8 @@ fn est<'a>(e: &Expr, scope: &mut Vec<(String, Shape<'a>)>) -> (f64, Shape<'a>) {
                 cost += c;
                 size += s.size();
             }
-            (cost, Shape::Size(size))
+            let len = l.elements.len() as f64;
+            (cost, Shape::Bound { len, size })
         }
         Expr::Map(m) => {
             let mut cost = 1.0;
@@ -460,16 +473,17 @@ fn est<'a>(e: &Expr, scope: &mut Vec<(String, Shape<'a>)>) -> (f64, Shape<'a>) {
                     size += sk.size() + sv.size();
                 }
             }
-            (cost, Shape::Size(size))
+            let len = m.entries.len() as f64;
+            (cost, Shape::Bound { len, size })
         }
         Expr::Call(c) => call_cost(c, scope),
         Expr::Comprehension(c) => comprehension_cost(c, scope),
-        _ => (1.0, Shape::Size(1.0)),
+        _ => (1.0, ONE),
     }
 }
 
 /// A comprehension: its body times the length of its range, with the
-/// accumulator at the size the steps can grow it to.
+/// accumulator as long as the steps can make it.
 fn comprehension_cost<'a>(
     c: &cel::common::ast::ComprehensionExpr,
     scope: &mut Vec<(String, Shape<'a>)>,
@@ -478,26 +492,36 @@ fn comprehension_cost<'a>(
     let n = range.len();
     let (init_cost, init) = est(&c.accu_init.expr, scope);
     let mark = scope.len();
-    let bind = |scope: &mut Vec<(String, Shape<'a>)>, accu: f64| {
+    let bind = |scope: &mut Vec<(String, Shape<'a>)>, accu: Shape<'a>| {
         scope.truncate(mark);
         scope.push((c.iter_var.clone(), range.element()));
         if let Some(v2) = &c.iter_var2 {
             scope.push((v2.clone(), range.element()));
         }
-        scope.push((c.accu_var.clone(), Shape::Size(accu)));
+        scope.push((c.accu_var.clone(), accu));
     };
-    // What one step adds to the accumulator, then the cost of a step with
-    // the accumulator at its largest.
-    bind(scope, 0.0);
+    // What one step adds to an empty accumulator, then the cost of a step
+    // with the accumulator at its largest.
+    bind(
+        scope,
+        Shape::Bound {
+            len: 0.0,
+            size: 0.0,
+        },
+    );
     let (_, step) = est(&c.loop_step.expr, scope);
-    bind(scope, init.size() + n * step.size());
+    let accu = Shape::Bound {
+        len: init.len() + n * step.len(),
+        size: init.size() + n * step.size(),
+    };
+    bind(scope, accu);
     let (cond_cost, _) = est(&c.loop_cond.expr, scope);
     let (step_cost, _) = est(&c.loop_step.expr, scope);
     let (result_cost, result) = est(&c.result.expr, scope);
     scope.truncate(mark);
     (
         range_cost + init_cost + n * (cond_cost + step_cost) + result_cost,
-        Shape::Size(result.size().max(1.0)),
+        result,
     )
 }
 
@@ -518,9 +542,11 @@ fn call_cost<'a>(
         shapes.push(sa);
     }
     let sizes: Vec<f64> = shapes.iter().map(Shape::size).collect();
+    let lens: Vec<f64> = shapes.iter().map(Shape::len).collect();
     let total: f64 = sizes.iter().sum();
-    let largest = sizes.iter().cloned().fold(1.0, f64::max);
-    let (work, size) = match c.func_name.as_str() {
+    let largest = |v: &[f64]| v.iter().cloned().fold(1.0, f64::max);
+    let bound = |len: f64, size: f64| Shape::Bound { len, size };
+    let (work, out) = match c.func_name.as_str() {
         // Logic and ordering: constant work, a bool.
         "_&&_"
         | "_||_"
@@ -531,39 +557,44 @@ fn call_cost<'a>(
         | "_>_"
         | "_>=_"
         | "has"
-        | "size" => (1.0, 1.0),
+        | "size" => (1.0, ONE),
         // Equality and membership read their operands.
-        "_==_" | "_!=_" | "@in" => (total, 1.0),
-        "_?_:_" => (1.0, sizes.iter().skip(1).cloned().fold(1.0, f64::max)),
+        "_==_" | "_!=_" | "@in" => (total, ONE),
+        "_?_:_" => {
+            let pick = |i: usize| shapes.get(i).cloned().unwrap_or(ONE);
+            let (a, b) = (pick(1), pick(2));
+            let out = bound(a.len().max(b.len()), a.size().max(b.size()));
+            (1.0, out)
+        }
         // Concatenation copies both sides.
-        "_+_" => (total, total),
+        "_+_" => (total, bound(lens.iter().sum(), total)),
         // Each match can grow the string by the replacement.
         "replace" => {
             let grown = sizes.first().copied().unwrap_or(1.0)
                 * sizes.get(2).copied().unwrap_or(1.0).max(1.0);
-            (grown, grown)
+            (grown, bound(grown, grown))
         }
         "join" | "split" | "format" | "lowerAscii" | "upperAscii" | "trim" | "reverse"
-        | "substring" | "string" | "quote" => (total, total),
+        | "substring" | "string" | "quote" => (total, bound(total, total)),
         // Regular expressions: linear in text times pattern.
-        "matches" | "find" | "findAll" => (sizes.iter().product::<f64>().max(1.0), largest),
-        // Index access, selection of a map or list: the element's shape.
+        "matches" | "find" | "findAll" => (
+            sizes.iter().product::<f64>().max(1.0),
+            bound(largest(&lens), largest(&sizes)),
+        ),
+        // Index access: the element's shape.
         "_[_]" | "_[?_]" => {
             return match (shapes.first().cloned(), c.args.get(1).map(|a| &a.expr)) {
-                (Some(Shape::Known(j)), Some(Expr::Literal(LiteralValue::String(k)))) => (
-                    cost,
-                    j.get(k.to_string())
-                        .map(Shape::Known)
-                        .unwrap_or(Shape::Size(1.0)),
-                ),
+                (Some(Shape::Known(j)), Some(Expr::Literal(LiteralValue::String(k)))) => {
+                    (cost, j.get(k.to_string()).map(Shape::Known).unwrap_or(ONE))
+                }
                 (Some(s), _) => (cost, s.element()),
-                _ => (cost, Shape::Size(1.0)),
+                _ => (cost, ONE),
             };
         }
         // Everything else reads its arguments once.
-        _ => (total, largest),
+        _ => (total, bound(largest(&lens), largest(&sizes))),
     };
-    (cost + work, Shape::Size(size))
+    (cost + work, out)
 }
 
 // ---- the Kubernetes libraries ----

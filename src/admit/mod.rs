@@ -20,6 +20,7 @@
 //! each is evaluated once.
 
 pub mod cel;
+pub mod rego;
 pub mod select;
 #[cfg(test)]
 mod tests;
@@ -186,6 +187,8 @@ pub struct Admission {
     /// The CEL cost budget of one expression.
     pub budget: u64,
     programs: Mutex<HashMap<String, Result<Arc<cel::Program>, cel::CelError>>>,
+    /// Gatekeeper templates' programs, by the digest of their Rego and libs.
+    templates: Mutex<HashMap<[u8; 32], rego::Compiled>>,
     answers: Mutex<HashMap<[u8; 32], Answer>>,
     results: Mutex<Vec<Reported>>,
 }
@@ -196,6 +199,7 @@ impl Admission {
             format,
             budget,
             programs: Mutex::default(),
+            templates: Mutex::default(),
             answers: Mutex::default(),
             results: Mutex::default(),
         }
@@ -229,14 +233,44 @@ impl Admission {
         p
     }
 
+    /// A template's program, compiled once for the fleet.
+    fn template(&self, template: &Json) -> rego::Compiled {
+        let Some((text, libs)) = rego::template_rego(template) else {
+            return Err("it has no Rego for the target admission.k8s.gatekeeper.sh".into());
+        };
+        let key: [u8; 32] =
+            Sha256::digest(format!("{text}\0{}", libs.join("\0")).as_bytes()).into();
+        if let Some(c) = self
+            .templates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return c.clone();
+        }
+        let c = rego::compile(&text, &libs);
+        self.templates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, c.clone());
+        c
+    }
+
     /// Review every object of one rendered cluster; problems go to `d`.
     pub fn cluster(&self, repo: &Repo, rc: &RenderedCluster, d: &mut Diags) {
         let objects = policy_objects(rc);
-        let policies = policies(&objects);
+        let policies = policies(&objects, &|t| self.template(t));
         if policies.is_empty() {
             return;
         }
         let cluster = view(repo, rc, self.format);
+        // Gatekeeper's data.inventory, built when a template reads it.
+        let inventory = policies
+            .iter()
+            .any(Policy::uses_inventory)
+            .then(|| rego::inventory(&cluster));
+        let inventory_digest = inventory.as_ref().map(json_digest);
+        let data = inventory.map(regorus::Value::from);
         let policy_digests: Vec<[u8; 32]> = policies.iter().map(|p| p.digest()).collect();
         let mut reported = Vec::new();
         for subject in &cluster.objects {
@@ -256,6 +290,9 @@ impl Admission {
                             .collect(),
                     )));
                 }
+                if let (true, Some(inv)) = (p.uses_inventory(), &inventory_digest) {
+                    h.update(inv);
+                }
                 let key: [u8; 32] = h.finalize().into();
                 let cached = self
                     .answers
@@ -266,7 +303,9 @@ impl Admission {
                 let findings = match cached {
                     Some(f) => f,
                     None => {
-                        let f = self.evaluate(p, subject, &cluster).map(Arc::new);
+                        let f = self
+                            .evaluate(p, subject, &cluster, data.as_ref())
+                            .map(Arc::new);
                         self.answers
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -293,10 +332,34 @@ impl Admission {
             .extend(reported);
     }
 
-    fn evaluate(&self, p: &Policy, subject: &Subject, cluster: &Cluster) -> Option<Vec<Finding>> {
+    fn evaluate(
+        &self,
+        p: &Policy,
+        subject: &Subject,
+        cluster: &Cluster,
+        data: Option<&regorus::Value>,
+    ) -> Option<Vec<Finding>> {
         let compile = |s: &str| self.compile(s);
         match p {
             Policy::Cel(b, _) => vap::evaluate(b, subject, cluster, &compile, self.budget),
+            Policy::Gatekeeper {
+                constraint,
+                program,
+                ..
+            } => {
+                if !rego::matches(constraint, subject, cluster) {
+                    return None;
+                }
+                let data = data.filter(|_| p.uses_inventory());
+                Some(rego::evaluate(
+                    program,
+                    constraint,
+                    subject,
+                    cluster,
+                    data,
+                    self.budget,
+                ))
+            }
         }
     }
 }
@@ -304,6 +367,13 @@ impl Admission {
 /// An admission policy rendered on a cluster, ready to run.
 enum Policy<'a> {
     Cel(vap::Bound<'a>, Span),
+    /// A Gatekeeper constraint and its template's program.
+    Gatekeeper {
+        constraint: &'a Json,
+        template: &'a Json,
+        program: rego::Compiled,
+        span: Span,
+    },
 }
 
 impl Policy<'_> {
@@ -315,12 +385,22 @@ impl Policy<'_> {
                 h.update(json_digest(b.binding.unwrap_or(&Json::Null)));
                 h.finalize().into()
             }
+            Policy::Gatekeeper {
+                constraint,
+                template,
+                ..
+            } => {
+                let mut h = Sha256::new();
+                h.update(json_digest(constraint));
+                h.update(json_digest(template));
+                h.finalize().into()
+            }
         }
     }
 
     fn span(&self) -> &Span {
         match self {
-            Policy::Cel(_, s) => s,
+            Policy::Cel(_, s) | Policy::Gatekeeper { span: s, .. } => s,
         }
     }
 
@@ -329,6 +409,14 @@ impl Policy<'_> {
             Policy::Cel(b, _) => b.policy["spec"]
                 .get("paramKind")
                 .is_some_and(|k| !k.is_null()),
+            Policy::Gatekeeper { .. } => false,
+        }
+    }
+
+    fn uses_inventory(&self) -> bool {
+        match self {
+            Policy::Gatekeeper { program: Ok(p), .. } => p.uses_inventory,
+            _ => false,
         }
     }
 }
@@ -359,6 +447,8 @@ fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
                         "ValidatingAdmissionPolicyBinding"
                     )
                     | ("policies.kyverno.io", "ValidatingPolicy")
+                    | ("templates.gatekeeper.sh", "ConstraintTemplate")
+                    | ("constraints.gatekeeper.sh", _)
             )
         })
         .map(|r| PolicyObject {
@@ -371,11 +461,28 @@ fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
 }
 
 /// The policies the objects make: each VAP with each of its bindings, each
-/// Kyverno ValidatingPolicy.
-fn policies(objects: &[PolicyObject]) -> Vec<Policy<'_>> {
+/// Kyverno ValidatingPolicy, each Gatekeeper constraint with its template.
+fn policies<'a>(
+    objects: &'a [PolicyObject],
+    template: &dyn Fn(&Json) -> rego::Compiled,
+) -> Vec<Policy<'a>> {
     let mut out = Vec::new();
     for o in objects {
         match (o.group.as_str(), o.kind.as_str()) {
+            ("constraints.gatekeeper.sh", kind) => {
+                let t = objects.iter().find(|t| {
+                    t.kind == "ConstraintTemplate"
+                        && t.json["spec"]["crd"]["spec"]["names"]["kind"].as_str() == Some(kind)
+                });
+                if let Some(t) = t {
+                    out.push(Policy::Gatekeeper {
+                        constraint: &o.json,
+                        template: &t.json,
+                        program: template(&t.json),
+                        span: o.span.clone(),
+                    });
+                }
+            }
             ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
                 let name = o.json["spec"]["policyName"].as_str();
                 let vap = objects.iter().find(|p| {

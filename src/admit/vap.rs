@@ -225,7 +225,12 @@ impl Run<'_> {
                 .iter()
                 .find(|(n, _)| expression.contains(&format!("variables.{n}")))
             {
-                let e = CelError::Runtime(format!("variable `{name}`: {e}"));
+                let e = match e {
+                    CelError::Runtime(m) | CelError::Compile(m) => {
+                        CelError::Runtime(format!("variable `{name}`: {m}"))
+                    }
+                    other => other.clone(),
+                };
                 out.push(self.error(rule, e));
                 continue;
             }

@@ -118,7 +118,7 @@ fn add_secret_component(fleet: &Path, secrets: &[(&str, &[(&str, &str)])]) {
     std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
     std::fs::write(
         dir.join("component.yaml"),
-        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: app-secrets\nspec:\n  namespace: apps\n  allowPlaintextSecrets: true\n",
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: app-secrets\nspec:\n  namespace: apps\n  namespaceMetadata: {labels: {acme.io/owner: apps}}\n  allowPlaintextSecrets: true\n",
     )
     .expect("write");
     let mut y = String::new();

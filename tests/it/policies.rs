@@ -37,6 +37,13 @@ fn fleet_with_policies(tmp: &Path) -> std::path::PathBuf {
     )
     .expect("write");
     std::fs::write(k.join("templates/policy.yaml"), KYVERNO).expect("write");
+    // The web namespace names its owner, as the Gatekeeper policy below
+    // requires (else the clusters where it enforces would reject it).
+    std::fs::write(
+        repo.join("components/web/component.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: web\nspec:\n  namespace: web\n  namespaceMetadata: {labels: {owner: web-team}}\n  version: 1.0.0\n  values: {replicas: 1, port: 8080}\n",
+    )
+    .expect("write");
     let g = repo.join("policies/owner-label");
     std::fs::create_dir_all(g.join("templates")).expect("mkdir");
     std::fs::write(
@@ -46,7 +53,7 @@ fn fleet_with_policies(tmp: &Path) -> std::path::PathBuf {
     .expect("write");
     std::fs::write(
         g.join("templates/constraint.yaml.j2"),
-        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: owner\n  annotations: {mode: {{ policy.mode }}}\nspec:\n  enforcementAction: warn\n  parameters: {labels: [owner]}\n",
+        "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: owner\n  annotations: {mode: {{ policy.mode }}}\nspec:\n  enforcementAction: warn\n  match:\n    kinds: [{apiGroups: [\"\"], kinds: [Namespace]}]\n  parameters: {labels: [owner]}\n",
     )
     .expect("write");
     // The constraint's kind comes from its template, rendered beside it.
