@@ -20,6 +20,7 @@
 //! each is evaluated once.
 
 pub mod cel;
+pub mod kyverno;
 pub mod rego;
 pub mod select;
 #[cfg(test)]
@@ -177,6 +178,20 @@ pub struct Cluster<'a> {
     pub objects: Vec<Subject<'a>>,
 }
 
+/// What the policies of one cluster evaluate against, besides the object.
+struct Shared<'a> {
+    cluster: Cluster<'a>,
+    /// Gatekeeper's `data` (the inventory), when a template reads it.
+    data: Option<regorus::Value>,
+    inventory_digest: Option<[u8; 32]>,
+    /// The Kyverno PolicyExceptions rendered on the cluster.
+    exceptions: Vec<&'a Json>,
+    exceptions_digest: [u8; 32],
+    /// Every object of the cluster, when a policy's params or context
+    /// lookups read them.
+    everything: Option<[u8; 32]>,
+}
+
 /// What one policy said of one object (None: it does not apply).
 type Answer = Option<Arc<Vec<Finding>>>;
 
@@ -186,6 +201,8 @@ pub struct Admission {
     format: Format,
     /// The CEL cost budget of one expression.
     pub budget: u64,
+    /// "Today" (YYYY-MM-DD), for PolicyExceptions' expiry.
+    today: String,
     programs: Mutex<HashMap<String, Result<Arc<cel::Program>, cel::CelError>>>,
     /// Gatekeeper templates' programs, by the digest of their Rego and libs.
     templates: Mutex<HashMap<[u8; 32], rego::Compiled>>,
@@ -194,10 +211,11 @@ pub struct Admission {
 }
 
 impl Admission {
-    pub fn new(format: Format, budget: u64) -> Admission {
+    pub fn new(format: Format, budget: u64, today: &str) -> Admission {
         Admission {
             format,
             budget,
+            today: today.to_string(),
             programs: Mutex::default(),
             templates: Mutex::default(),
             answers: Mutex::default(),
@@ -269,50 +287,47 @@ impl Admission {
             .iter()
             .any(Policy::uses_inventory)
             .then(|| rego::inventory(&cluster));
-        let inventory_digest = inventory.as_ref().map(json_digest);
-        let data = inventory.map(regorus::Value::from);
+        let exceptions: Vec<&Json> = objects
+            .iter()
+            .filter(|o| o.group == "kyverno.io" && o.kind == "PolicyException")
+            .map(|o| &o.json)
+            .collect();
+        // What besides the policy and the object an answer depends on.
+        let everything = policies.iter().any(Policy::uses_params).then(|| {
+            json_digest(&Json::Array(
+                cluster
+                    .objects
+                    .iter()
+                    .map(|o| o.json.as_ref().clone())
+                    .collect(),
+            ))
+        });
+        let exceptions_digest = json_digest(&Json::Array(
+            exceptions.iter().map(|e| (*e).clone()).collect(),
+        ));
+        let shared = Shared {
+            inventory_digest: inventory.as_ref().map(json_digest),
+            data: inventory.map(regorus::Value::from),
+            cluster,
+            exceptions,
+            everything,
+            exceptions_digest,
+        };
         let policy_digests: Vec<[u8; 32]> = policies.iter().map(|p| p.digest()).collect();
         let mut reported = Vec::new();
-        for subject in &cluster.objects {
+        for subject in &shared.cluster.objects {
             let object_digest = crate::accept::digest(&subject.resource.node);
-            let ns_digest = json_digest(&subject.namespace_object(&cluster).unwrap_or(Json::Null));
+            let ns_digest = json_digest(
+                &subject
+                    .namespace_object(&shared.cluster)
+                    .unwrap_or(Json::Null),
+            );
             for (p, pd) in policies.iter().zip(&policy_digests) {
                 let mut h = Sha256::new();
                 h.update(pd);
                 h.update(object_digest);
                 h.update(ns_digest);
-                if p.uses_params() {
-                    h.update(json_digest(&Json::Array(
-                        cluster
-                            .objects
-                            .iter()
-                            .map(|o| o.json.as_ref().clone())
-                            .collect(),
-                    )));
-                }
-                if let (true, Some(inv)) = (p.uses_inventory(), &inventory_digest) {
-                    h.update(inv);
-                }
-                let key: [u8; 32] = h.finalize().into();
-                let cached = self
-                    .answers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&key)
-                    .cloned();
-                let findings = match cached {
-                    Some(f) => f,
-                    None => {
-                        let f = self
-                            .evaluate(p, subject, &cluster, data.as_ref())
-                            .map(Arc::new);
-                        self.answers
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(key, f.clone());
-                        f
-                    }
-                };
+                let findings = self.answer(p, h, subject, &shared);
                 for f in findings.iter().flat_map(|f| f.iter()) {
                     if let Some(diag) = diagnostic(f, subject, p.span(), &rc.name) {
                         d.push(diag);
@@ -332,15 +347,62 @@ impl Admission {
             .extend(reported);
     }
 
+    /// One policy's answer for one object: remembered by everything it
+    /// depends on (`key` has the policy, the object and its namespace).
+    fn answer(&self, p: &Policy, mut key: Sha256, subject: &Subject, shared: &Shared) -> Answer {
+        if let (true, Some(all)) = (p.uses_params(), &shared.everything) {
+            key.update(all);
+        }
+        if let (true, Some(inv)) = (p.uses_inventory(), &shared.inventory_digest) {
+            key.update(inv);
+        }
+        if let Policy::Kyverno { .. } = p {
+            key.update(shared.exceptions_digest);
+        }
+        let key: [u8; 32] = key.finalize().into();
+        let cached = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(f) = cached {
+            return f;
+        }
+        let f = self
+            .evaluate(
+                p,
+                subject,
+                &shared.cluster,
+                shared.data.as_ref(),
+                &shared.exceptions,
+            )
+            .map(Arc::new);
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, f.clone());
+        f
+    }
+
     fn evaluate(
         &self,
         p: &Policy,
         subject: &Subject,
         cluster: &Cluster,
         data: Option<&regorus::Value>,
+        exceptions: &[&Json],
     ) -> Option<Vec<Finding>> {
         let compile = |s: &str| self.compile(s);
         match p {
+            Policy::Kyverno { policy, .. } => kyverno::Kyverno {
+                policy,
+                exceptions,
+                today: &self.today,
+                budget: self.budget,
+                compile: &compile,
+            }
+            .evaluate(subject, cluster),
             Policy::Cel(b, _) => vap::evaluate(b, subject, cluster, &compile, self.budget),
             Policy::Gatekeeper {
                 constraint,
@@ -367,6 +429,11 @@ impl Admission {
 /// An admission policy rendered on a cluster, ready to run.
 enum Policy<'a> {
     Cel(vap::Bound<'a>, Span),
+    /// A Kyverno ClusterPolicy or Policy.
+    Kyverno {
+        policy: &'a Json,
+        span: Span,
+    },
     /// A Gatekeeper constraint and its template's program.
     Gatekeeper {
         constraint: &'a Json,
@@ -385,6 +452,7 @@ impl Policy<'_> {
                 h.update(json_digest(b.binding.unwrap_or(&Json::Null)));
                 h.finalize().into()
             }
+            Policy::Kyverno { policy, .. } => json_digest(policy),
             Policy::Gatekeeper {
                 constraint,
                 template,
@@ -400,7 +468,9 @@ impl Policy<'_> {
 
     fn span(&self) -> &Span {
         match self {
-            Policy::Cel(_, s) | Policy::Gatekeeper { span: s, .. } => s,
+            Policy::Cel(_, s)
+            | Policy::Gatekeeper { span: s, .. }
+            | Policy::Kyverno { span: s, .. } => s,
         }
     }
 
@@ -410,6 +480,8 @@ impl Policy<'_> {
                 .get("paramKind")
                 .is_some_and(|k| !k.is_null()),
             Policy::Gatekeeper { .. } => false,
+            // A rule's context may read a ConfigMap of the cluster.
+            Policy::Kyverno { policy, .. } => policy.to_string().contains("configMap"),
         }
     }
 
@@ -448,6 +520,7 @@ fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
                     )
                     | ("policies.kyverno.io", "ValidatingPolicy")
                     | ("templates.gatekeeper.sh", "ConstraintTemplate")
+                    | ("kyverno.io", "ClusterPolicy" | "Policy" | "PolicyException")
                     | ("constraints.gatekeeper.sh", _)
             )
         })
@@ -500,6 +573,10 @@ fn policies<'a>(
                     ));
                 }
             }
+            ("kyverno.io", "ClusterPolicy" | "Policy") => out.push(Policy::Kyverno {
+                policy: &o.json,
+                span: o.span.clone(),
+            }),
             ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy::Cel(
                 vap::Bound {
                     policy: &o.json,

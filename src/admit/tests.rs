@@ -33,7 +33,7 @@ fn review_with(yaml: &str, budget: u64) -> (Vec<Reported>, Diags) {
             sops: Vec::new(),
         }],
     };
-    let a = Admission::new(Format::Plain, budget);
+    let a = Admission::new(Format::Plain, budget, "2026-12-04");
     let mut d = Diags::default();
     a.cluster(&Repo::default(), &rc, &mut d);
     (a.results(), d)
@@ -56,7 +56,7 @@ fn resource(node: Node) -> Resource {
 
 /// (object name, rule, outcome) of every result that is not a pass.
 fn verdicts(results: &[Reported]) -> Vec<(String, String, Outcome)> {
-    results
+    let mut v: Vec<_> = results
         .iter()
         .filter(|r| r.finding.outcome != Outcome::Pass)
         .map(|r| {
@@ -66,7 +66,9 @@ fn verdicts(results: &[Reported]) -> Vec<(String, String, Outcome)> {
                 r.finding.outcome,
             )
         })
-        .collect()
+        .collect();
+    v.sort();
+    v
 }
 
 fn passes(results: &[Reported], name: &str) -> bool {
@@ -648,4 +650,391 @@ spec: {minReplicas: 2, maxReplicas: 3, scaleTargetRef: {apiVersion: apps/v1, kin
         )]
     );
     assert!(passes(&results, "wide"));
+}
+
+/// Modelled on kyverno/policies' disallow-latest-tag: a Pod rule, which
+/// Kyverno auto-generates for Pod controllers and CronJobs.
+const NO_LATEST: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: no-latest
+  ANNOTATIONS
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: pinned-tag
+      match:
+        any:
+          - resources: {kinds: [Pod]}
+      validate:
+        message: "an image tag other than latest is required"
+        pattern:
+          spec:
+            containers:
+              - image: "!*:latest & *:*"
+"#;
+
+fn workload(kind: &str, name: &str, image: &str) -> String {
+    let pod = format!("spec: {{containers: [{{name: app, image: '{image}'}}]}}");
+    match kind {
+        "Pod" => format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop}}\n{pod}\n"),
+        "CronJob" => format!(
+            "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        {pod}\n"
+        ),
+        _ => format!(
+            "---\napiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: x}}}}\n  template:\n    metadata: {{labels: {{app: x}}}}\n    {pod}\n"
+        ),
+    }
+}
+
+#[test]
+fn kyverno_pattern_and_autogen() {
+    let objects = [
+        workload("Pod", "pod-ok", "r.io/a:1"),
+        workload("Pod", "pod-latest", "r.io/a:latest"),
+        workload("Pod", "pod-untagged", "r.io/a"),
+        workload("Deployment", "deploy-latest", "r.io/a:latest"),
+        workload("StatefulSet", "sts-ok", "r.io/a:2"),
+        workload("CronJob", "cron-latest", "r.io/a:latest"),
+    ]
+    .concat();
+    let (results, diags) = review(&format!(
+        "{}{objects}",
+        NO_LATEST.replace("ANNOTATIONS", "annotations: {}")
+    ));
+    assert_eq!(
+        verdicts(&results),
+        vec![
+            (
+                "cron-latest".to_string(),
+                "autogen-cronjob-pinned-tag".to_string(),
+                Outcome::Fail
+            ),
+            (
+                "deploy-latest".to_string(),
+                "autogen-pinned-tag".to_string(),
+                Outcome::Fail
+            ),
+            (
+                "pod-latest".to_string(),
+                "pinned-tag".to_string(),
+                Outcome::Fail
+            ),
+            (
+                "pod-untagged".to_string(),
+                "pinned-tag".to_string(),
+                Outcome::Fail
+            ),
+        ]
+    );
+    assert!(passes(&results, "pod-ok") && passes(&results, "sts-ok"));
+    assert_eq!(diags.error_count(), 4);
+    assert!(diags
+        .items
+        .iter()
+        .all(|d| d.code == crate::diag::Code::AdmissionDenied));
+    // Auto-generation off: only the Pods are checked.
+    let off = NO_LATEST.replace(
+        "ANNOTATIONS",
+        "annotations: {pod-policies.kyverno.io/autogen-controllers: none}",
+    );
+    let (results, _) = review(&format!("{off}{objects}"));
+    assert!(results.iter().all(|r| r.object.kind == "Pod"));
+}
+
+/// Modelled on kyverno/policies' restrict-image-registries (foreach with
+/// deny) and restrict-service-external-ips / nodeport (deny with AnyIn),
+/// with an override that only audits in the lab namespace.
+const REGISTRIES: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: registries}
+spec:
+  validationFailureAction: Enforce
+  failureActionOverrides:
+    - action: Audit
+      namespaces: [lab]
+  rules:
+    - name: trusted-registry
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+              namespaceSelector:
+                matchExpressions: [{key: tier, operator: In, values: [prod, lab]}]
+      exclude:
+        any:
+          - resources: {names: ["debug-*"]}
+      preconditions:
+        all:
+          - key: "{{ request.object.metadata.labels.\"acme.io/exempt\" || '' }}"
+            operator: NotEquals
+            value: "true"
+      validate:
+        message: "images come from registry.acme.io"
+        foreach:
+          - list: "request.object.spec.containers"
+            deny:
+              conditions:
+                any:
+                  - key: "{{ element.image }}"
+                    operator: NotEquals
+                    value: "registry.acme.io/*"
+    - name: no-nodeport
+      match:
+        any:
+          - resources: {kinds: [Service]}
+      validate:
+        message: "Services of type {{ request.object.spec.type }} are not allowed"
+        deny:
+          conditions:
+            any:
+              - key: "{{ request.object.spec.type }}"
+                operator: AnyIn
+                value: [NodePort, LoadBalancer]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {tier: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: lab, labels: {tier: lab}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: good, namespace: shop}
+spec: {containers: [{name: a, image: registry.acme.io/a:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad, namespace: shop}
+spec: {containers: [{name: a, image: registry.acme.io/a:1}, {name: b, image: docker.io/b:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug-1, namespace: shop}
+spec: {containers: [{name: a, image: docker.io/busybox:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: marked, namespace: shop, labels: {acme.io/exempt: "true"}}
+spec: {containers: [{name: a, image: docker.io/busybox:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lab-pod, namespace: lab}
+spec: {containers: [{name: a, image: docker.io/busybox:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: dev-pod, namespace: dev}
+spec: {containers: [{name: a, image: docker.io/busybox:1}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {type: NodePort, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: internal, namespace: shop}
+spec: {type: ClusterIP, ports: [{port: 80}]}
+"#;
+
+#[test]
+fn kyverno_deny_foreach_preconditions_and_overrides() {
+    let (results, diags) = review(REGISTRIES);
+    assert_eq!(
+        verdicts(&results),
+        vec![
+            (
+                "bad".to_string(),
+                "trusted-registry".to_string(),
+                Outcome::Fail
+            ),
+            (
+                "lab-pod".to_string(),
+                "trusted-registry".to_string(),
+                Outcome::Fail
+            ),
+            ("web".to_string(), "no-nodeport".to_string(), Outcome::Fail),
+        ]
+    );
+    for ok in ["good", "internal"] {
+        assert!(passes(&results, ok), "{ok}");
+    }
+    for unmatched in ["debug-1", "marked", "dev-pod"] {
+        assert!(
+            !results.iter().any(|r| r.object.name == unmatched),
+            "{unmatched}"
+        );
+    }
+    // The lab namespace only audits.
+    let lab = diags
+        .items
+        .iter()
+        .find(|d| d.message.contains("lab/lab-pod"))
+        .expect("lab");
+    assert_eq!(lab.code, crate::diag::Code::AdmissionWarning);
+    let web = diags
+        .items
+        .iter()
+        .find(|d| d.message.contains("shop/web"))
+        .expect("web");
+    assert!(
+        web.message
+            .contains("Services of type NodePort are not allowed"),
+        "{}",
+        web.message
+    );
+}
+
+#[test]
+fn kyverno_exceptions_expire() {
+    let exception = |ttl: &str| {
+        format!(
+            "---\napiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: legacy\n  namespace: shop\n  labels: {{cleanup.kyverno.io/ttl: '{ttl}'}}\nspec:\n  exceptions:\n    - {{policyName: no-latest, ruleNames: [pinned-tag, autogen-pinned-tag]}}\n  match:\n    any:\n      - resources: {{kinds: [Pod, Deployment], namespaces: [shop], names: [legacy-*]}}\n"
+        )
+    };
+    let policy = NO_LATEST.replace("ANNOTATIONS", "annotations: {}");
+    let objects = [
+        workload("Pod", "legacy-pod", "r.io/a:latest"),
+        workload("Pod", "new-pod", "r.io/a:latest"),
+    ]
+    .concat();
+    // Valid through 2027-03-31 (fleetc's today is 2026-12-04 here).
+    let (results, _) = review(&format!("{policy}{objects}{}", exception("2027-03-31")));
+    let legacy = results
+        .iter()
+        .find(|r| r.object.name == "legacy-pod")
+        .expect("legacy");
+    assert_eq!(legacy.finding.outcome, Outcome::Skip);
+    assert!(legacy
+        .finding
+        .message
+        .contains("PolicyException shop/legacy"));
+    assert_eq!(
+        verdicts(&results)
+            .iter()
+            .filter(|v| v.2 == Outcome::Fail)
+            .count(),
+        1
+    );
+    // Expired on 2026-11-30: it no longer exempts.
+    let (results, _) = review(&format!("{policy}{objects}{}", exception("2026-11-30")));
+    assert_eq!(
+        verdicts(&results)
+            .iter()
+            .filter(|v| v.2 == Outcome::Fail)
+            .count(),
+        2
+    );
+}
+
+/// Pod Security, CEL, a rule about who applies, a mutate rule and a rule
+/// whose JMESPath calls a function Kyverno does not have.
+const MIXED: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: psa}
+spec:
+  validationFailureAction: Audit
+  rules:
+    - name: baseline
+      match:
+        any:
+          - resources: {kinds: [Pod]}
+      validate:
+        podSecurity:
+          level: baseline
+          version: latest
+          exclude:
+            - {controlName: Host Ports, images: ["registry.acme.io/gateway*"]}
+    - name: replicas
+      match:
+        any:
+          - resources: {kinds: [Deployment]}
+      validate:
+        cel:
+          expressions:
+            - expression: "object.spec.replicas >= 2"
+              message: "at least two replicas"
+    - name: who
+      match:
+        any:
+          - resources: {kinds: [Pod]}
+      validate:
+        deny:
+          conditions:
+            any:
+              - {key: "{{ request.userInfo.username }}", operator: Equals, value: "admin"}
+    - name: add-label
+      match:
+        any:
+          - resources: {kinds: [Pod]}
+      mutate:
+        patchStrategicMerge: {metadata: {labels: {x: y}}}
+    - name: broken
+      match:
+        any:
+          - resources: {kinds: [Service]}
+      validate:
+        deny:
+          conditions:
+            any:
+              - {key: "{{ no_such_function(request.object.metadata.name) }}", operator: Equals, value: x}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host, namespace: shop}
+spec: {hostNetwork: true, containers: [{name: a, image: r.io/a:1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: gateway, namespace: shop}
+spec: {containers: [{name: a, image: registry.acme.io/gateway:1, ports: [{containerPort: 80, hostPort: 80}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: single, namespace: shop}
+spec: {replicas: 1, selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: r.io/a:1}]}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: shop}
+spec: {ports: [{port: 80}]}
+"#;
+
+#[test]
+fn kyverno_pod_security_cel_skips_and_errors() {
+    let yaml = MIXED;
+    let (results, diags) = review(yaml);
+    let of = |name: &str, rule: &str| {
+        results
+            .iter()
+            .find(|r| r.object.name == name && r.finding.rule == rule)
+            .map(|r| r.finding.outcome)
+    };
+    assert_eq!(of("host", "baseline"), Some(Outcome::Fail));
+    assert_eq!(of("gateway", "baseline"), Some(Outcome::Pass));
+    assert_eq!(of("single", "replicas"), Some(Outcome::Fail));
+    assert_eq!(of("host", "who"), Some(Outcome::Skip));
+    assert_eq!(of("host", "add-label"), Some(Outcome::Skip));
+    assert_eq!(of("svc", "broken"), Some(Outcome::Error));
+    // Audit: violations warn; the evaluation error is still an error.
+    assert!(diags
+        .items
+        .iter()
+        .any(|d| d.code == crate::diag::Code::AdmissionError && d.is_error()));
+    assert!(diags
+        .items
+        .iter()
+        .filter(|d| d.code == crate::diag::Code::AdmissionWarning)
+        .any(|d| d.message.contains("Host Namespaces")));
 }

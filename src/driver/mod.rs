@@ -179,7 +179,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
     );
     diags.extend(d);
     let api = crate::accept::Checker::new(format);
-    let admit = crate::admit::Admission::new(format, opts.admission_cost);
+    let admit = crate::admit::Admission::new(format, opts.admission_cost, &opts.today);
     for rc in &rendered.clusters {
         api.cluster(&repo, rc, &mut diags);
         admit.cluster(&repo, rc, &mut diags);

@@ -154,7 +154,7 @@ impl<'a> Streaming<'a> {
             opts,
             renderer,
             api: crate::accept::Checker::new(p.format),
-            admit: crate::admit::Admission::new(p.format, opts.admission_cost),
+            admit: crate::admit::Admission::new(p.format, opts.admission_cost, &opts.today),
             emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,

@@ -419,6 +419,9 @@ fn plain_yaml_with_another_engines_braces_is_never_templated() {
     // The project's own Kyverno policies (tests/fixtures/README.md).
     let corpus = root().join("tests/fixtures/kyverno-policies");
     let dir = repo.join("components/web/templates");
+    // Only the policies: the corpus enforces rules the base Deployment
+    // breaks, which the clusters' admission (tested elsewhere) reports.
+    std::fs::remove_file(dir.join("app.yaml.j2")).expect("remove");
     let mut with_braces = 0;
     for e in std::fs::read_dir(&corpus).expect("fixtures").flatten() {
         let t = std::fs::read_to_string(e.path()).expect("read");

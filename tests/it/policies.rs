@@ -23,7 +23,10 @@ spec:
       match: {any: [{resources: {kinds: [Pod]}}]}
       validate:
         message: "left alone"
-        deny: {}
+        deny:
+          conditions:
+            any:
+              - {key: "{{ request.object.metadata.name }}", operator: Equals, value: "forbidden-*"}
 "#;
 
 fn fleet_with_policies(tmp: &Path) -> std::path::PathBuf {
