@@ -48,6 +48,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "Diagnostics",
         include_str!("../fleet-schema/diagnostics.schema.json"),
     ),
+    (
+        "PolicyReport",
+        include_str!("../fleet-schema/policy-report.schema.json"),
+    ),
 ];
 
 const DEFS: &str = include_str!("../fleet-schema/defs.schema.json");

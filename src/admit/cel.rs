@@ -239,6 +239,18 @@ pub struct Inputs {
 impl Inputs {
     pub fn set(&mut self, name: &str, v: Arc<Json>) {
         let value = to_cel(&v);
+        self.set_value(name, v, value);
+    }
+
+    /// A variable the evaluation's [`Scope`] already holds: named here for
+    /// the cost estimate only.
+    pub fn share(&mut self, name: &str, v: Arc<Json>) {
+        self.json.retain(|(n, _)| n != name);
+        self.json.push((name.to_string(), v));
+    }
+
+    /// [`Inputs::set`] with the CEL value already made.
+    pub fn set_value(&mut self, name: &str, v: Arc<Json>, value: Value) {
         self.json.retain(|(n, _)| n != name);
         self.values.retain(|(n, _)| n != name);
         self.json.push((name.to_string(), v));
@@ -246,8 +258,34 @@ impl Inputs {
     }
 }
 
+/// A scope with the variables every policy reviewing one object shares
+/// (`object`, `oldObject`, `request`, `namespaceObject`): the evaluator
+/// converts each variable when it is added, so they are added once per
+/// object rather than once per expression.
+pub type Scope = Context<'static, 'static>;
+
+/// A [`Scope`] holding `values`.
+pub fn scope(values: Vec<(&str, Value)>) -> Scope {
+    let mut ctx = root().new_inner_scope();
+    for (name, v) in values {
+        ctx.add_variable_from_value(name.to_string(), v);
+    }
+    ctx
+}
+
 /// Run `p` on `inputs` within `budget` (estimated cost units).
 pub fn eval(p: &Program, inputs: &Inputs, budget: u64) -> Result<Value, CelError> {
+    eval_in(p, None, inputs, budget)
+}
+
+/// [`eval`] in `base` (whose variables `inputs` names for the estimate
+/// only, with [`Inputs::share`]).
+pub fn eval_in(
+    p: &Program,
+    base: Option<&Scope>,
+    inputs: &Inputs,
+    budget: u64,
+) -> Result<Value, CelError> {
     if let Some(why) = p.offline {
         return Err(CelError::Offline(why));
     }
@@ -258,7 +296,10 @@ pub fn eval(p: &Program, inputs: &Inputs, budget: u64) -> Result<Value, CelError
             limit: budget,
         });
     }
-    let mut ctx = root().new_inner_scope();
+    let mut ctx = match base {
+        Some(b) => b.new_inner_scope(),
+        None => root().new_inner_scope(),
+    };
     for (name, v) in &inputs.values {
         ctx.add_variable_from_value(name.clone(), v.clone());
     }

@@ -84,7 +84,7 @@ impl Outcome {
 }
 
 /// One (policy, rule) result for one object.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Finding {
     pub engine: Engine,
     /// The policy's name as reports name it.
@@ -122,16 +122,38 @@ pub struct Subject<'a> {
     group: String,
     version: String,
     plural: String,
-    pub json: Arc<Json>,
+    /// The object as JSON, made when a policy first needs it.
+    json: std::sync::OnceLock<Arc<Json>>,
+    /// The object as a CEL value, likewise.
+    cel: std::sync::OnceLock<::cel::Value>,
+    /// The admission request, as JSON and as a CEL value.
+    request: std::sync::OnceLock<(Arc<Json>, ::cel::Value)>,
+    /// Gatekeeper's `input.review`, as a Rego value.
+    review: std::sync::OnceLock<regorus::Value>,
+    /// The CEL scope of every policy reviewing it.
+    scope: std::sync::OnceLock<cel::Scope>,
+    /// The variables of Kyverno rules (`request`, `images`).
+    kyverno: std::sync::OnceLock<Json>,
     labels: Json,
 }
 
 impl Subject<'_> {
+    /// The object as JSON.
+    pub fn json(&self) -> &Arc<Json> {
+        self.json
+            .get_or_init(|| Arc::new(self.resource.node.to_json()))
+    }
+
+    /// The object as a CEL value.
+    pub fn cel(&self) -> &::cel::Value {
+        self.cel.get_or_init(|| cel::to_cel(self.json()))
+    }
+
     pub fn labels(&self) -> &Json {
         &self.labels
     }
 
-    pub fn request(&self) -> select::Request<'_> {
+    pub fn req(&self) -> select::Request<'_> {
         select::Request {
             group: &self.group,
             version: &self.version,
@@ -151,6 +173,60 @@ impl Subject<'_> {
 
     pub fn namespace_object(&self, cluster: &Cluster) -> Option<Json> {
         cluster.namespaces.get(self.namespace.as_ref()?).cloned()
+    }
+
+    /// The admission request (JSON, CEL), made once.
+    pub fn request(&self) -> &(Arc<Json>, ::cel::Value) {
+        self.request.get_or_init(|| {
+            let j = self.request_json();
+            let c = cel::to_cel(&j);
+            (Arc::new(j), c)
+        })
+    }
+
+    /// The CEL scope with `object`, `oldObject`, `request` and
+    /// `namespaceObject`, made once; with [`Subject::share`] for the
+    /// estimates.
+    pub fn scope(&self, cluster: &Cluster) -> &cel::Scope {
+        self.scope.get_or_init(|| {
+            let mut v = vec![
+                ("object", self.cel().clone()),
+                ("oldObject", ::cel::Value::Null),
+                ("request", self.request().1.clone()),
+            ];
+            if let Some(ns) = self.namespace_object(cluster) {
+                v.push(("namespaceObject", cel::to_cel(&ns)));
+            }
+            cel::scope(v)
+        })
+    }
+
+    /// Name the scope's variables in `inputs`, for the cost estimate.
+    pub fn share(&self, inputs: &mut cel::Inputs, cluster: &Cluster) {
+        inputs.share("object", self.json().clone());
+        inputs.share("oldObject", Arc::new(Json::Null));
+        inputs.share("request", self.request().0.clone());
+        if let Some(ns) = self.namespace_object(cluster) {
+            inputs.share("namespaceObject", Arc::new(ns));
+        }
+    }
+
+    /// The variables of Kyverno rules, made once.
+    pub fn kyverno_context(&self) -> &Json {
+        self.kyverno.get_or_init(|| kyverno::context(self))
+    }
+
+    /// Gatekeeper's `input.review` of the object, made once.
+    pub fn review(&self, cluster: &Cluster) -> &regorus::Value {
+        self.review.get_or_init(|| {
+            let mut review = self.request_json();
+            review["object"] = self.json().as_ref().clone();
+            review["oldObject"] = Json::Null;
+            if let Some(ns) = self.namespace_object(cluster) {
+                review["namespaceObject"] = ns;
+            }
+            regorus::Value::from(review)
+        })
     }
 
     /// The admission request: a CREATE of the object.
@@ -192,6 +268,49 @@ struct Shared<'a> {
     everything: Option<[u8; 32]>,
 }
 
+/// What the policies of one cluster evaluate against besides the object:
+/// the inventory, the exceptions, and digests of what answers depend on.
+fn prepare<'a>(
+    cluster: Cluster<'a>,
+    objects: &'a [PolicyObject],
+    policies: &[Policy],
+) -> Shared<'a> {
+    // Gatekeeper's data.inventory, built when a template reads it.
+    let inventory = policies
+        .iter()
+        .any(Policy::uses_inventory)
+        .then(|| rego::inventory(&cluster));
+    let exceptions: Vec<&Json> = objects
+        .iter()
+        .filter(|o| o.group == "kyverno.io" && o.kind == "PolicyException")
+        .map(|o| o.json.as_ref())
+        .collect();
+    // What besides the policy and the object an answer depends on.
+    let everything = policies.iter().any(Policy::uses_params).then(|| {
+        json_digest(&Json::Array(
+            cluster
+                .objects
+                .iter()
+                .map(|o| o.json().as_ref().clone())
+                .collect(),
+        ))
+    });
+    let exceptions_digest = json_digest(&Json::Array(
+        exceptions.iter().map(|e| (*e).clone()).collect(),
+    ));
+    Shared {
+        inventory_digest: inventory.as_ref().map(json_digest),
+        data: inventory.map(regorus::Value::from),
+        cluster,
+        exceptions,
+        everything,
+        exceptions_digest,
+    }
+}
+
+/// A Kyverno policy's rules, auto-generated ones included: (name, rule).
+type Rules = Arc<Vec<(String, Json)>>;
+
 /// What one policy said of one object (None: it does not apply).
 type Answer = Option<Arc<Vec<Finding>>>;
 
@@ -204,10 +323,18 @@ pub struct Admission {
     /// "Today" (YYYY-MM-DD), for PolicyExceptions' expiry.
     today: String,
     programs: Mutex<HashMap<String, Result<Arc<cel::Program>, cel::CelError>>>,
+    /// The policy objects as JSON, by the digest of the rendered object.
+    policy_json: Mutex<HashMap<[u8; 32], Arc<Json>>>,
+    /// Kyverno policies' rules, auto-generated ones included, likewise.
+    kyverno_rules: Mutex<HashMap<[u8; 32], Rules>>,
     /// Gatekeeper templates' programs, by the digest of their Rego and libs.
     templates: Mutex<HashMap<[u8; 32], rego::Compiled>>,
     answers: Mutex<HashMap<[u8; 32], Answer>>,
+    /// Each distinct answer once (passes repeat across many objects).
+    interned: Mutex<std::collections::HashSet<Arc<Vec<Finding>>>>,
     results: Mutex<Vec<Reported>>,
+    /// Keep every result (passes and skips too), not only the diagnostics.
+    keep: bool,
 }
 
 impl Admission {
@@ -218,9 +345,20 @@ impl Admission {
             today: today.to_string(),
             programs: Mutex::default(),
             templates: Mutex::default(),
+            policy_json: Mutex::default(),
+            kyverno_rules: Mutex::default(),
             answers: Mutex::default(),
+            interned: Mutex::default(),
             results: Mutex::default(),
+            keep: false,
         }
+    }
+
+    /// Keep every result for [`Admission::results`] (a report needs them;
+    /// validate does not, and they are many).
+    pub fn keeping_results(mut self, keep: bool) -> Admission {
+        self.keep = keep;
+        self
     }
 
     /// Every result so far, sorted (cluster, object, policy, rule).
@@ -251,6 +389,16 @@ impl Admission {
         p
     }
 
+    /// A Kyverno policy's rules with the auto-generated ones, made once
+    /// for the fleet.
+    fn rules_of(&self, o: &PolicyObject) -> Rules {
+        let mut cache = self.kyverno_rules.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(o.digest)
+            .or_insert_with(|| Arc::new(kyverno::rules(&o.json)))
+            .clone()
+    }
+
     /// A template's program, compiled once for the fleet.
     fn template(&self, template: &Json) -> rego::Compiled {
         let Some((text, libs)) = rego::template_rego(template) else {
@@ -276,61 +424,43 @@ impl Admission {
 
     /// Review every object of one rendered cluster; problems go to `d`.
     pub fn cluster(&self, repo: &Repo, rc: &RenderedCluster, d: &mut Diags) {
-        let objects = policy_objects(rc);
-        let policies = policies(&objects, &|t| self.template(t));
+        let objects = policy_objects(rc, &self.policy_json);
+        let policies = policies(&objects, &|t| self.template(t), &|o| self.rules_of(o));
         if policies.is_empty() {
             return;
         }
-        let cluster = view(repo, rc, self.format);
-        // Gatekeeper's data.inventory, built when a template reads it.
-        let inventory = policies
-            .iter()
-            .any(Policy::uses_inventory)
-            .then(|| rego::inventory(&cluster));
-        let exceptions: Vec<&Json> = objects
-            .iter()
-            .filter(|o| o.group == "kyverno.io" && o.kind == "PolicyException")
-            .map(|o| &o.json)
-            .collect();
-        // What besides the policy and the object an answer depends on.
-        let everything = policies.iter().any(Policy::uses_params).then(|| {
-            json_digest(&Json::Array(
-                cluster
-                    .objects
-                    .iter()
-                    .map(|o| o.json.as_ref().clone())
-                    .collect(),
-            ))
-        });
-        let exceptions_digest = json_digest(&Json::Array(
-            exceptions.iter().map(|e| (*e).clone()).collect(),
-        ));
-        let shared = Shared {
-            inventory_digest: inventory.as_ref().map(json_digest),
-            data: inventory.map(regorus::Value::from),
-            cluster,
-            exceptions,
-            everything,
-            exceptions_digest,
-        };
+        let shared = prepare(view(repo, rc, self.format), &objects, &policies);
         let policy_digests: Vec<[u8; 32]> = policies.iter().map(|p| p.digest()).collect();
+        let ns_digests: BTreeMap<&String, [u8; 32]> = shared
+            .cluster
+            .namespaces
+            .iter()
+            .map(|(n, o)| (n, json_digest(o)))
+            .collect();
         let mut reported = Vec::new();
         for subject in &shared.cluster.objects {
-            let object_digest = crate::accept::digest(&subject.resource.node);
-            let ns_digest = json_digest(
-                &subject
-                    .namespace_object(&shared.cluster)
-                    .unwrap_or(Json::Null),
-            );
+            let mut object_digest = None;
             for (p, pd) in policies.iter().zip(&policy_digests) {
+                if !p.may_apply(subject, &shared.cluster) {
+                    continue;
+                }
+                let object_digest = *object_digest.get_or_insert_with(|| {
+                    let mut h = Sha256::new();
+                    h.update(crate::accept::digest(&subject.resource.node));
+                    let ns = subject.namespace.as_ref().and_then(|n| ns_digests.get(n));
+                    h.update(ns.copied().unwrap_or([0; 32]));
+                    <[u8; 32]>::from(h.finalize())
+                });
                 let mut h = Sha256::new();
                 h.update(pd);
                 h.update(object_digest);
-                h.update(ns_digest);
                 let findings = self.answer(p, h, subject, &shared);
                 for f in findings.iter().flat_map(|f| f.iter()) {
                     if let Some(diag) = diagnostic(f, subject, p.span(), &rc.name) {
                         d.push(diag);
+                    }
+                    if !self.keep {
+                        continue;
                     }
                     reported.push(Reported {
                         cluster: rc.name.clone(),
@@ -377,7 +507,17 @@ impl Admission {
                 shared.data.as_ref(),
                 &shared.exceptions,
             )
-            .map(Arc::new);
+            .map(|v| {
+                let mut interned = self.interned.lock().unwrap_or_else(|e| e.into_inner());
+                match interned.get(&v) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(v);
+                        interned.insert(a.clone());
+                        a
+                    }
+                }
+            });
         self.answers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -395,8 +535,9 @@ impl Admission {
     ) -> Option<Vec<Finding>> {
         let compile = |s: &str| self.compile(s);
         match p {
-            Policy::Kyverno { policy, .. } => kyverno::Kyverno {
+            Policy::Kyverno { policy, rules, .. } => kyverno::Kyverno {
                 policy,
+                rules,
                 exceptions,
                 today: &self.today,
                 budget: self.budget,
@@ -429,9 +570,12 @@ impl Admission {
 /// An admission policy rendered on a cluster, ready to run.
 enum Policy<'a> {
     Cel(vap::Bound<'a>, Span),
-    /// A Kyverno ClusterPolicy or Policy.
+    /// A Kyverno ClusterPolicy or Policy, with its rules (auto-generated
+    /// ones included).
     Kyverno {
         policy: &'a Json,
+        rules: Rules,
+        digest: [u8; 32],
         span: Span,
     },
     /// A Gatekeeper constraint and its template's program.
@@ -452,7 +596,7 @@ impl Policy<'_> {
                 h.update(json_digest(b.binding.unwrap_or(&Json::Null)));
                 h.finalize().into()
             }
-            Policy::Kyverno { policy, .. } => json_digest(policy),
+            Policy::Kyverno { digest, .. } => *digest,
             Policy::Gatekeeper {
                 constraint,
                 template,
@@ -481,7 +625,21 @@ impl Policy<'_> {
                 .is_some_and(|k| !k.is_null()),
             Policy::Gatekeeper { .. } => false,
             // A rule's context may read a ConfigMap of the cluster.
-            Policy::Kyverno { policy, .. } => policy.to_string().contains("configMap"),
+            Policy::Kyverno { rules, .. } => rules.iter().any(|(_, r)| {
+                r["context"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|e| e.get("configMap").is_some()))
+            }),
+        }
+    }
+
+    /// Whether the policy may apply to the object at all (a cheap check
+    /// of its kinds and selectors, before anything is hashed or run).
+    fn may_apply(&self, s: &Subject, cluster: &Cluster) -> bool {
+        match self {
+            Policy::Cel(b, _) => vap::selected(b, s, cluster),
+            Policy::Gatekeeper { constraint, .. } => rego::matches(constraint, s, cluster),
+            Policy::Kyverno { policy, rules, .. } => kyverno::may_apply(policy, rules, s, cluster),
         }
     }
 
@@ -501,12 +659,18 @@ fn json_digest(j: &Json) -> [u8; 32] {
 struct PolicyObject {
     group: String,
     kind: String,
-    json: Json,
+    json: Arc<Json>,
+    /// The digest of the rendered object (its cluster label left out).
+    digest: [u8; 32],
     span: Span,
 }
 
-/// The admission policy objects rendered on a cluster.
-fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
+/// The admission policy objects rendered on a cluster; each distinct one
+/// is made JSON once for the fleet (`json` keeps them by digest).
+fn policy_objects(
+    rc: &RenderedCluster,
+    json: &Mutex<HashMap<[u8; 32], Arc<Json>>>,
+) -> Vec<PolicyObject> {
     rc.units
         .iter()
         .flat_map(|u| &u.resources)
@@ -524,11 +688,35 @@ fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
                     | ("constraints.gatekeeper.sh", _)
             )
         })
-        .map(|r| PolicyObject {
-            group: r.group.clone(),
-            kind: r.kind.clone(),
-            json: r.node.to_json(),
-            span: name_span(r),
+        .map(|r| {
+            let digest = crate::accept::digest(&r.node);
+            let cached = json
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&digest)
+                .cloned();
+            let j = cached.unwrap_or_else(|| {
+                let mut j = r.node.to_json();
+                // The one label that differs on every cluster by construction.
+                if let Some(l) = j
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Json::as_object_mut)
+                {
+                    l.shift_remove("fleetc.dev/cluster");
+                }
+                let j = Arc::new(j);
+                json.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(digest, j.clone());
+                j
+            });
+            PolicyObject {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                json: j,
+                digest,
+                span: name_span(r),
+            }
         })
         .collect()
 }
@@ -538,6 +726,7 @@ fn policy_objects(rc: &RenderedCluster) -> Vec<PolicyObject> {
 fn policies<'a>(
     objects: &'a [PolicyObject],
     template: &dyn Fn(&Json) -> rego::Compiled,
+    rules: &dyn Fn(&PolicyObject) -> Rules,
 ) -> Vec<Policy<'a>> {
     let mut out = Vec::new();
     for o in objects {
@@ -575,6 +764,8 @@ fn policies<'a>(
             }
             ("kyverno.io", "ClusterPolicy" | "Policy") => out.push(Policy::Kyverno {
                 policy: &o.json,
+                rules: rules(o),
+                digest: o.digest,
                 span: o.span.clone(),
             }),
             ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy::Cel(
@@ -627,9 +818,13 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
     }
     let mut objects = Vec::new();
     for r in rc.units.iter().flat_map(|u| &u.resources) {
-        let json = Arc::new(r.node.to_json());
+        let labels = r
+            .node
+            .get_path(&["metadata", "labels"])
+            .map(crate::yaml::Node::to_json)
+            .unwrap_or(Json::Null);
         if r.group.is_empty() && r.kind == "Namespace" {
-            let mut ns = json.as_ref().clone();
+            let mut ns = r.node.to_json();
             ns["metadata"]["labels"]["kubernetes.io/metadata.name"] = Json::String(r.name.clone());
             namespaces.insert(r.name.clone(), ns);
         }
@@ -652,8 +847,13 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
             group: r.group.clone(),
             version,
             plural,
-            labels: json["metadata"]["labels"].clone(),
-            json,
+            json: std::sync::OnceLock::new(),
+            cel: std::sync::OnceLock::new(),
+            request: std::sync::OnceLock::new(),
+            review: std::sync::OnceLock::new(),
+            scope: std::sync::OnceLock::new(),
+            kyverno: std::sync::OnceLock::new(),
+            labels,
         });
     }
     Cluster {
@@ -727,6 +927,7 @@ fn diagnostic(f: &Finding, s: &Subject, policy_span: &Span, cluster: &str) -> Op
         .unwrap_or_else(|| s.resource.node.span.clone());
     Some(
         d.at(&span)
+            .policy(f.policy.clone(), f.rule.clone())
             .related(policy_span, rule_label(f))
             .on_cluster(cluster)
             .object(s.resource.object_ref()),

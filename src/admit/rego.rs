@@ -147,7 +147,7 @@ pub fn inventory(cluster: &Cluster) -> Json {
                 .entry(String::new())
                 .or_insert_with(|| Json::Object(Default::default())),
         };
-        slot[&o.api_version][&o.kind][&o.name] = o.json.as_ref().clone();
+        slot[&o.api_version][&o.kind][&o.name] = o.json().as_ref().clone();
     }
     let cluster_scoped = cluster_scoped
         .remove("")
@@ -158,7 +158,7 @@ pub fn inventory(cluster: &Cluster) -> Json {
 /// Does a constraint's `spec.match` select the object?
 pub fn matches(constraint: &Json, s: &Subject, cluster: &Cluster) -> bool {
     let m = &constraint["spec"]["match"];
-    let req = s.request();
+    let req = s.req();
     if req.group == "admissionregistration.k8s.io" && req.kind.ends_with("WebhookConfiguration") {
         return false;
     }
@@ -269,17 +269,17 @@ pub fn actions(constraint: &Json) -> Vec<String> {
 /// Gatekeeper's `input`: the review of a CREATE of the object, and the
 /// constraint's parameters (`{}` when it has none).
 fn input(constraint: &Json, s: &Subject, cluster: &Cluster) -> regorus::Value {
-    let mut review = s.request_json();
-    review["object"] = s.json.as_ref().clone();
-    review["oldObject"] = Json::Null;
-    if let Some(ns) = s.namespace_object(cluster) {
-        review["namespaceObject"] = ns;
-    }
     let parameters = match &constraint["spec"]["parameters"] {
         Json::Null => Json::Object(Default::default()),
         p => p.clone(),
     };
-    regorus::Value::from(serde_json::json!({"review": review, "parameters": parameters}))
+    let mut m = std::collections::BTreeMap::new();
+    m.insert(regorus::Value::from("review"), s.review(cluster).clone());
+    m.insert(
+        regorus::Value::from("parameters"),
+        regorus::Value::from(parameters),
+    );
+    regorus::Value::from(m)
 }
 
 /// Run a program on one input.

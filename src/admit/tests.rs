@@ -33,7 +33,7 @@ fn review_with(yaml: &str, budget: u64) -> (Vec<Reported>, Diags) {
             sops: Vec::new(),
         }],
     };
-    let a = Admission::new(Format::Plain, budget, "2026-12-04");
+    let a = Admission::new(Format::Plain, budget, "2026-12-04").keeping_results(true);
     let mut d = Diags::default();
     a.cluster(&Repo::default(), &rc, &mut d);
     (a.results(), d)

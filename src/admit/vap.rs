@@ -67,18 +67,14 @@ pub fn evaluate(
     let actions = b.actions();
     let run = Run {
         b,
+        scope: subject.scope(cluster),
         compile,
         budget,
         deny: actions.iter().any(|a| a == "Deny"),
         actions: actions.join(","),
     };
     let mut base = Inputs::default();
-    base.set("object", subject.json.clone());
-    base.set("oldObject", Arc::new(Json::Null));
-    base.set("request", Arc::new(subject.request_json()));
-    if let Some(ns) = subject.namespace_object(cluster) {
-        base.set("namespaceObject", Arc::new(ns));
-    }
+    subject.share(&mut base, cluster);
     // The params: none, one, or one evaluation per selected param object.
     let params: Vec<Option<Json>> = match params(b, subject, cluster) {
         Ok(p) => p,
@@ -98,8 +94,8 @@ pub fn evaluate(
 
 /// Whether the policy's `matchConstraints` and the binding's
 /// `matchResources` select the object.
-fn selected(b: &Bound, subject: &Subject, cluster: &Cluster) -> bool {
-    let req = subject.request();
+pub(super) fn selected(b: &Bound, subject: &Subject, cluster: &Cluster) -> bool {
+    let req = subject.req();
     // The API server never runs admission policies on its own admission
     // configuration (webhook configurations, policies and bindings), so
     // that a broken policy cannot lock itself in.
@@ -123,6 +119,8 @@ fn selected(b: &Bound, subject: &Subject, cluster: &Cluster) -> bool {
 /// One bound policy's evaluation settings.
 struct Run<'a> {
     b: &'a Bound<'a>,
+    /// The object's shared CEL scope.
+    scope: &'a cel::Scope,
     compile: Compile<'a>,
     budget: u64,
     deny: bool,
@@ -160,7 +158,27 @@ impl Run<'_> {
     }
 
     fn run(&self, source: &str, inputs: &Inputs) -> Result<Json, CelError> {
-        run(self.compile, source, inputs, self.budget)
+        let p = (self.compile)(source)?;
+        cel::eval_in(&p, Some(self.scope), inputs, self.budget).map(|v| cel::to_json(&v))
+    }
+
+    /// A failed validation's message: `messageExpression` when it gives a
+    /// non-empty string, else `message`, else the API server's default.
+    fn message(&self, v: &Json, inputs: &Inputs) -> String {
+        if let Some(src) = v["messageExpression"].as_str() {
+            if let Ok(Json::String(s)) = self.run(src, inputs) {
+                if !s.trim().is_empty() {
+                    return s;
+                }
+            }
+        }
+        if let Some(m) = v["message"].as_str() {
+            return m.to_string();
+        }
+        format!(
+            "failed expression: {}",
+            v["expression"].as_str().unwrap_or_default()
+        )
     }
 
     /// `matchConditions`: Ok(true) when all hold.
@@ -237,7 +255,7 @@ impl Run<'_> {
             out.push(match self.run(expression, inputs) {
                 Ok(Json::Bool(true)) => self.finding(rule, Outcome::Pass, String::new()),
                 Ok(Json::Bool(false)) => {
-                    let message = message(self.compile, v, inputs, self.budget);
+                    let message = self.message(v, inputs);
                     self.finding(rule, Outcome::Fail, message)
                 }
                 Ok(other) => {
@@ -248,31 +266,6 @@ impl Run<'_> {
             });
         }
     }
-}
-
-/// Run an expression to JSON.
-fn run(compile: Compile, source: &str, inputs: &Inputs, budget: u64) -> Result<Json, CelError> {
-    let p = compile(source)?;
-    cel::eval(&p, inputs, budget).map(|v| cel::to_json(&v))
-}
-
-/// A failed validation's message: `messageExpression` when it gives a
-/// non-empty string, else `message`, else the API server's default.
-fn message(compile: Compile, v: &Json, inputs: &Inputs, budget: u64) -> String {
-    if let Some(src) = v["messageExpression"].as_str() {
-        if let Ok(Json::String(s)) = run(compile, src, inputs, budget) {
-            if !s.trim().is_empty() {
-                return s;
-            }
-        }
-    }
-    if let Some(m) = v["message"].as_str() {
-        return m.to_string();
-    }
-    format!(
-        "failed expression: {}",
-        v["expression"].as_str().unwrap_or_default()
-    )
 }
 
 /// The params of a bound VAP for one object: `[None]` without `paramKind`;
@@ -305,7 +298,7 @@ fn params(
         .filter(|o| o.namespace.is_none() || o.namespace == namespace)
         .filter(|o| name.is_none_or(|n| o.name == n))
         .filter(|o| name.is_some() || super::select::selects(r.get("selector"), o.labels()))
-        .map(|o| o.json.as_ref().clone())
+        .map(|o| o.json().as_ref().clone())
         .collect();
     if !found.is_empty() {
         return Ok(found.into_iter().map(Some).collect());

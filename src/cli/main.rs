@@ -111,6 +111,7 @@ impl Ctx {
             template_limits: self.budgets.template.clone(),
             max_cluster_units: self.budgets.cluster_units,
             admission_cost: self.budgets.admission_cost,
+            admission_results: false,
             ..Options::new(self.today.clone())
         }
     }

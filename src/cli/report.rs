@@ -16,13 +16,15 @@ pub enum ReportFormat {
     Markdown,
     Json,
     Html,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReports and ClusterPolicyReports.
+    PolicyReport,
 }
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     fleet: input::Fleet,
-    /// text (a terminal), markdown (a review or PR comment), json (fleet-schema/report.schema.json) or html (one self-contained page).
+    /// text (a terminal), markdown (a review or PR comment), json (fleet-schema/report.schema.json), html (one self-contained page) or policy-report (the admission results as wgpolicyk8s.io/v1alpha2 PolicyReports, one YAML stream).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
 }
@@ -30,6 +32,7 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     let opts = Options {
         tree: false,
+        admission_results: true,
         ..ctx.options()
     };
     let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
@@ -41,12 +44,16 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         opts.source_rev.as_deref(),
         &diags,
         &s.upgrade_blockers,
+        &s.admission,
     );
     let out = match a.format {
         ReportFormat::Text => fleetc::report::text::text(&r),
         ReportFormat::Markdown => fleetc::report::text::markdown(&r),
         ReportFormat::Json => r.to_json(),
         ReportFormat::Html => fleetc::report::html::html(&r),
+        ReportFormat::PolicyReport => {
+            fleetc::report::policy_report::yaml(&s.repo.cluster_names(), &s.admission)
+        }
     };
     std::mem::forget(s);
     crate::ui::stdout(&out)?;

@@ -7,7 +7,7 @@ use crate::exit::{Exit, Failure};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement, Inventory, FleetReport or Diagnostics.
+    /// Fleet, Cluster, ClusterGroup, Component, Policy, Placement, Inventory, FleetReport, Diagnostics or PolicyReport.
     kind: Option<String>,
 }
 

@@ -114,6 +114,10 @@ fn json_one(d: &Diagnostic) -> Value {
     if let Some(o) = &d.object {
         m.insert("object".into(), object_json(o));
     }
+    if let Some((policy, rule)) = &d.policy {
+        m.insert("policy".into(), json!(policy));
+        m.insert("rule".into(), json!(rule));
+    }
     Value::Object(m)
 }
 

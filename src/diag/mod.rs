@@ -121,6 +121,8 @@ pub struct Diagnostic {
     /// The Kubernetes versions (minors, `1.30`) of the clusters it happens on,
     /// when the problem depends on them.
     pub kubernetes: Vec<String>,
+    /// The admission policy and rule that found the problem.
+    pub policy: Option<(String, String)>,
 }
 
 /// A Kubernetes object, as a diagnostic names it.
@@ -147,6 +149,7 @@ impl Diagnostic {
             object: None,
             field: None,
             kubernetes: Vec::new(),
+            policy: None,
         }
     }
 
@@ -190,6 +193,12 @@ impl Diagnostic {
     }
 
     /// Record the field of the object the problem is about.
+    /// Record the admission policy and rule that found the problem.
+    pub fn policy(mut self, policy: impl Into<String>, rule: impl Into<String>) -> Self {
+        self.policy = Some((policy.into(), rule.into()));
+        self
+    }
+
     pub fn field(mut self, path: impl Into<String>) -> Self {
         self.field = Some(path.into());
         self

@@ -50,6 +50,9 @@ pub struct Options {
     pub max_cluster_units: usize,
     /// The estimated cost one admission policy expression may have.
     pub admission_cost: u64,
+    /// Keep every admission result, passes included (`report`); validate
+    /// and render keep only the diagnostics.
+    pub admission_results: bool,
 }
 
 impl Options {
@@ -72,6 +75,7 @@ impl Options {
             inventory: true,
             max_cluster_units: Options::MAX_CLUSTER_UNITS,
             admission_cost: Options::ADMISSION_COST,
+            admission_results: false,
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct Streamed {
     pub resources: usize,
     /// What stops clusters from upgrading their Kubernetes by one or two minors.
     pub upgrade_blockers: Vec<crate::accept::Blocker>,
+    /// Every admission result, when [`Options::admission_results`] asks.
+    pub admission: Vec<crate::admit::Reported>,
 }
 
 /// Clusters rendered, serialised and handed to the sink before the next
@@ -53,7 +55,7 @@ pub fn render_to_in_batches(
     batch: usize,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
     let diags = std::mem::take(&mut p.diags);
-    let (clusters, resources, diags, upgrade_blockers) = {
+    let (clusters, resources, diags, upgrade_blockers, admission) = {
         let mut s = Streaming::new(fs, &p, opts, diags);
         let mut inventory = opts.inventory.then(|| {
             s.emitter.inventory(emit::Stamp {
@@ -78,7 +80,13 @@ pub fn render_to_in_batches(
                 sink.append("inventory.json", &i.tail())?;
             }
         }
-        (clusters, resources, diags, s.api.blockers())
+        (
+            clusters,
+            resources,
+            diags,
+            s.api.blockers(),
+            s.admit.results(),
+        )
     };
     Ok((
         Streamed {
@@ -89,6 +97,7 @@ pub fn render_to_in_batches(
             clusters,
             resources,
             upgrade_blockers,
+            admission,
         },
         diags,
     ))
@@ -154,7 +163,8 @@ impl<'a> Streaming<'a> {
             opts,
             renderer,
             api: crate::accept::Checker::new(p.format),
-            admit: crate::admit::Admission::new(p.format, opts.admission_cost, &opts.today),
+            admit: crate::admit::Admission::new(p.format, opts.admission_cost, &opts.today)
+                .keeping_results(opts.admission_results),
             emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,

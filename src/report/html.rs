@@ -136,6 +136,42 @@ const SCRIPT: &str = r#"
 /// `<th>`s of a sortable table: (key, label, numeric).
 /// Upgrade readiness: who can move to the next minor today, and what the
 /// next two minors stop serving, per cluster.
+fn admission(r: &Report, o: &mut String) {
+    use super::admission::cell;
+    o.push_str("<section id=\"admission\"><h2>Admission <small>(each cluster's own policies: denied, the cluster rejects; flagged, it admits and reports)</small></h2>");
+    if r.admission.is_empty() {
+        o.push_str(
+            "<p class=\"none\">No admission policy is rendered on any cluster.</p></section>\n",
+        );
+        return;
+    }
+    o.push_str("<div class=\"scroll\"><table class=\"sortable\" id=\"admission-table\">");
+    o.push_str(&head(&[
+        ("policy", "Policy", false),
+        ("engine", "Engine", false),
+        ("checked", "Checked", true),
+        ("denied", "Denied", false),
+        ("flagged", "Flagged", false),
+        ("errors", "Errors", false),
+        ("skipped", "Skipped", true),
+    ]));
+    o.push_str("<tbody>");
+    for a in &r.admission {
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td>{}<td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            esc(&a.policy),
+            esc(&a.source),
+            num(a.results as i64),
+            esc(&cell(a.denied, &a.denied_clusters)),
+            esc(&cell(a.flagged, &a.flagged_clusters)),
+            esc(&cell(a.errors, &a.error_clusters)),
+            num(a.skipped as i64),
+        );
+    }
+    o.push_str("</tbody></table></div></section>\n");
+}
+
 fn upgrades(r: &Report, o: &mut String) {
     let u = &r.upgrade_readiness;
     o.push_str("<section id=\"upgrades\"><h2>Upgrade readiness <small>(next two Kubernetes minors)</small></h2>");
@@ -346,7 +382,7 @@ pub fn html(r: &Report) -> String {
     ));
     o.push_str("</ul>\n<nav><a href=\"#inventory\">Inventory</a><a href=\"#kubernetes\">Kubernetes versions</a>\
         <a href=\"#versions\">Component versions</a><a href=\"#policies\">Policy posture</a>\
-        <a href=\"#exemptions\">Exemptions</a><a href=\"#upgrades\">Upgrade readiness</a><a href=\"#findings\">Findings</a></nav></header>\n");
+        <a href=\"#exemptions\">Exemptions</a><a href=\"#admission\">Admission</a><a href=\"#upgrades\">Upgrade readiness</a><a href=\"#findings\">Findings</a></nav></header>\n");
 
     // Inventory.
     o.push_str("<section id=\"inventory\"><h2>Inventory</h2><div class=\"scroll\"><table class=\"sortable\" id=\"inventory-table\">");
@@ -579,6 +615,7 @@ pub fn html(r: &Report) -> String {
     }
     o.push_str("</section>\n");
 
+    admission(r, &mut o);
     upgrades(r, &mut o);
 
     // Findings.

@@ -10,7 +10,9 @@
 //! (`fleet-schema/report.schema.json`); [`text`] and [`html`] present it.
 //! The report is informative: an expired exemption is listed, not fatal.
 
+pub mod admission;
 pub mod html;
+pub mod policy_report;
 pub mod text;
 pub mod upgrade;
 
@@ -45,6 +47,8 @@ pub struct Report {
     pub exemptions: Vec<ExemptionRow>,
     /// What each cluster must change before its next Kubernetes upgrades.
     pub upgrade_readiness: upgrade::UpgradeReadiness,
+    /// What each cluster's own admission policies say of what it receives.
+    pub admission: Vec<admission::AdmissionRow>,
     pub findings: Vec<Finding>,
 }
 
@@ -228,6 +232,7 @@ pub fn build(
     source_revision: Option<&str>,
     diags: &Diags,
     blockers: &[crate::accept::Blocker],
+    admission_results: &[crate::admit::Reported],
 ) -> Report {
     let owner_of = |c: &str| repo.cluster(c).map(|c| c.owner.clone()).unwrap_or_default();
 
@@ -507,6 +512,7 @@ pub fn build(
         policies,
         exemptions,
         upgrade_readiness: upgrade::build(repo, blockers),
+        admission: admission::build(admission_results),
         findings,
     }
 }

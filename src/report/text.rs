@@ -284,6 +284,8 @@ pub fn text(r: &Report) -> String {
         ));
     }
 
+    admission_text(r, &mut o);
+
     let _ = writeln!(o, "\nUpgrade readiness (next two Kubernetes minors)");
     let u = &r.upgrade_readiness;
     if u.versions.is_empty() {
@@ -583,6 +585,8 @@ pub fn markdown(r: &Report) -> String {
         ));
     }
 
+    admission_markdown(r, &mut o);
+
     let _ = writeln!(o, "\n## Upgrade readiness\n");
     let u = &r.upgrade_readiness;
     if u.versions.is_empty() {
@@ -645,4 +649,58 @@ pub fn markdown(r: &Report) -> String {
         o.push('\n');
     }
     o
+}
+
+const ADMISSION_HEADERS: [&str; 7] = [
+    "POLICY", "ENGINE", "CHECKED", "DENIED", "FLAGGED", "ERRORS", "SKIPPED",
+];
+
+fn admission_rows(r: &Report, code: fn(&str) -> String) -> Vec<Vec<String>> {
+    use super::admission::cell;
+    r.admission
+        .iter()
+        .map(|a| {
+            vec![
+                code(&a.policy),
+                a.source.clone(),
+                a.results.to_string(),
+                cell(a.denied, &a.denied_clusters),
+                cell(a.flagged, &a.flagged_clusters),
+                cell(a.errors, &a.error_clusters),
+                a.skipped.to_string(),
+            ]
+        })
+        .collect()
+}
+
+fn admission_text(r: &Report, o: &mut String) {
+    let _ = writeln!(
+        o,
+        "\nAdmission (each cluster's own policies; denied: the cluster rejects, flagged: audited)"
+    );
+    if r.admission.is_empty() {
+        let _ = writeln!(o, "  no admission policy is rendered on any cluster");
+        return;
+    }
+    o.push_str(&table(
+        "  ",
+        &ADMISSION_HEADERS,
+        &admission_rows(r, |s| s.to_string()),
+    ));
+}
+
+fn admission_markdown(r: &Report, o: &mut String) {
+    let _ = writeln!(o, "\n## Admission\n");
+    if r.admission.is_empty() {
+        let _ = writeln!(o, "No admission policy is rendered on any cluster.");
+        return;
+    }
+    let _ = writeln!(o, "Each cluster's own policies on what it receives: *denied* the cluster rejects (enforce), *flagged* it admits and reports (audit).\n");
+    let headers = [
+        "Policy", "Engine", "Checked", "Denied", "Flagged", "Errors", "Skipped",
+    ];
+    o.push_str(&md_table(
+        &headers,
+        &admission_rows(r, |s| format!("`{s}`")),
+    ));
 }

@@ -328,3 +328,82 @@ fn the_html_page_runs_in_headless_chromium() {
         bytes.len()
     );
 }
+
+/// `--format policy-report`: every document passes the wgpolicyk8s.io
+/// v1alpha2 schema, in fleetc's own check and in check-jsonschema; the
+/// example's one admission finding is there with its policy, rule and mode;
+/// and a document the API would refuse fails both checks.
+#[test]
+fn policy_reports_conform_and_carry_the_findings() {
+    let (c, out, err) = report(
+        &[
+            "--today",
+            TODAY,
+            "--format",
+            "policy-report",
+            "examples/fleet-repo",
+        ],
+        &root(),
+    );
+    assert_eq!(c, 0, "{err}");
+    let docs = fleetc::yaml::parse_documents(
+        &fleetc::diag::Source::new("policy-report", out.as_str()),
+        &Default::default(),
+    )
+    .expect("a YAML stream");
+    let n = std::fs::read_dir(example().join("clusters"))
+        .expect("clusters/")
+        .count();
+    let json: Vec<serde_json::Value> = docs.iter().map(|d| d.to_json()).collect();
+    assert_eq!(
+        json.iter()
+            .filter(|d| d["kind"] == "ClusterPolicyReport")
+            .count(),
+        n
+    );
+    for d in &json {
+        let errs = fleetc::schema::check_json("PolicyReport", d);
+        assert!(errs.is_empty(), "{}: {errs:?}", d["metadata"]["name"]);
+    }
+    let finding = json
+        .iter()
+        .filter(|d| d["metadata"]["namespace"] == "payments")
+        .flat_map(|d| d["results"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["policy"] == "app-memory-limits" && r["result"] == "fail")
+        .expect("the app-memory-limits finding");
+    assert_eq!(finding["rule"], "0");
+    assert_eq!(finding["source"], "ValidatingAdmissionPolicy");
+    assert_eq!(finding["properties"]["fleetc.dev/mode"], "audit");
+    assert_eq!(finding["properties"]["binding"], "app-memory-limits");
+    assert_eq!(finding["resources"][0]["name"], "payments-api");
+
+    // The independent check: check-jsonschema on every document, and on
+    // one it must refuse.
+    let bin = tool("CHECK_JSONSCHEMA", "check-jsonschema");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let schema = tmp.path().join("schema.json");
+    let o = fleetc(&["schema", "PolicyReport"], &root());
+    std::fs::write(&schema, &o.stdout).expect("write schema");
+    let mut files = Vec::new();
+    for (i, d) in json.iter().enumerate() {
+        let f = tmp.path().join(format!("r{i:03}.json"));
+        std::fs::write(&f, d.to_string()).expect("write");
+        files.push(f);
+    }
+    let check = |files: &[std::path::PathBuf]| {
+        Command::new(&bin)
+            .arg("--schemafile")
+            .arg(&schema)
+            .args(files)
+            .output()
+            .expect("run check-jsonschema")
+    };
+    let o = check(&files);
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    let mut bad = json[1].clone();
+    bad["results"][0]["result"] = "denied".into();
+    let f = tmp.path().join("bad.json");
+    std::fs::write(&f, bad.to_string()).expect("write");
+    assert!(!check(&[f]).status.success());
+    assert!(!fleetc::schema::check_json("PolicyReport", &bad).is_empty());
+}

@@ -20,6 +20,7 @@ mod house;
 mod k8s_schemas;
 mod profile;
 mod synth;
+mod synth_policies;
 mod tools;
 
 use std::collections::BTreeMap;

@@ -232,7 +232,7 @@ fn filter_matches(f: &Json, s: &Subject, cluster: &Cluster) -> Result<bool, &'st
         return Err("it matches on who makes the request (subjects, roles), which is only known when someone applies");
     }
     let r = &f["resources"];
-    let req = s.request();
+    let req = s.req();
     let strs = |k: &str| -> Option<Vec<&str>> {
         r[k].as_array()
             .map(|a| a.iter().filter_map(Json::as_str).collect())
@@ -268,7 +268,7 @@ fn filter_matches(f: &Json, s: &Subject, cluster: &Cluster) -> Result<bool, &'st
         }
     }
     if let Some(ann) = r["annotations"].as_object() {
-        let have = &s.json["metadata"]["annotations"];
+        let have = &s.json()["metadata"]["annotations"];
         let ok = ann.iter().all(|(k, v)| {
             have[k]
                 .as_str()
@@ -335,9 +335,24 @@ fn reads_requester(rule: &Json) -> bool {
     .any(|k| text.contains(k))
 }
 
+/// Whether any rule of the policy may apply to the object (its `match`
+/// alone; a rule that asks who applies counts, as it reports a skip).
+pub fn may_apply(policy: &Json, rules: &[(String, Json)], s: &Subject, cluster: &Cluster) -> bool {
+    if policy["kind"].as_str() == Some("Policy")
+        && s.namespace.as_deref() != policy["metadata"]["namespace"].as_str()
+    {
+        return false;
+    }
+    rules
+        .iter()
+        .any(|(_, r)| block_matches(&r["match"], s, cluster).unwrap_or(true))
+}
+
 /// A policy (ClusterPolicy or Policy) and what it runs with.
 pub struct Kyverno<'a> {
     pub policy: &'a Json,
+    /// Its rules, auto-generated ones included ([`rules`]).
+    pub rules: &'a [(String, Json)],
     /// The PolicyExceptions rendered on the cluster.
     pub exceptions: &'a [&'a Json],
     /// "Today" (YYYY-MM-DD), for exceptions' expiry.
@@ -401,8 +416,10 @@ impl Kyverno<'_> {
             return None;
         }
         let mut out = Vec::new();
-        for (name, rule) in rules(self.policy) {
-            if let Some(f) = self.rule(&name, &rule, s, cluster) {
+        // The variables every rule sees, built once per object.
+        let base = s.kyverno_context();
+        for (name, rule) in self.rules {
+            if let Some(f) = self.rule(name, rule, s, cluster, base) {
                 out.push(f);
             }
         }
@@ -423,7 +440,14 @@ impl Kyverno<'_> {
     }
 
     /// One rule: None when it does not apply to the object.
-    fn rule(&self, name: &str, rule: &Json, s: &Subject, cluster: &Cluster) -> Option<Finding> {
+    fn rule(
+        &self,
+        name: &str,
+        rule: &Json,
+        s: &Subject,
+        cluster: &Cluster,
+        base: &Json,
+    ) -> Option<Finding> {
         let action = self.action(rule, s, cluster);
         let skip = |why: String| Some(self.finding(name, Outcome::Skip, why, &action));
         match block_matches(&rule["match"], s, cluster) {
@@ -450,19 +474,24 @@ impl Kyverno<'_> {
         if let Some(e) = self.exception(name, s, cluster) {
             return skip(format!("PolicyException {e} exempts it"));
         }
-        let mut data = context(s);
-        if let Err(why) = self.load_context(rule, &mut data, cluster) {
-            return Some(self.outcome_error(name, why, &action));
-        }
-        match rule
-            .get("preconditions")
-            .map(|p| jmes::conditions(p, &data))
-        {
+        // A rule with `context` entries adds to the variables: its own copy.
+        let own;
+        let data = if rule.get("context").is_some() {
+            let mut d = base.clone();
+            if let Err(why) = self.load_context(rule, &mut d, cluster) {
+                return Some(self.outcome_error(name, why, &action));
+            }
+            own = d;
+            &own
+        } else {
+            base
+        };
+        match rule.get("preconditions").map(|p| jmes::conditions(p, data)) {
             None | Some(Ok(true)) => {}
             Some(Ok(false)) => return None,
             Some(Err(e)) => return Some(self.outcome_error(name, e, &action)),
         }
-        let (outcome, message) = self.validate(name, &rule["validate"], s, cluster, &data);
+        let (outcome, message) = self.validate(name, &rule["validate"], s, cluster, data);
         Some(self.finding(name, outcome, message, &action))
     }
 
@@ -510,7 +539,7 @@ impl Kyverno<'_> {
                             && Some(o.name.as_str()) == n
                             && o.namespace.as_deref() == ns
                     })
-                    .map(|o| o.json.as_ref().clone())
+                    .map(|o| o.json().as_ref().clone())
                     .ok_or_else(|| {
                         format!(
                             "context {name}: no ConfigMap {}/{} on the cluster",
@@ -553,7 +582,7 @@ impl Kyverno<'_> {
                 }
             }
             if let Some(c) = e["spec"].get("conditions") {
-                if !jmes::conditions(c, &context(s)).unwrap_or(false) {
+                if !jmes::conditions(c, s.kyverno_context()).unwrap_or(false) {
                     continue;
                 }
             }
@@ -592,7 +621,7 @@ impl Kyverno<'_> {
             (Outcome::Fail, text)
         };
         let failed = |detail: String| failed_in(detail, data);
-        let object = s.json.as_ref();
+        let object = s.json().as_ref();
         if let Some(p) = v.get("pattern") {
             return match pattern_result(object, std::slice::from_ref(p), data) {
                 Ok(None) => (Outcome::Pass, String::new()),
@@ -649,15 +678,11 @@ impl Kyverno<'_> {
     /// `validate.cel`: `expressions` (with `variables`) as in a VAP.
     fn cel(&self, c: &Json, s: &Subject, cluster: &Cluster) -> (Outcome, String) {
         let mut inputs = Inputs::default();
-        inputs.set("object", s.json.clone());
-        inputs.set("oldObject", Arc::new(Json::Null));
-        inputs.set("request", Arc::new(s.request_json()));
-        if let Some(ns) = s.namespace_object(cluster) {
-            inputs.set("namespaceObject", Arc::new(ns));
-        }
+        s.share(&mut inputs, cluster);
+        let scope = s.scope(cluster);
         let run = |src: &str, inputs: &Inputs| -> Result<Json, CelError> {
             let p = (self.compile)(src)?;
-            cel::eval(&p, inputs, self.budget).map(|v| cel::to_json(&v))
+            cel::eval_in(&p, Some(scope), inputs, self.budget).map(|v| cel::to_json(&v))
         };
         let error = |e: CelError| match e {
             CelError::Offline(w) => (Outcome::Skip, w.to_string()),
@@ -785,12 +810,12 @@ fn foreach(entries: &[Json], data: &Json, depth: usize) -> Result<Option<(String
 
 /// The variables a rule sees: `request` (a CREATE of the object) and
 /// `images` (each container's image, split as Kyverno splits it).
-fn context(s: &Subject) -> Json {
-    let req = s.request();
+pub(super) fn context(s: &Subject) -> Json {
+    let req = s.req();
     serde_json::json!({
         "request": {
             "operation": "CREATE",
-            "object": s.json.as_ref(),
+            "object": s.json().as_ref(),
             "oldObject": null,
             "name": s.name,
             "namespace": s.namespace.clone().unwrap_or_default(),
@@ -803,7 +828,7 @@ fn context(s: &Subject) -> Json {
 
 fn images(s: &Subject) -> Json {
     let mut out = serde_json::Map::new();
-    let Some((spec, _)) = pss::pod_spec(&s.kind, s.json.as_ref()) else {
+    let Some((spec, _)) = pss::pod_spec(&s.kind, s.json().as_ref()) else {
         return Json::Null;
     };
     for (key, field) in [

@@ -400,6 +400,15 @@ pub fn duration(s: &str) -> Option<f64> {
 
 /// `*` matches any run of characters, `?` exactly one.
 pub fn wildcard(pattern: &str, s: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == s;
+    }
+    if let Some(prefix) = pattern
+        .strip_suffix('*')
+        .filter(|p| !p.contains(['*', '?']))
+    {
+        return s.starts_with(prefix);
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = s.chars().collect();
     // Iterative matching with one backtrack point (linear-time in practice).
