@@ -69,8 +69,8 @@ fn root() -> &'static Context<'static, 'static> {
         let _ = cel::extensions::math(&mut env);
         let mut ctx = Context::with_env(Arc::new(env));
         for (name, f) in [
-            ("quantity", quantity as KubeFn),
-            ("isQuantity", is_quantity),
+            ("quantity", make::<Quantity> as KubeFn),
+            ("isQuantity", is::<Quantity>),
             ("isLessThan", is_less_than),
             ("isGreaterThan", is_greater_than),
             ("compareTo", compare_to),
@@ -88,8 +88,8 @@ fn root() -> &'static Context<'static, 'static> {
             ("sets.contains", sets_contains),
             ("sets.equivalent", sets_equivalent),
             ("sets.intersects", sets_intersects),
-            ("url", url),
-            ("isURL", is_url),
+            ("url", make::<Url>),
+            ("isURL", is::<Url>),
             ("getScheme", url_part),
             ("getHost", url_part),
             ("getHostname", url_part),
@@ -97,14 +97,14 @@ fn root() -> &'static Context<'static, 'static> {
             ("getEscapedPath", url_part),
             ("getQuery", url_query),
             ("ip", ip),
-            ("isIP", is_ip),
-            ("cidr", cidr),
-            ("isCIDR", is_cidr),
+            ("isIP", is::<Ip>),
+            ("cidr", make::<Cidr>),
+            ("isCIDR", is::<Cidr>),
             ("containsIP", contains_ip),
             ("family", family),
             ("isLoopback", is_loopback),
-            ("semver", semver),
-            ("isSemver", is_semver),
+            ("semver", make::<Semver>),
+            ("isSemver", is::<Semver>),
             ("major", semver_part),
             ("minor", semver_part),
             ("patch", semver_part),
@@ -714,25 +714,71 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
     Some(n * mult)
 }
 
-fn quantity(
+/// A Kubernetes CEL type made from a string: `quantity('1Gi')` makes one,
+/// `isQuantity('1Gi')` asks whether the string is one.
+trait Parsed: cel::objects::Opaque + Eq + Sized {
+    /// What the error calls a string that is not one.
+    const WHAT: &'static str;
+    fn parse(s: &str) -> Option<Self>;
+}
+
+impl Parsed for Quantity {
+    const WHAT: &'static str = "invalid quantity";
+    fn parse(s: &str) -> Option<Self> {
+        parse_quantity(s).map(|value| Quantity {
+            value,
+            text: s.to_string(),
+        })
+    }
+}
+
+impl Parsed for Url {
+    const WHAT: &'static str = "URL parse error: not an absolute URL:";
+    fn parse(s: &str) -> Option<Self> {
+        parse_url(s)
+    }
+}
+
+impl Parsed for Ip {
+    const WHAT: &'static str = "IP address parse error:";
+    fn parse(s: &str) -> Option<Self> {
+        parse_ip(s).map(Ip)
+    }
+}
+
+impl Parsed for Cidr {
+    const WHAT: &'static str = "network address parse error:";
+    fn parse(s: &str) -> Option<Self> {
+        parse_cidr(s)
+    }
+}
+
+impl Parsed for Semver {
+    const WHAT: &'static str = "invalid semantic version";
+    fn parse(s: &str) -> Option<Self> {
+        parse_semver(s)
+    }
+}
+
+/// `quantity(s)`, `url(s)`, `cidr(s)`, `semver(s)`.
+fn make<T: Parsed>(
     ftx: &FunctionContext,
     This(v): This<Value>,
     _: Arguments,
 ) -> Result<Value, ExecutionError> {
     let s = string_of(&v, ftx)?;
-    let q = parse_quantity(s).ok_or_else(|| ftx.error(format!("invalid quantity {s:?}")))?;
-    Ok(Value::Opaque(Arc::new(Quantity {
-        value: q,
-        text: s.to_string(),
-    })))
+    T::parse(s)
+        .map(|x| Value::Opaque(Arc::new(x)))
+        .ok_or_else(|| ftx.error(format!("{} {s:?}", T::WHAT)))
 }
 
-fn is_quantity(
+/// `isQuantity(s)`, `isURL(s)`, `isIP(s)`, `isCIDR(s)`, `isSemver(s)`.
+fn is<T: Parsed>(
     ftx: &FunctionContext,
     This(v): This<Value>,
     _: Arguments,
 ) -> Result<Value, ExecutionError> {
-    Ok(Value::Bool(parse_quantity(string_of(&v, ftx)?).is_some()))
+    Ok(Value::Bool(T::parse(string_of(&v, ftx)?).is_some()))
 }
 
 fn quantity_of(v: &Value) -> Option<f64> {
@@ -1034,21 +1080,6 @@ fn parse_url(s: &str) -> Option<Url> {
     })
 }
 
-fn url(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value, ExecutionError> {
-    let s = string_of(&v, ftx)?;
-    let u = parse_url(s)
-        .ok_or_else(|| ftx.error(format!("URL parse error: {s:?} is not an absolute URL")))?;
-    Ok(Value::Opaque(Arc::new(u)))
-}
-
-fn is_url(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    Ok(Value::Bool(parse_url(string_of(&v, ftx)?).is_some()))
-}
-
 fn url_of<'a>(v: &'a Value, ftx: &FunctionContext) -> Result<&'a Url, ExecutionError> {
     match v {
         Value::Opaque(o) => o
@@ -1150,33 +1181,6 @@ fn ip(ftx: &FunctionContext, This(v): This<Value>, _: Arguments) -> Result<Value
     }
 }
 
-fn is_ip(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    Ok(Value::Bool(parse_ip(string_of(&v, ftx)?).is_some()))
-}
-
-fn cidr(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    let s = string_of(&v, ftx)?;
-    parse_cidr(s)
-        .map(|c| Value::Opaque(Arc::new(c)))
-        .ok_or_else(|| ftx.error(format!("network address parse error: {s:?}")))
-}
-
-fn is_cidr(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    Ok(Value::Bool(parse_cidr(string_of(&v, ftx)?).is_some()))
-}
-
 fn in_prefix(net: &Cidr, ip: std::net::IpAddr) -> bool {
     use std::net::IpAddr;
     match (net.0, ip) {
@@ -1275,25 +1279,6 @@ fn semver_of(v: &Value) -> Option<Semver> {
         Value::Opaque(o) => o.downcast_ref::<Semver>().cloned(),
         _ => None,
     }
-}
-
-fn semver(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    let s = string_of(&v, ftx)?;
-    parse_semver(s)
-        .map(|x| Value::Opaque(Arc::new(x)))
-        .ok_or_else(|| ftx.error(format!("invalid semantic version {s:?}")))
-}
-
-fn is_semver(
-    ftx: &FunctionContext,
-    This(v): This<Value>,
-    _: Arguments,
-) -> Result<Value, ExecutionError> {
-    Ok(Value::Bool(parse_semver(string_of(&v, ftx)?).is_some()))
 }
 
 fn semver_part(
