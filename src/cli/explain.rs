@@ -1,11 +1,14 @@
 //! `fleetc explain`: one cluster's groups and why, every placement and
 //! policy, and where each value came from. Works from the planned fleet,
-//! so a template broken elsewhere does not stop it.
+//! so a template broken elsewhere does not stop it. With `--component`,
+//! that cluster is also rendered to list what its admission policies say
+//! of the component's objects.
 
 use std::path::PathBuf;
 
 use fleetc::diag::{Code, Diagnostic};
-use fleetc::driver;
+use fleetc::driver::{self, Options};
+use fleetc::emit::write;
 
 use crate::exit::{Exit, Failure};
 use crate::{input, Ctx};
@@ -43,9 +46,71 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         a.value.as_deref(),
     )
     .map_err(|e| Failure::invalid(Diagnostic::error(Code::UnknownName, e)))?;
+    // `--value` asks about one value: the admission results are for the
+    // component as a whole.
+    let text = match (a.component.as_deref(), &a.value) {
+        (Some(name), None) => text + &admission(ctx, &repo, a.rev.as_deref(), &cluster, name)?,
+        _ => text,
+    };
     crate::ui::stdout(&text)?;
     if failed {
         return Err(Failure::reported());
     }
     Ok(Exit::Success)
+}
+
+/// What the cluster's own admission policies say of the objects of one
+/// component or policy: the cluster is rendered (nothing is written), and
+/// each result on an object from the unit's files is listed.
+fn admission(
+    ctx: &Ctx,
+    repo: &std::path::Path,
+    rev: Option<&str>,
+    cluster: &str,
+    unit: &str,
+) -> Result<String, Failure> {
+    let opts = Options {
+        tree: false,
+        admission_results: true,
+        clusters: vec![cluster.to_string()],
+        ..ctx.options()
+    };
+    let (fs, planned, opts) = input::plan(ctx, repo, rev, opts)?;
+    let (s, _) = driver::render_to(fs, planned, &opts, &write::Discard)?;
+    let dirs = [format!("components/{unit}/"), format!("policies/{unit}/")];
+    let mut out = format!("admission (this cluster's policies on {unit}'s objects):\n");
+    let mut any = false;
+    for r in s
+        .admission
+        .iter()
+        .filter(|r| dirs.iter().any(|d| r.source.starts_with(d.as_str())))
+    {
+        any = true;
+        let f = &r.finding;
+        let ns = r
+            .object
+            .namespace
+            .as_deref()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default();
+        let mode = if f.enforce { "enforce" } else { "audit" };
+        let message = if f.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", f.message)
+        };
+        out.push_str(&format!(
+            "  {:<5} {} `{}` rule {} ({mode}) on {} {ns}{}{message}\n",
+            f.outcome.report_result(),
+            f.engine.as_str(),
+            f.policy,
+            f.rule,
+            r.object.kind,
+            r.object.name,
+        ));
+    }
+    if !any {
+        out.push_str("  no admission policy on this cluster matches its objects\n");
+    }
+    Ok(out)
 }

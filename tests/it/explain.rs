@@ -92,3 +92,36 @@ fn explain_refuses_a_value_the_cluster_does_not_have() {
     );
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn explain_lists_what_the_clusters_admission_says_of_a_component() {
+    let repo = root().join("examples/fleet-repo");
+    let run = |cluster: &str| {
+        let o = fleetc(
+            &[
+                "explain",
+                &repo.to_string_lossy(),
+                cluster,
+                "--component",
+                "payments-api",
+            ],
+            &root(),
+        );
+        assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let out = run("prod-eu-west-1");
+    let section = out
+        .split("admission (this cluster's policies on payments-api's objects):\n")
+        .nth(1)
+        .expect("an admission section");
+    // The audited memory-limit policy flags the Deployment; the enforced
+    // pod-security rules (auto-generated for Deployments) pass it; the
+    // generate rule is a skip with its reason.
+    assert!(section.contains("fail  ValidatingAdmissionPolicy `app-memory-limits` rule 0 (audit) on Deployment payments/payments-api: containers without a memory limit: api"), "{section}");
+    assert!(section.contains("pass  kyverno `disallow-privileged-containers` rule autogen-privileged (enforce) on Deployment payments/payments-api"), "{section}");
+    assert!(section.contains("skip  kyverno `default-deny-network` rule default-deny (audit) on Namespace payments: generate rules"), "{section}");
+    // On a 1.29 cluster the policy is not placed: nothing fails there.
+    let old = run("prod-eu-west-2");
+    assert!(!old.contains("app-memory-limits"), "{old}");
+}

@@ -48,13 +48,37 @@ pub fn search(expression: &str, data: &Json) -> Result<Json, String> {
             "the expression is too large to evaluate (over {MAX_EXPRESSION} bytes or 32 levels deep)"
         ));
     }
-    let compiled = runtime()
-        .compile(expression)
-        .map_err(|e| format!("invalid JMESPath `{expression}`: {}", e.reason))?;
+    let compiled = compiled(expression)?;
     let out = compiled
         .search(data)
         .map_err(|e| format!("`{expression}`: {}", e.reason))?;
     serde_json::to_value(&*out).map_err(|e| e.to_string())
+}
+
+/// Each distinct expression compiled once (policies repeat them on every
+/// object); a bounded cache, so hostile input cannot grow it without end.
+fn compiled(expression: &str) -> Result<Arc<jmespath::Expression<'static>>, String> {
+    type Cache =
+        std::sync::Mutex<std::collections::HashMap<String, Arc<jmespath::Expression<'static>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(c) = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(expression)
+    {
+        return Ok(c.clone());
+    }
+    let c = Arc::new(
+        runtime()
+            .compile(expression)
+            .map_err(|e| format!("invalid JMESPath `{expression}`: {}", e.reason))?,
+    );
+    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if m.len() < 100_000 {
+        m.insert(expression.to_string(), c.clone());
+    }
+    Ok(c)
 }
 
 fn nesting(s: &str) -> usize {
