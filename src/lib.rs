@@ -3,10 +3,12 @@
 //! The pipeline, one module per stage (ARCHITECTURE.md draws it):
 //! `source` (files) → `load` (typed model with spans) → `validate` (every
 //! check of the input) → `resolve` (targets, layering, provenance) →
-//! `render` (templates, patches) → `emit` (output tree). [`driver`] runs the
-//! stages for each use; `diff`, `explain`, `report`, `promote` and `git`
-//! build on them. Below every stage: `diag` (diagnostics), `yaml`, `kube`
-//! (Kubernetes knowledge) and `suggest`.
+//! `render` (templates, patches) → `accept` (each cluster's Kubernetes API)
+//! → `admit` (each cluster's admission policies) → `emit` (output tree).
+//! [`driver`] runs the stages for each use; `diff`, `explain`, `report`,
+//! `promote` and `git` build on them. Below every stage: `diag`
+//! (diagnostics), `yaml`, `kube` (Kubernetes knowledge), `memo` (answers
+//! computed once across clusters) and `suggest`.
 #![forbid(unsafe_code)]
 
 pub mod accept;
@@ -28,6 +30,7 @@ pub mod validate;
 // The lower layer, below every stage.
 pub mod date;
 pub mod kube;
+pub mod memo;
 pub mod schema;
 pub mod suggest;
 pub mod yaml;

@@ -11,7 +11,7 @@
 //! is checked once ([`Checker`] keeps the answers; an object's
 //! `fleetc.dev/cluster` label does not count as a difference).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::diag::{Code, Diagnostic, Diags, Span};
 use crate::kube::api::{self, PathSeg, Served, Violation, ViolationKind};
 use crate::load::model::Repo;
+use crate::memo::Memo;
 use crate::render::{RenderedCluster, Resource};
 use crate::yaml::{Node, Value};
 
@@ -28,13 +29,13 @@ type Key = (u32, [u8; 32]);
 /// answer. Shared by the workers that render clusters in parallel.
 pub struct Checker {
     format: crate::load::model::Format,
-    answers: Mutex<HashMap<Key, Arc<Vec<Violation>>>>,
+    answers: Memo<Key, Arc<Vec<Violation>>>,
     /// Compiled CRD version schemas, by the digest of the schema.
-    crd_schemas: Mutex<HashMap<[u8; 32], Option<Arc<CrdSchema>>>>,
+    crd_schemas: Memo<[u8; 32], Option<Arc<CrdSchema>>>,
     /// The versions of each declared CRD (`spec.crds`), by where its
     /// document starts: declared CRDs are the same on every cluster, and
     /// a chart's CRDs are large, so each is compiled and hashed once.
-    declared: Mutex<HashMap<(String, u32), Arc<CrdVersions>>>,
+    declared: Memo<(String, u32), Arc<CrdVersions>>,
     blockers: Mutex<Vec<Blocker>>,
 }
 
@@ -58,9 +59,9 @@ impl Checker {
     pub fn new(format: crate::load::model::Format) -> Checker {
         Checker {
             format,
-            answers: Mutex::default(),
-            crd_schemas: Mutex::default(),
-            declared: Mutex::default(),
+            answers: Memo::default(),
+            crd_schemas: Memo::default(),
+            declared: Memo::default(),
             blockers: Mutex::default(),
         }
     }
@@ -143,20 +144,9 @@ impl Checker {
         let mut out = BTreeMap::new();
         for crd in declared_crds(repo, rc) {
             let key = (crd.span.src.path.clone(), crd.span.start);
-            let cached = self
+            let versions = self
                 .declared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
-                .cloned();
-            let versions = cached.unwrap_or_else(|| {
-                let v = Arc::new(self.crd_versions(crd));
-                self.declared
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, v.clone());
-                v
-            });
+                .get_or(&key, || Arc::new(self.crd_versions(crd)));
             out.extend(versions.iter().cloned());
         }
         for r in rc.units.iter().flat_map(|u| &u.resources) {
@@ -203,18 +193,13 @@ impl Checker {
     /// schema. None when the schema does not compile (the CRD itself is
     /// then at fault, which the API server reports when it is applied).
     fn compile(&self, schema: &Node) -> Option<Arc<CrdSchema>> {
-        let key: [u8; 32] = digest(schema);
-        let mut cache = self.crd_schemas.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(&key) {
-            return c.clone();
-        }
-        let mut json = schema.to_json();
-        strict(&mut json);
-        let compiled = jsonschema::draft202012::new(&json)
-            .ok()
-            .map(|validator| Arc::new(CrdSchema { json, validator }));
-        cache.insert(key, compiled.clone());
-        compiled
+        self.crd_schemas.get_or(&digest(schema), || {
+            let mut json = schema.to_json();
+            strict(&mut json);
+            jsonschema::draft202012::new(&json)
+                .ok()
+                .map(|validator| Arc::new(CrdSchema { json, validator }))
+        })
     }
 
     /// A built-in object (`served` says whether its cluster's minor serves it).
@@ -236,24 +221,9 @@ impl Checker {
                 }
             }
         }
-        let key = (minor, digest(&r.node));
-        let cached = self
-            .answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        let violations = match cached {
-            Some(v) => v,
-            None => {
-                let v = Arc::new(api::validate(minor, &r.node.to_json()));
-                self.answers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, v.clone());
-                v
-            }
-        };
+        let violations = self.answers.get_or(&(minor, digest(&r.node)), || {
+            Arc::new(api::validate(minor, &r.node.to_json()))
+        });
         for v in violations.iter().filter(|v| !checked_by_render(v)) {
             d.push(diagnostic(minor, r, cluster, v));
         }

@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diag::{Code, Diagnostic, Diags, ObjectRef, Span};
 use crate::load::model::{Format, Repo};
+use crate::memo::Memo;
 use crate::render::{RenderedCluster, Resource};
 
 /// The engine a policy belongs to, as policy reports name it (`source`).
@@ -169,6 +170,35 @@ impl Subject<'_> {
     pub fn namespace_labels<'c>(&self, cluster: &'c Cluster) -> Option<&'c Json> {
         let ns = self.namespace.as_ref()?;
         cluster.namespaces.get(ns).map(|n| &n["metadata"]["labels"])
+    }
+
+    fn is_namespace(&self) -> bool {
+        self.group.is_empty() && self.kind == "Namespace"
+    }
+
+    /// The namespace that namespace criteria (`namespaces`,
+    /// `excludedNamespaces`) look at: the object's own, or a Namespace's
+    /// name; None for other cluster-scoped objects.
+    pub fn match_namespace(&self) -> Option<&str> {
+        if self.is_namespace() {
+            Some(&self.name)
+        } else {
+            self.namespace.as_deref()
+        }
+    }
+
+    /// The labels a `namespaceSelector` looks at: a Namespace's own, a
+    /// namespaced object's namespace's (null when the cluster does not know
+    /// it); None for other cluster-scoped objects.
+    pub fn match_namespace_labels<'c>(&'c self, cluster: &'c Cluster) -> Option<&'c Json> {
+        static NULL: Json = Json::Null;
+        if self.is_namespace() {
+            Some(self.labels())
+        } else if self.namespace.is_some() {
+            Some(self.namespace_labels(cluster).unwrap_or(&NULL))
+        } else {
+            None
+        }
     }
 
     pub fn namespace_object(&self, cluster: &Cluster) -> Option<Json> {
@@ -322,16 +352,16 @@ pub struct Admission {
     pub budget: u64,
     /// "Today" (YYYY-MM-DD), for PolicyExceptions' expiry.
     today: String,
-    programs: Mutex<HashMap<String, Result<Arc<cel::Program>, cel::CelError>>>,
+    programs: Memo<String, Result<Arc<cel::Program>, cel::CelError>>,
     /// The policy objects as JSON, by the digest of the rendered object.
-    policy_json: Mutex<HashMap<[u8; 32], Arc<Json>>>,
+    policy_json: Memo<[u8; 32], Arc<Json>>,
     /// Kyverno policies' rules, auto-generated ones included, likewise.
-    kyverno_rules: Mutex<HashMap<[u8; 32], Rules>>,
+    kyverno_rules: Memo<[u8; 32], Rules>,
     /// Gatekeeper templates' programs, by the digest of their Rego and libs.
-    templates: Mutex<HashMap<[u8; 32], rego::Compiled>>,
-    answers: Mutex<HashMap<[u8; 32], Answer>>,
+    templates: Memo<[u8; 32], rego::Compiled>,
+    answers: Memo<[u8; 32], Answer>,
     /// Each distinct answer once (passes repeat across many objects).
-    interned: Mutex<std::collections::HashSet<Arc<Vec<Finding>>>>,
+    interned: Memo<Vec<Finding>, Arc<Vec<Finding>>>,
     results: Mutex<Vec<Reported>>,
     /// Keep every result (passes and skips too), not only the diagnostics.
     keep: bool,
@@ -343,12 +373,12 @@ impl Admission {
             format,
             budget,
             today: today.to_string(),
-            programs: Mutex::default(),
-            templates: Mutex::default(),
-            policy_json: Mutex::default(),
-            kyverno_rules: Mutex::default(),
-            answers: Mutex::default(),
-            interned: Mutex::default(),
+            programs: Memo::default(),
+            templates: Memo::default(),
+            policy_json: Memo::default(),
+            kyverno_rules: Memo::default(),
+            answers: Memo::default(),
+            interned: Memo::default(),
             results: Mutex::default(),
             keep: false,
         }
@@ -373,30 +403,15 @@ impl Admission {
     }
 
     fn compile(&self, source: &str) -> Result<Arc<cel::Program>, cel::CelError> {
-        if let Some(p) = self
-            .programs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(source)
-        {
-            return p.clone();
-        }
-        let p = cel::compile(source).map(Arc::new);
         self.programs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(source.to_string(), p.clone());
-        p
+            .get_or(source, || cel::compile(source).map(Arc::new))
     }
 
     /// A Kyverno policy's rules with the auto-generated ones, made once
     /// for the fleet.
     fn rules_of(&self, o: &PolicyObject) -> Rules {
-        let mut cache = self.kyverno_rules.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(o.digest)
-            .or_insert_with(|| Arc::new(kyverno::rules(&o.json)))
-            .clone()
+        self.kyverno_rules
+            .get_or(&o.digest, || Arc::new(kyverno::rules(&o.json)))
     }
 
     /// A template's program, compiled once for the fleet.
@@ -406,20 +421,7 @@ impl Admission {
         };
         let key: [u8; 32] =
             Sha256::digest(format!("{text}\0{}", libs.join("\0")).as_bytes()).into();
-        if let Some(c) = self
-            .templates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return c.clone();
-        }
-        let c = rego::compile(&text, &libs);
-        self.templates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, c.clone());
-        c
+        self.templates.get_or(&key, || rego::compile(&text, &libs))
     }
 
     /// Review every object of one rendered cluster; problems go to `d`.
@@ -430,7 +432,6 @@ impl Admission {
             return;
         }
         let shared = prepare(view(repo, rc, self.format), &objects, &policies);
-        let policy_digests: Vec<[u8; 32]> = policies.iter().map(|p| p.digest()).collect();
         let ns_digests: BTreeMap<&String, [u8; 32]> = shared
             .cluster
             .namespaces
@@ -440,7 +441,7 @@ impl Admission {
         let mut reported = Vec::new();
         for subject in &shared.cluster.objects {
             let mut object_digest = None;
-            for (p, pd) in policies.iter().zip(&policy_digests) {
+            for p in &policies {
                 if !p.may_apply(subject, &shared.cluster) {
                     continue;
                 }
@@ -452,11 +453,11 @@ impl Admission {
                     <[u8; 32]>::from(h.finalize())
                 });
                 let mut h = Sha256::new();
-                h.update(pd);
+                h.update(p.digest);
                 h.update(object_digest);
                 let findings = self.answer(p, h, subject, &shared);
                 for f in findings.iter().flat_map(|f| f.iter()) {
-                    if let Some(diag) = diagnostic(f, subject, p.span(), &rc.name) {
+                    if let Some(diag) = diagnostic(f, subject, &p.span, &rc.name) {
                         d.push(diag);
                     }
                     if !self.keep {
@@ -486,43 +487,21 @@ impl Admission {
         if let (true, Some(inv)) = (p.uses_inventory(), &shared.inventory_digest) {
             key.update(inv);
         }
-        if let Policy::Kyverno { .. } = p {
+        if let Run::Kyverno { .. } = p.run {
             key.update(shared.exceptions_digest);
         }
         let key: [u8; 32] = key.finalize().into();
-        let cached = self
-            .answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(f) = cached {
-            return f;
-        }
-        let f = self
-            .evaluate(
+        self.answers.get_or(&key, || {
+            let f = self.evaluate(
                 p,
                 subject,
                 &shared.cluster,
                 shared.data.as_ref(),
                 &shared.exceptions,
-            )
-            .map(|v| {
-                let mut interned = self.interned.lock().unwrap_or_else(|e| e.into_inner());
-                match interned.get(&v) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let a = Arc::new(v);
-                        interned.insert(a.clone());
-                        a
-                    }
-                }
-            });
-        self.answers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, f.clone());
-        f
+            )?;
+            // Passes repeat across objects: each distinct answer is kept once.
+            Some(self.interned.get_or(&f, || Arc::new(f.clone())))
+        })
     }
 
     fn evaluate(
@@ -534,8 +513,8 @@ impl Admission {
         exceptions: &[&Json],
     ) -> Option<Vec<Finding>> {
         let compile = |s: &str| self.compile(s);
-        match p {
-            Policy::Kyverno { policy, rules, .. } => kyverno::Kyverno {
+        match &p.run {
+            Run::Kyverno { policy, rules } => kyverno::Kyverno {
                 policy,
                 rules,
                 exceptions,
@@ -544,11 +523,10 @@ impl Admission {
                 compile: &compile,
             }
             .evaluate(subject, cluster),
-            Policy::Cel(b, _) => vap::evaluate(b, subject, cluster, &compile, self.budget),
-            Policy::Gatekeeper {
+            Run::Cel(b) => vap::evaluate(b, subject, cluster, &compile, self.budget),
+            Run::Gatekeeper {
                 constraint,
                 program,
-                ..
             } => {
                 if !rego::matches(constraint, subject, cluster) {
                     return None;
@@ -567,65 +545,39 @@ impl Admission {
     }
 }
 
-/// An admission policy rendered on a cluster, ready to run.
-enum Policy<'a> {
-    Cel(vap::Bound<'a>, Span),
+/// An admission policy rendered on a cluster, ready to run: its engine's
+/// part, where it is written, and the digest of the objects it is made of.
+struct Policy<'a> {
+    run: Run<'a>,
+    span: Span,
+    digest: [u8; 32],
+}
+
+/// What each engine runs.
+enum Run<'a> {
+    Cel(vap::Bound<'a>),
     /// A Kyverno ClusterPolicy or Policy, with its rules (auto-generated
     /// ones included).
     Kyverno {
         policy: &'a Json,
         rules: Rules,
-        digest: [u8; 32],
-        span: Span,
     },
     /// A Gatekeeper constraint and its template's program.
     Gatekeeper {
         constraint: &'a Json,
-        template: &'a Json,
         program: rego::Compiled,
-        span: Span,
     },
 }
 
 impl Policy<'_> {
-    fn digest(&self) -> [u8; 32] {
-        match self {
-            Policy::Cel(b, _) => {
-                let mut h = Sha256::new();
-                h.update(json_digest(b.policy));
-                h.update(json_digest(b.binding.unwrap_or(&Json::Null)));
-                h.finalize().into()
-            }
-            Policy::Kyverno { digest, .. } => *digest,
-            Policy::Gatekeeper {
-                constraint,
-                template,
-                ..
-            } => {
-                let mut h = Sha256::new();
-                h.update(json_digest(constraint));
-                h.update(json_digest(template));
-                h.finalize().into()
-            }
-        }
-    }
-
-    fn span(&self) -> &Span {
-        match self {
-            Policy::Cel(_, s)
-            | Policy::Gatekeeper { span: s, .. }
-            | Policy::Kyverno { span: s, .. } => s,
-        }
-    }
-
     fn uses_params(&self) -> bool {
-        match self {
-            Policy::Cel(b, _) => b.policy["spec"]
+        match &self.run {
+            Run::Cel(b) => b.policy["spec"]
                 .get("paramKind")
                 .is_some_and(|k| !k.is_null()),
-            Policy::Gatekeeper { .. } => false,
+            Run::Gatekeeper { .. } => false,
             // A rule's context may read a ConfigMap of the cluster.
-            Policy::Kyverno { rules, .. } => rules.iter().any(|(_, r)| {
+            Run::Kyverno { rules, .. } => rules.iter().any(|(_, r)| {
                 r["context"]
                     .as_array()
                     .is_some_and(|c| c.iter().any(|e| e.get("configMap").is_some()))
@@ -636,19 +588,25 @@ impl Policy<'_> {
     /// Whether the policy may apply to the object at all (a cheap check
     /// of its kinds and selectors, before anything is hashed or run).
     fn may_apply(&self, s: &Subject, cluster: &Cluster) -> bool {
-        match self {
-            Policy::Cel(b, _) => vap::selected(b, s, cluster),
-            Policy::Gatekeeper { constraint, .. } => rego::matches(constraint, s, cluster),
-            Policy::Kyverno { policy, rules, .. } => kyverno::may_apply(policy, rules, s, cluster),
+        match &self.run {
+            Run::Cel(b) => vap::selected(b, s, cluster),
+            Run::Gatekeeper { constraint, .. } => rego::matches(constraint, s, cluster),
+            Run::Kyverno { policy, rules } => kyverno::may_apply(policy, rules, s, cluster),
         }
     }
 
     fn uses_inventory(&self) -> bool {
-        match self {
-            Policy::Gatekeeper { program: Ok(p), .. } => p.uses_inventory,
-            _ => false,
-        }
+        matches!(&self.run, Run::Gatekeeper { program: Ok(p), .. } if p.uses_inventory)
     }
+}
+
+/// The digest of a policy made of two objects (a VAP and its binding, a
+/// constraint and its template).
+fn pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(a);
+    h.update(b);
+    h.finalize().into()
 }
 
 fn json_digest(j: &Json) -> [u8; 32] {
@@ -667,10 +625,7 @@ struct PolicyObject {
 
 /// The admission policy objects rendered on a cluster; each distinct one
 /// is made JSON once for the fleet (`json` keeps them by digest).
-fn policy_objects(
-    rc: &RenderedCluster,
-    json: &Mutex<HashMap<[u8; 32], Arc<Json>>>,
-) -> Vec<PolicyObject> {
+fn policy_objects(rc: &RenderedCluster, json: &Memo<[u8; 32], Arc<Json>>) -> Vec<PolicyObject> {
     rc.units
         .iter()
         .flat_map(|u| &u.resources)
@@ -690,12 +645,7 @@ fn policy_objects(
         })
         .map(|r| {
             let digest = crate::accept::digest(&r.node);
-            let cached = json
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&digest)
-                .cloned();
-            let j = cached.unwrap_or_else(|| {
+            let j = json.get_or(&digest, || {
                 let mut j = r.node.to_json();
                 // The one label that differs on every cluster by construction.
                 if let Some(l) = j
@@ -704,11 +654,7 @@ fn policy_objects(
                 {
                     l.shift_remove("fleetc.dev/cluster");
                 }
-                let j = Arc::new(j);
-                json.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(digest, j.clone());
-                j
+                Arc::new(j)
             });
             PolicyObject {
                 group: r.group.clone(),
@@ -737,11 +683,13 @@ fn policies<'a>(
                         && t.json["spec"]["crd"]["spec"]["names"]["kind"].as_str() == Some(kind)
                 });
                 if let Some(t) = t {
-                    out.push(Policy::Gatekeeper {
-                        constraint: &o.json,
-                        template: &t.json,
-                        program: template(&t.json),
+                    out.push(Policy {
+                        run: Run::Gatekeeper {
+                            constraint: &o.json,
+                            program: template(&t.json),
+                        },
                         span: o.span.clone(),
+                        digest: pair(&o.digest, &t.digest),
                     });
                 }
             }
@@ -752,30 +700,34 @@ fn policies<'a>(
                         && p.json["metadata"]["name"].as_str() == name
                 });
                 if let Some(vap) = vap {
-                    out.push(Policy::Cel(
-                        vap::Bound {
+                    out.push(Policy {
+                        run: Run::Cel(vap::Bound {
                             policy: &vap.json,
                             binding: Some(&o.json),
                             engine: Engine::ValidatingAdmissionPolicy,
-                        },
-                        vap.span.clone(),
-                    ));
+                        }),
+                        span: vap.span.clone(),
+                        digest: pair(&vap.digest, &o.digest),
+                    });
                 }
             }
-            ("kyverno.io", "ClusterPolicy" | "Policy") => out.push(Policy::Kyverno {
-                policy: &o.json,
-                rules: rules(o),
-                digest: o.digest,
+            ("kyverno.io", "ClusterPolicy" | "Policy") => out.push(Policy {
+                run: Run::Kyverno {
+                    policy: &o.json,
+                    rules: rules(o),
+                },
                 span: o.span.clone(),
+                digest: o.digest,
             }),
-            ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy::Cel(
-                vap::Bound {
+            ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy {
+                run: Run::Cel(vap::Bound {
                     policy: &o.json,
                     binding: None,
                     engine: Engine::Kyverno,
-                },
-                o.span.clone(),
-            )),
+                }),
+                span: o.span.clone(),
+                digest: o.digest,
+            }),
             _ => {}
         }
     }

@@ -182,15 +182,9 @@ pub fn matches(constraint: &Json, s: &Subject, cluster: &Cluster) -> bool {
         Some("Namespaced") if !req.namespaced => return false,
         _ => {}
     }
-    let is_namespace = req.group.is_empty() && req.kind == "Namespace";
-    // The namespace the namespace criteria look at: the object's own, or a
-    // Namespace's name; other cluster-scoped objects are not filtered.
-    let ns = if is_namespace {
-        Some(s.name.as_str())
-    } else {
-        s.namespace.as_deref()
-    };
-    if let Some(ns) = ns {
+    // Other cluster-scoped objects than Namespaces are not filtered by
+    // namespace.
+    if let Some(ns) = s.match_namespace() {
         if let Some(list) = m["namespaces"].as_array() {
             if !list.iter().any(|p| p.as_str().is_some_and(|p| glob(p, ns))) {
                 return false;
@@ -210,21 +204,8 @@ pub fn matches(constraint: &Json, s: &Subject, cluster: &Cluster) -> bool {
     if !super::select::selects(m.get("labelSelector"), s.labels()) {
         return false;
     }
-    let ns_labels = if is_namespace {
-        Some(s.labels())
-    } else {
-        s.namespace_labels(cluster)
-    };
-    match (
-        m.get("namespaceSelector").filter(|x| !x.is_null()),
-        ns_labels,
-    ) {
-        (Some(sel), Some(labels)) => super::select::selects(Some(sel), labels),
-        (Some(sel), None) if s.namespace.is_some() => {
-            super::select::selects(Some(sel), &Json::Null)
-        }
-        _ => true,
-    }
+    s.match_namespace_labels(cluster)
+        .is_none_or(|l| super::select::selects(m.get("namespaceSelector"), l))
 }
 
 /// Gatekeeper's name patterns: a `*` at the start or end matches any

@@ -119,8 +119,8 @@ pub fn rule_covers(rule: &Json, r: &Request) -> bool {
 /// Does a `matchConstraints` / `matchResources` block select the object?
 /// `resourceRules` (at least one covers it; absent: all, for a binding's
 /// `matchResources`), `excludeResourceRules` (none covers it),
-/// `namespaceSelector` (the labels of the object's namespace; of the object
-/// itself for a Namespace; a cluster-scoped object always passes), and
+/// `namespaceSelector` (on `namespace_labels`: the object's namespace's,
+/// a Namespace's own; None, for another cluster-scoped object, passes), and
 /// `objectSelector` (the object's labels).
 pub fn resources_match(
     m: Option<&Json>,
@@ -143,15 +143,8 @@ pub fn resources_match(
     {
         return false;
     }
-    let ns_selector = m.get("namespaceSelector");
-    let ns_ok = if r.group.is_empty() && r.kind == "Namespace" {
-        selects(ns_selector, object_labels)
-    } else if r.namespaced {
-        selects(ns_selector, namespace_labels.unwrap_or(&Json::Null))
-    } else {
-        true
-    };
-    ns_ok && selects(m.get("objectSelector"), object_labels)
+    namespace_labels.is_none_or(|l| selects(m.get("namespaceSelector"), l))
+        && selects(m.get("objectSelector"), object_labels)
 }
 
 #[cfg(test)]

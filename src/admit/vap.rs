@@ -107,7 +107,7 @@ pub(super) fn selected(b: &Bound, subject: &Subject, cluster: &Cluster) -> bool 
             m,
             &req,
             subject.labels(),
-            subject.namespace_labels(cluster),
+            subject.match_namespace_labels(cluster),
             rules_required,
         )
     };

@@ -291,18 +291,7 @@ pub fn text(r: &Report) -> String {
     if u.versions.is_empty() {
         let _ = writeln!(o, "  no cluster runs a version fleetc has API data for");
     } else {
-        let rows: Vec<Vec<String>> = u
-            .versions
-            .iter()
-            .map(|v| {
-                vec![
-                    v.kubernetes.clone(),
-                    v.to.clone(),
-                    list(&v.ready),
-                    list(&v.blocked),
-                ]
-            })
-            .collect();
+        let rows = version_rows(r, list);
         o.push_str(&table(
             "  ",
             &["KUBERNETES", "TO", "READY TODAY", "BLOCKED"],
@@ -346,6 +335,23 @@ pub fn text(r: &Report) -> String {
         o.push('\n');
     }
     o
+}
+
+/// One row per Kubernetes minor in service: the clusters that can go to
+/// the next minor today, and those that cannot (`list` formats a list).
+fn version_rows(r: &Report, list: fn(&[String]) -> String) -> Vec<Vec<String>> {
+    r.upgrade_readiness
+        .versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.kubernetes.clone(),
+                v.to.clone(),
+                list(&v.ready),
+                list(&v.blocked),
+            ]
+        })
+        .collect()
 }
 
 /// One row per object a cluster's next two minors stop serving.
@@ -592,18 +598,7 @@ pub fn markdown(r: &Report) -> String {
     if u.versions.is_empty() {
         let _ = writeln!(o, "No cluster runs a version fleetc has API data for.");
     } else {
-        let rows: Vec<Vec<String>> = u
-            .versions
-            .iter()
-            .map(|v| {
-                vec![
-                    v.kubernetes.clone(),
-                    v.to.clone(),
-                    md_list(&v.ready),
-                    md_list(&v.blocked),
-                ]
-            })
-            .collect();
+        let rows = version_rows(r, md_list);
         o.push_str(&md_table(
             &["Kubernetes", "To", "Ready today", "Blocked"],
             &rows,

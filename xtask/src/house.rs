@@ -18,7 +18,7 @@ use crate::root;
 /// suggestions, files, YAML, Kubernetes knowledge, the fleet schemas), then
 /// the pipeline's stages in order, then what builds on them.
 pub const LAYERS: &[&str] = &[
-    "diag", "date", "suggest", "source", "yaml", "kube", "schema", // lower layer
+    "diag", "date", "suggest", "memo", "source", "yaml", "kube", "schema", // lower layer
     "load", "validate", "resolve", "render", "accept", "admit", "emit", // the stages
     "diff", "git", "driver", // comparing, git, running the stages
     "explain", "report", "promote", // commands' libraries

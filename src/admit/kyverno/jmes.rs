@@ -58,27 +58,16 @@ pub fn search(expression: &str, data: &Json) -> Result<Json, String> {
 /// Each distinct expression compiled once (policies repeat them on every
 /// object); a bounded cache, so hostile input cannot grow it without end.
 fn compiled(expression: &str) -> Result<Arc<jmespath::Expression<'static>>, String> {
-    type Cache =
-        std::sync::Mutex<std::collections::HashMap<String, Arc<jmespath::Expression<'static>>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(c) = cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(expression)
-    {
-        return Ok(c.clone());
-    }
-    let c = Arc::new(
-        runtime()
-            .compile(expression)
-            .map_err(|e| format!("invalid JMESPath `{expression}`: {}", e.reason))?,
-    );
-    let mut m = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if m.len() < 100_000 {
-        m.insert(expression.to_string(), c.clone());
-    }
-    Ok(c)
+    type Compiled = Result<Arc<jmespath::Expression<'static>>, String>;
+    static CACHE: OnceLock<crate::memo::Memo<String, Compiled>> = OnceLock::new();
+    CACHE
+        .get_or_init(|| crate::memo::Memo::bounded(100_000))
+        .get_or(expression, || {
+            runtime()
+                .compile(expression)
+                .map(Arc::new)
+                .map_err(|e| format!("invalid JMESPath `{expression}`: {}", e.reason))
+        })
 }
 
 fn nesting(s: &str) -> usize {

@@ -258,12 +258,10 @@ fn filter_matches(f: &Json, s: &Subject, cluster: &Cluster) -> Result<bool, &'st
         return Ok(false);
     }
     if let Some(nss) = strs("namespaces") {
-        let ns = if req.group.is_empty() && req.kind == "Namespace" {
-            Some(s.name.as_str())
-        } else {
-            s.namespace.as_deref()
-        };
-        if !ns.is_some_and(|ns| nss.iter().any(|p| pattern::wildcard(p, ns))) {
+        if !s
+            .match_namespace()
+            .is_some_and(|ns| nss.iter().any(|p| pattern::wildcard(p, ns)))
+        {
             return Ok(false);
         }
     }
@@ -282,12 +280,8 @@ fn filter_matches(f: &Json, s: &Subject, cluster: &Cluster) -> Result<bool, &'st
         return Ok(false);
     }
     if let Some(sel) = r.get("namespaceSelector").filter(|x| !x.is_null()) {
-        let labels = if req.group.is_empty() && req.kind == "Namespace" {
-            Some(s.labels())
-        } else {
-            s.namespace_labels(cluster)
-        };
-        if !super::select::selects(Some(sel), labels.unwrap_or(&Json::Null)) {
+        let labels = s.match_namespace_labels(cluster).unwrap_or(&Json::Null);
+        if !super::select::selects(Some(sel), labels) {
             return Ok(false);
         }
     }
