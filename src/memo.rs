@@ -57,3 +57,16 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+impl<K, V> Memo<K, V> {
+    /// How many values are kept.
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .map_or_else(|e| e.into_inner().len(), |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

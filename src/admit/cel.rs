@@ -183,6 +183,13 @@ pub fn compile(source: &str) -> Result<Program, CelError> {
     })
 }
 
+impl Program {
+    /// The parsed expression.
+    pub fn expr(&self) -> &Expr {
+        &self.program.expression().expr
+    }
+}
+
 /// The depth of an expression tree, found without recursion.
 fn depth(e: &Expr) -> usize {
     let mut deepest = 0;

@@ -21,6 +21,7 @@
 
 pub mod cel;
 pub mod kyverno;
+pub mod reads;
 pub mod rego;
 pub mod select;
 #[cfg(test)]
@@ -135,7 +136,8 @@ pub struct Subject<'a> {
     scope: std::sync::OnceLock<cel::Scope>,
     /// The variables of Kyverno rules (`request`, `images`).
     kyverno: std::sync::OnceLock<Json>,
-    labels: Json,
+    /// The object's labels as JSON, made when a selector first needs them.
+    labels: std::sync::OnceLock<Json>,
 }
 
 impl Subject<'_> {
@@ -151,7 +153,13 @@ impl Subject<'_> {
     }
 
     pub fn labels(&self) -> &Json {
-        &self.labels
+        self.labels.get_or_init(|| {
+            self.resource
+                .node
+                .get_path(&["metadata", "labels"])
+                .map(crate::yaml::Node::to_json)
+                .unwrap_or(Json::Null)
+        })
     }
 
     pub fn req(&self) -> select::Request<'_> {
@@ -341,6 +349,9 @@ fn prepare<'a>(
 /// A Kyverno policy's rules, auto-generated ones included: (name, rule).
 type Rules = Arc<Vec<(String, Json)>>;
 
+/// Two digests (the policies of a cluster, what matching reads of an object).
+type Pair = ([u8; 32], [u8; 32]);
+
 /// What one policy said of one object (None: it does not apply).
 type Answer = Option<Arc<Vec<Finding>>>;
 
@@ -360,6 +371,11 @@ pub struct Admission {
     /// Gatekeeper templates' programs, by the digest of their Rego and libs.
     templates: Memo<[u8; 32], rego::Compiled>,
     answers: Memo<[u8; 32], Answer>,
+    /// What each policy reads of an object, by the policy's digest.
+    reads: Memo<[u8; 32], Arc<reads::Reads>>,
+    /// Which of a cluster's policies may apply to an object, by the
+    /// digest of the policies and of what matching reads of the object.
+    applies: Memo<Pair, Arc<Vec<bool>>>,
     /// Each distinct answer once (passes repeat across many objects).
     interned: Memo<Vec<Finding>, Arc<Vec<Finding>>>,
     results: Mutex<Vec<Reported>>,
@@ -378,6 +394,8 @@ impl Admission {
             policy_json: Memo::default(),
             kyverno_rules: Memo::default(),
             answers: Memo::default(),
+            reads: Memo::default(),
+            applies: Memo::default(),
             interned: Memo::default(),
             results: Mutex::default(),
             keep: false,
@@ -399,6 +417,41 @@ impl Admission {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         r.sort();
+        r
+    }
+
+    /// What a policy reads of an object (everything, for what the analysis
+    /// does not follow).
+    fn reads_of(&self, p: &Policy) -> reads::Reads {
+        let compile = |s: &str| self.compile(s);
+        let (mut r, texts) = match &p.run {
+            Run::Cel(b) => (vap::reads(b, &compile), vec![Some(b.policy), b.binding]),
+            Run::Kyverno { policy, rules } => {
+                let mut r = reads::Reads::default();
+                for (_, rule) in rules.iter() {
+                    reads::kyverno::rule(rule, &compile, &mut r);
+                }
+                (r, vec![Some(*policy)])
+            }
+            Run::Gatekeeper {
+                constraint,
+                template,
+                ..
+            } => {
+                let mut r = reads::Reads::default();
+                match rego::template_rego(template) {
+                    Some((text, libs)) => r.merge(&reads::rego::template(&text, &libs)),
+                    None => r = reads::Reads::all(),
+                }
+                (r, vec![Some(*constraint), Some(*template)])
+            }
+        };
+        // The label with the cluster's name is left out of every digest,
+        // unless the policy names it.
+        r.cluster = texts
+            .into_iter()
+            .flatten()
+            .any(|j| j.to_string().contains(reads::CLUSTER_LABEL));
         r
     }
 
@@ -427,34 +480,57 @@ impl Admission {
     /// Review every object of one rendered cluster; problems go to `d`.
     pub fn cluster(&self, repo: &Repo, rc: &RenderedCluster, d: &mut Diags) {
         let objects = policy_objects(rc, &self.policy_json);
-        let policies = policies(&objects, &|t| self.template(t), &|o| self.rules_of(o));
+        let mut policies = policies(&objects, &|t| self.template(t), &|o| self.rules_of(o));
         if policies.is_empty() {
             return;
+        }
+        for p in &mut policies {
+            p.reads = self.reads.get_or(&p.digest, || Arc::new(self.reads_of(p)));
         }
         let shared = prepare(view(repo, rc, self.format), &objects, &policies);
         let ns_digests: BTreeMap<&String, [u8; 32]> = shared
             .cluster
             .namespaces
             .iter()
-            .map(|(n, o)| (n, json_digest(o)))
+            .map(|(n, o)| (n, namespace_digest(o)))
             .collect();
         let mut reported = Vec::new();
+        // PolicyExceptions' conditions read the object too.
+        let exempting = shared
+            .exceptions
+            .iter()
+            .any(|e| e["spec"].get("conditions").is_some());
+        let set = policy_set(&policies, &rc.name);
+        let mut buf = Vec::new();
         for subject in &shared.cluster.objects {
-            let mut object_digest = None;
-            for p in &policies {
-                if !p.may_apply(subject, &shared.cluster) {
-                    continue;
-                }
-                let object_digest = *object_digest.get_or_insert_with(|| {
-                    let mut h = Sha256::new();
-                    h.update(crate::accept::digest(&subject.resource.node));
-                    let ns = subject.namespace.as_ref().and_then(|n| ns_digests.get(n));
-                    h.update(ns.copied().unwrap_or([0; 32]));
-                    <[u8; 32]>::from(h.finalize())
-                });
+            let identity = identity(subject, &ns_digests, &mut buf);
+            let applies = self.applies.get_or(&(set, identity), || {
+                Arc::new(
+                    policies
+                        .iter()
+                        .map(|p| p.may_apply(subject, &shared.cluster))
+                        .collect(),
+                )
+            });
+            let mut full_digest = None;
+            for (p, _) in policies.iter().zip(applies.iter()).filter(|(_, a)| **a) {
+                // The object as the policy sees it: what matching reads,
+                // and the parts the policy reads.
+                let everything =
+                    p.reads.is_all() || (exempting && matches!(p.run, Run::Kyverno { .. }));
+                let seen = if everything {
+                    *full_digest
+                        .get_or_insert_with(|| crate::accept::digest(&subject.resource.node))
+                } else {
+                    reads::digest(&p.reads, &subject.resource.node, &mut buf)
+                };
                 let mut h = Sha256::new();
                 h.update(p.digest);
-                h.update(object_digest);
+                h.update(identity);
+                h.update(seen);
+                if p.reads.cluster {
+                    h.update(rc.name.as_bytes());
+                }
                 let findings = self.answer(p, h, subject, &shared);
                 for f in findings.iter().flat_map(|f| f.iter()) {
                     if let Some(diag) = diagnostic(f, subject, &p.span, &rc.name) {
@@ -527,6 +603,7 @@ impl Admission {
             Run::Gatekeeper {
                 constraint,
                 program,
+                ..
             } => {
                 if !rego::matches(constraint, subject, cluster) {
                     return None;
@@ -551,6 +628,8 @@ struct Policy<'a> {
     run: Run<'a>,
     span: Span,
     digest: [u8; 32],
+    /// What it reads of an object: its answers are remembered by that.
+    reads: Arc<reads::Reads>,
 }
 
 /// What each engine runs.
@@ -565,6 +644,7 @@ enum Run<'a> {
     /// A Gatekeeper constraint and its template's program.
     Gatekeeper {
         constraint: &'a Json,
+        template: &'a Json,
         program: rego::Compiled,
     },
 }
@@ -607,6 +687,60 @@ fn pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     h.update(a);
     h.update(b);
     h.finalize().into()
+}
+
+/// The digest of a cluster's policies: which of them may apply depends on
+/// them and on what matching reads of the object (and on the cluster's
+/// name, when a policy names its label).
+fn policy_set(policies: &[Policy], cluster: &str) -> [u8; 32] {
+    let mut set = Sha256::new();
+    for p in policies {
+        set.update(p.digest);
+    }
+    if policies.iter().any(|p| p.reads.cluster) {
+        set.update(cluster.as_bytes());
+    }
+    set.finalize().into()
+}
+
+/// What matching reads of an object: its kind and resource, name,
+/// namespace (and the namespace's digest), labels and annotations.
+fn identity(
+    subject: &Subject,
+    ns_digests: &BTreeMap<&String, [u8; 32]>,
+    buf: &mut Vec<u8>,
+) -> [u8; 32] {
+    let ns = subject.namespace.as_ref();
+    let ns_digest = ns
+        .and_then(|n| ns_digests.get(n))
+        .copied()
+        .unwrap_or([0; 32]);
+    let req = subject.req();
+    reads::identity_digest(
+        &subject.resource.node,
+        &[
+            req.group.as_bytes(),
+            req.version.as_bytes(),
+            req.kind.as_bytes(),
+            req.resource.as_bytes(),
+            subject.name.as_bytes(),
+            ns.map_or(&b"\0"[..], |n| n.as_bytes()),
+            &ns_digest,
+        ],
+        buf,
+    )
+}
+
+/// A namespace's digest, its cluster label left out (as an object's).
+fn namespace_digest(ns: &Json) -> [u8; 32] {
+    let mut ns = ns.clone();
+    if let Some(l) = ns
+        .pointer_mut("/metadata/labels")
+        .and_then(Json::as_object_mut)
+    {
+        l.shift_remove(reads::CLUSTER_LABEL);
+    }
+    json_digest(&ns)
 }
 
 fn json_digest(j: &Json) -> [u8; 32] {
@@ -652,7 +786,7 @@ fn policy_objects(rc: &RenderedCluster, json: &Memo<[u8; 32], Arc<Json>>) -> Vec
                     .pointer_mut("/metadata/labels")
                     .and_then(Json::as_object_mut)
                 {
-                    l.shift_remove("fleetc.dev/cluster");
+                    l.shift_remove(reads::CLUSTER_LABEL);
                 }
                 Arc::new(j)
             });
@@ -686,10 +820,12 @@ fn policies<'a>(
                     out.push(Policy {
                         run: Run::Gatekeeper {
                             constraint: &o.json,
+                            template: &t.json,
                             program: template(&t.json),
                         },
                         span: o.span.clone(),
                         digest: pair(&o.digest, &t.digest),
+                        reads: Arc::new(reads::Reads::all()),
                     });
                 }
             }
@@ -708,6 +844,7 @@ fn policies<'a>(
                         }),
                         span: vap.span.clone(),
                         digest: pair(&vap.digest, &o.digest),
+                        reads: Arc::new(reads::Reads::all()),
                     });
                 }
             }
@@ -718,6 +855,7 @@ fn policies<'a>(
                 },
                 span: o.span.clone(),
                 digest: o.digest,
+                reads: Arc::new(reads::Reads::all()),
             }),
             ("policies.kyverno.io", "ValidatingPolicy") => out.push(Policy {
                 run: Run::Cel(vap::Bound {
@@ -727,6 +865,7 @@ fn policies<'a>(
                 }),
                 span: o.span.clone(),
                 digest: o.digest,
+                reads: Arc::new(reads::Reads::all()),
             }),
             _ => {}
         }
@@ -752,7 +891,11 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
         );
     }
     let mut plurals: HashMap<(String, String), String> = HashMap::new();
-    let declared = repo.declared_crds().flat_map(|d| &d.objects);
+    // The CRDs declared for every cluster, for this one, or by units.
+    let fleet = repo.fleet.iter().map(|f| &f.crds);
+    let own = repo.cluster(&rc.name).map(|c| &c.crds);
+    let units = repo.units.iter().map(|u| &u.crds);
+    let declared = fleet.chain(own).chain(units).flat_map(|d| &d.objects);
     let rendered = rc
         .units
         .iter()
@@ -770,11 +913,6 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
     }
     let mut objects = Vec::new();
     for r in rc.units.iter().flat_map(|u| &u.resources) {
-        let labels = r
-            .node
-            .get_path(&["metadata", "labels"])
-            .map(crate::yaml::Node::to_json)
-            .unwrap_or(Json::Null);
         if r.group.is_empty() && r.kind == "Namespace" {
             let mut ns = r.node.to_json();
             ns["metadata"]["labels"]["kubernetes.io/metadata.name"] = Json::String(r.name.clone());
@@ -786,10 +924,10 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
             .next()
             .unwrap_or_default()
             .to_string();
-        let plural = plurals
-            .get(&(r.group.clone(), r.kind.clone()))
-            .cloned()
-            .unwrap_or_else(|| select::plural(&r.kind));
+        let declared = (!plurals.is_empty())
+            .then(|| plurals.get(&(r.group.clone(), r.kind.clone())).cloned())
+            .flatten();
+        let plural = declared.unwrap_or_else(|| select::plural(&r.kind));
         objects.push(Subject {
             resource: r,
             api_version: r.api_version.clone(),
@@ -805,7 +943,7 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
             review: std::sync::OnceLock::new(),
             scope: std::sync::OnceLock::new(),
             kyverno: std::sync::OnceLock::new(),
-            labels,
+            labels: std::sync::OnceLock::new(),
         });
     }
     Cluster {

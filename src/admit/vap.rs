@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::cel::{self, CelError, Inputs};
+use super::reads::{self, Reads};
 use super::{Cluster, Engine, Finding, Outcome, Subject};
 
 /// One policy as the API server would run it on this cluster: a VAP and
@@ -311,4 +312,40 @@ fn params(
         binding["metadata"]["name"].as_str().unwrap_or_default(),
         name.map_or_else(|| "selector".to_string(), |n| format!("name {n}"))
     )))
+}
+
+/// What a bound policy reads of an object: its matching, then what its
+/// `matchConditions`, `variables`, `validations` and messages read.
+pub fn reads(b: &Bound, compile: reads::cel::Compile) -> Reads {
+    let mut out = Reads::default();
+    let spec = &b.policy["spec"];
+    let mut env = reads::cel::env();
+    let list = |key: &str| spec[key].as_array().cloned().unwrap_or_default();
+    let consume = |source: Option<&str>, env: &mut reads::cel::Env, out: &mut Reads| {
+        if let Some(s) = source {
+            let a = reads::cel::expression(s, compile, env, out);
+            out.consume(&a);
+        }
+    };
+    for mc in list("matchConditions") {
+        consume(mc["expression"].as_str(), &mut env, &mut out);
+    }
+    for v in list("variables") {
+        let a = reads::cel::expression(
+            v["expression"].as_str().unwrap_or_default(),
+            compile,
+            &mut env,
+            &mut out,
+        );
+        let name = v["name"].as_str().unwrap_or_default();
+        env.push((format!("variables.{name}"), a));
+    }
+    for v in list("validations") {
+        consume(v["expression"].as_str(), &mut env, &mut out);
+        consume(v["messageExpression"].as_str(), &mut env, &mut out);
+    }
+    for v in list("auditAnnotations") {
+        consume(v["valueExpression"].as_str(), &mut env, &mut out);
+    }
+    out
 }

@@ -55,6 +55,15 @@ pub fn search(expression: &str, data: &Json) -> Result<Json, String> {
     serde_json::to_value(&*out).map_err(|e| e.to_string())
 }
 
+/// The parsed expression (None when it does not parse or is too large
+/// to evaluate).
+pub fn parsed(expression: &str) -> Option<jmespath::ast::Ast> {
+    if expression.len() > MAX_EXPRESSION || nesting(expression) > 32 {
+        return None;
+    }
+    compiled(expression).ok().map(|c| c.as_ast().clone())
+}
+
 /// Each distinct expression compiled once (policies repeat them on every
 /// object); a bounded cache, so hostile input cannot grow it without end.
 fn compiled(expression: &str) -> Result<Arc<jmespath::Expression<'static>>, String> {

@@ -1,0 +1,354 @@
+//! What of an object a policy can read, found from the policy's own
+//! expressions before anything runs.
+//!
+//! The same object often differs from cluster to cluster only where no
+//! policy looks (an environment variable with the cluster's name, a
+//! ConfigMap value). A policy's answer is a function of the policy, of
+//! what it reads of the object, and of the cluster data it reads (keyed
+//! apart); so it is remembered by a digest of only the parts it reads
+//! ([`Reads::hash`]), and computed once for all clusters that agree on
+//! them.
+//!
+//! The analysis is conservative: a value an expression uses as a whole
+//! (compares, passes to a function, prints) is read whole; navigating into
+//! a value (a field, an index, an iteration) reads only where it goes; a
+//! construct the analysis does not follow reads the whole object. Reading
+//! too much only costs a repeated evaluation; reading too little would
+//! give a wrong answer, so every rule here errs on the side of more.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::yaml::{Node, Value};
+
+pub mod cel;
+pub mod kyverno;
+pub mod rego;
+#[cfg(test)]
+mod tests;
+
+/// One step of a path into an object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Seg {
+    /// A map's field.
+    Field(String),
+    /// Every element of a list, or every entry (keys too) of a map.
+    Any,
+}
+
+/// A value that is (a part of) the object: the path it sits at, under
+/// `wrap` levels of list literals made around it (`[c]` wraps `c` once).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Alias {
+    pub path: Vec<Seg>,
+    pub wrap: u8,
+}
+
+/// The parts of the object a value is made of, when navigating into the
+/// value navigates into them.
+pub type Aliases = Vec<Alias>;
+
+/// The most aliases one value keeps; past it they are read whole.
+const MAX_ALIASES: usize = 64;
+
+impl Alias {
+    pub fn root() -> Alias {
+        Alias {
+            path: Vec::new(),
+            wrap: 0,
+        }
+    }
+
+    pub fn at(path: &[&str]) -> Alias {
+        Alias {
+            path: path.iter().map(|s| Seg::Field((*s).to_string())).collect(),
+            wrap: 0,
+        }
+    }
+
+    /// The value at `seg` below this one (None: a field of a list literal,
+    /// which is an error, not a read).
+    pub fn step(&self, seg: Seg) -> Option<Alias> {
+        if self.wrap > 0 {
+            return (seg == Seg::Any).then(|| Alias {
+                path: self.path.clone(),
+                wrap: self.wrap - 1,
+            });
+        }
+        let mut path = self.path.clone();
+        path.push(seg);
+        Some(Alias { path, wrap: 0 })
+    }
+}
+
+/// Each alias's value at `seg`.
+pub fn step(aliases: &[Alias], seg: &Seg) -> Aliases {
+    aliases.iter().filter_map(|a| a.step(seg.clone())).collect()
+}
+
+/// The union of two alias sets, without repeats.
+pub fn union(mut a: Aliases, b: Aliases, out: &mut Reads) -> Aliases {
+    a.extend(b);
+    a.sort();
+    a.dedup();
+    if a.len() > MAX_ALIASES {
+        out.consume(&a);
+        a.clear();
+    }
+    a
+}
+
+/// A tree of the paths read: `whole` reads everything below; otherwise a
+/// node's kind (missing, null, scalar value, list length, map) is read and
+/// its children say which fields, or every element (`any`), are read below.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reads {
+    /// The answer may depend on the cluster's name: the policy names the
+    /// label that carries it ([`CLUSTER_LABEL`]).
+    pub cluster: bool,
+    whole: bool,
+    /// A map's keys (a list's length is always read): what a count reads.
+    keys: bool,
+    fields: BTreeMap<String, Reads>,
+    any: Option<Box<Reads>>,
+}
+
+impl Reads {
+    /// Reads everything.
+    pub fn all() -> Reads {
+        Reads {
+            whole: true,
+            ..Reads::default()
+        }
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.whole
+    }
+
+    fn add(&mut self, path: &[Seg], whole: bool) {
+        if self.whole {
+            return;
+        }
+        let Some((first, rest)) = path.split_first() else {
+            if whole {
+                *self = Reads::all();
+            }
+            return;
+        };
+        let child = match first {
+            Seg::Field(f) => self.fields.entry(f.clone()).or_default(),
+            Seg::Any => self.any.get_or_insert_with(Box::default),
+        };
+        child.add(rest, whole);
+    }
+
+    /// Read the value at `path` whole.
+    pub fn read(&mut self, path: &[Seg]) {
+        self.add(path, true);
+    }
+
+    /// Read only what kind of value sits at `path` (whether it is there,
+    /// a scalar's value, a list's length, a map's keys with `Any`).
+    pub fn touch(&mut self, path: &[Seg]) {
+        self.add(path, false);
+    }
+
+    /// Read the number of entries at `path`: a map's keys, a list's length,
+    /// a string's value.
+    pub fn count(&mut self, path: &[Seg]) {
+        self.add(path, false);
+        let mut node = self;
+        for seg in path {
+            if node.whole {
+                return;
+            }
+            node = match seg {
+                Seg::Field(f) => node.fields.entry(f.clone()).or_default(),
+                Seg::Any => node.any.get_or_insert_with(Box::default),
+            };
+        }
+        node.keys = true;
+    }
+
+    /// Read each alias whole (a list literal around it too).
+    pub fn consume(&mut self, aliases: &[Alias]) {
+        for a in aliases {
+            self.read(&a.path);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Reads) {
+        if self.whole {
+            return;
+        }
+        if other.whole {
+            *self = Reads::all();
+            return;
+        }
+        self.keys |= other.keys;
+        self.cluster |= other.cluster;
+        for (k, v) in &other.fields {
+            self.fields.entry(k.clone()).or_default().merge(v);
+        }
+        if let Some(a) = &other.any {
+            self.any.get_or_insert_with(Box::default).merge(a);
+        }
+    }
+
+    /// Add to `h` the parts of `node` this tree reads. Two objects with
+    /// the same digest look the same to every expression that reads no
+    /// more than this tree.
+    pub fn hash(&self, node: &Node, h: &mut Vec<u8>) {
+        self.walk(Some(node), h, 0);
+    }
+
+    fn walk(&self, node: Option<&Node>, h: &mut Vec<u8>, depth: usize) {
+        let Some(node) = node else {
+            h.update(b"-");
+            return;
+        };
+        if self.whole {
+            whole(node, h, depth);
+            return;
+        }
+        match &node.v {
+            Value::Seq(items) => {
+                h.update(b"[");
+                h.update((items.len() as u64).to_le_bytes());
+                if let Some(any) = &self.any {
+                    for i in items {
+                        any.walk(Some(i), h, depth + 1);
+                    }
+                }
+            }
+            Value::Map(m) => {
+                h.update(b"{");
+                if self.keys {
+                    h.update(b"#");
+                    for k in m.keys().filter(|k| !cluster_label(depth, &k.name)) {
+                        text(h, b'k', &k.name);
+                    }
+                }
+                for (k, child) in &self.fields {
+                    text(h, b'k', k);
+                    child.walk(m.get(k.as_str()), h, depth + 1);
+                }
+                if let Some(any) = &self.any {
+                    h.update(b"*");
+                    for (k, v) in m {
+                        if cluster_label(depth, &k.name) {
+                            continue;
+                        }
+                        text(h, b'k', &k.name);
+                        any.walk(Some(v), h, depth + 1);
+                    }
+                }
+                h.update(b"}");
+            }
+            _ => whole(node, h, depth),
+        }
+    }
+}
+
+/// The label every rendered object carries with its cluster's name: the
+/// one difference between clusters by construction, left out of every
+/// digest unless a policy names it.
+fn cluster_label(depth: usize, key: &str) -> bool {
+    depth == 2 && key == CLUSTER_LABEL
+}
+
+/// The label fleetc puts on every object with its cluster's name.
+pub const CLUSTER_LABEL: &str = "fleetc.dev/cluster";
+
+/// A buffer hashed once at the end (many small updates of a hasher cost
+/// more than one long one).
+trait Update {
+    fn update(&mut self, bytes: impl AsRef<[u8]>);
+}
+
+impl Update for Vec<u8> {
+    fn update(&mut self, bytes: impl AsRef<[u8]>) {
+        self.extend_from_slice(bytes.as_ref());
+    }
+}
+
+fn whole(n: &Node, h: &mut Vec<u8>, depth: usize) {
+    match &n.v {
+        Value::Null => h.update(b"n"),
+        Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
+        Value::Int(i) => {
+            h.update(b"i");
+            h.update(i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            h.update(b"d");
+            h.update(f.to_bits().to_le_bytes());
+        }
+        Value::Str(s) => text(h, b's', s),
+        Value::Seq(items) => {
+            h.update(b"[");
+            h.update((items.len() as u64).to_le_bytes());
+            for i in items {
+                whole(i, h, depth + 1);
+            }
+        }
+        Value::Map(m) => {
+            h.update(b"{");
+            for (k, v) in m {
+                if cluster_label(depth, &k.name) {
+                    continue;
+                }
+                text(h, b'k', &k.name);
+                whole(v, h, depth + 1);
+            }
+            h.update(b"}");
+        }
+    }
+}
+
+fn text(h: &mut Vec<u8>, tag: u8, s: &str) {
+    h.update([tag]);
+    h.update((s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+/// What every policy's matching reads: the object's kind, name,
+/// namespace, labels and annotations.
+pub fn identity() -> Reads {
+    let mut r = Reads::default();
+    for p in [
+        &["apiVersion"][..],
+        &["kind"],
+        &["metadata", "name"],
+        &["metadata", "generateName"],
+        &["metadata", "namespace"],
+        &["metadata", "labels"],
+        &["metadata", "annotations"],
+    ] {
+        r.read(&Alias::at(p).path);
+    }
+    r
+}
+
+/// The digest an answer is remembered by: what `reads` reads of `node`
+/// (`buf` is scratch space, kept between calls).
+pub fn digest(reads: &Reads, node: &Node, buf: &mut Vec<u8>) -> [u8; 32] {
+    buf.clear();
+    reads.hash(node, buf);
+    Sha256::digest(&buf[..]).into()
+}
+
+/// The digest of what every policy's matching reads of an object (see
+/// [`identity`]), with what else the caller adds (`extra`).
+pub fn identity_digest(node: &Node, extra: &[&[u8]], buf: &mut Vec<u8>) -> [u8; 32] {
+    static IDENTITY: std::sync::OnceLock<Reads> = std::sync::OnceLock::new();
+    buf.clear();
+    for e in extra {
+        buf.extend_from_slice(&(e.len() as u64).to_le_bytes());
+        buf.extend_from_slice(e);
+    }
+    IDENTITY.get_or_init(identity).hash(node, buf);
+    Sha256::digest(&buf[..]).into()
+}
