@@ -132,8 +132,9 @@ pub struct Subject<'a> {
     request: std::sync::OnceLock<(Arc<Json>, ::cel::Value)>,
     /// Gatekeeper's `input.review`, as a Rego value.
     review: std::sync::OnceLock<regorus::Value>,
-    /// The CEL scope of every policy reviewing it.
-    scope: std::sync::OnceLock<cel::Scope>,
+    /// The CEL scopes of the policies reviewing it, by the variables
+    /// they read.
+    scopes: [std::sync::OnceLock<cel::Scope>; 4],
     /// The variables of Kyverno rules (`request`, `images`).
     kyverno: std::sync::OnceLock<Json>,
     /// The object's labels as JSON, made when a selector first needs them.
@@ -222,30 +223,40 @@ impl Subject<'_> {
         })
     }
 
-    /// The CEL scope with `object`, `oldObject`, `request` and
-    /// `namespaceObject`, made once; with [`Subject::share`] for the
-    /// estimates.
-    pub fn scope(&self, cluster: &Cluster) -> &cel::Scope {
-        self.scope.get_or_init(|| {
+    /// The CEL scope with `object`, `oldObject`, and the `request` and
+    /// `namespaceObject` that `roots` asks for ([`reads::ROOT_REQUEST`],
+    /// [`reads::ROOT_NAMESPACE`]), made once; with [`Subject::share`] for
+    /// the estimates.
+    pub fn scope(&self, cluster: &Cluster, roots: u8) -> &cel::Scope {
+        let roots = roots & 3;
+        self.scopes[usize::from(roots)].get_or_init(|| {
             let mut v = vec![
                 ("object", self.cel().clone()),
                 ("oldObject", ::cel::Value::Null),
-                ("request", self.request().1.clone()),
             ];
-            if let Some(ns) = self.namespace_object(cluster) {
-                v.push(("namespaceObject", cel::to_cel(&ns)));
+            if roots & reads::ROOT_REQUEST != 0 {
+                v.push(("request", self.request().1.clone()));
+            }
+            if roots & reads::ROOT_NAMESPACE != 0 {
+                if let Some(ns) = self.namespace_object(cluster) {
+                    v.push(("namespaceObject", cel::to_cel(&ns)));
+                }
             }
             cel::scope(v)
         })
     }
 
     /// Name the scope's variables in `inputs`, for the cost estimate.
-    pub fn share(&self, inputs: &mut cel::Inputs, cluster: &Cluster) {
+    pub fn share(&self, inputs: &mut cel::Inputs, cluster: &Cluster, roots: u8) {
         inputs.share("object", self.json().clone());
         inputs.share("oldObject", Arc::new(Json::Null));
-        inputs.share("request", self.request().0.clone());
-        if let Some(ns) = self.namespace_object(cluster) {
-            inputs.share("namespaceObject", Arc::new(ns));
+        if roots & reads::ROOT_REQUEST != 0 {
+            inputs.share("request", self.request().0.clone());
+        }
+        if roots & reads::ROOT_NAMESPACE != 0 {
+            if let Some(ns) = self.namespace_object(cluster) {
+                inputs.share("namespaceObject", Arc::new(ns));
+            }
         }
     }
 
@@ -597,9 +608,12 @@ impl Admission {
                 today: &self.today,
                 budget: self.budget,
                 compile: &compile,
+                roots: p.reads.roots,
             }
             .evaluate(subject, cluster),
-            Run::Cel(b) => vap::evaluate(b, subject, cluster, &compile, self.budget),
+            Run::Cel(b) => {
+                vap::evaluate(b, subject, cluster, &compile, (self.budget, p.reads.roots))
+            }
             Run::Gatekeeper {
                 constraint,
                 program,
@@ -911,7 +925,7 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
             plurals.insert((g.to_string(), k.to_string()), p.to_string());
         }
     }
-    let mut objects = Vec::new();
+    let mut objects = Vec::with_capacity(rc.units.iter().map(|u| u.resources.len()).sum());
     for r in rc.units.iter().flat_map(|u| &u.resources) {
         if r.group.is_empty() && r.kind == "Namespace" {
             let mut ns = r.node.to_json();
@@ -941,7 +955,7 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
             cel: std::sync::OnceLock::new(),
             request: std::sync::OnceLock::new(),
             review: std::sync::OnceLock::new(),
-            scope: std::sync::OnceLock::new(),
+            scopes: Default::default(),
             kyverno: std::sync::OnceLock::new(),
             labels: std::sync::OnceLock::new(),
         });

@@ -1038,3 +1038,56 @@ fn kyverno_pod_security_cel_skips_and_errors() {
         .filter(|d| d.code == crate::diag::Code::AdmissionWarning)
         .any(|d| d.message.contains("Host Namespaces")));
 }
+
+/// `request` and `namespaceObject` are built for the expressions that
+/// name them (and only then).
+#[test]
+fn vap_reads_request_and_namespace_object() {
+    let yaml = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: prod-namespaces}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+    - expression: "request.operation == 'CREATE' && request.namespace == object.metadata.namespace"
+    - expression: "namespaceObject.metadata.labels.tier == 'prod'"
+      messageExpression: "'namespace ' + namespaceObject.metadata.name + ' is not prod'"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: prod-namespaces}
+spec:
+  policyName: prod-namespaces
+  validationActions: [Deny]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {tier: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: lab, labels: {tier: lab}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: in-shop, namespace: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: in-lab, namespace: lab}
+"#;
+    let (results, _) = review(yaml);
+    assert!(passes(&results, "in-shop"), "{results:#?}");
+    let lab: Vec<_> = results
+        .iter()
+        .filter(|r| r.object.name == "in-lab")
+        .collect();
+    assert_eq!(lab.len(), 2);
+    assert_eq!(lab[0].finding.outcome, Outcome::Pass);
+    assert_eq!(lab[1].finding.outcome, Outcome::Fail);
+    assert_eq!(lab[1].finding.message, "namespace lab is not prod");
+}

@@ -60,7 +60,7 @@ pub fn evaluate(
     subject: &Subject,
     cluster: &Cluster,
     compile: Compile,
-    budget: u64,
+    (budget, roots): (u64, u8),
 ) -> Option<Vec<Finding>> {
     if !selected(b, subject, cluster) {
         return None;
@@ -68,14 +68,14 @@ pub fn evaluate(
     let actions = b.actions();
     let run = Run {
         b,
-        scope: subject.scope(cluster),
+        scope: subject.scope(cluster, roots),
         compile,
         budget,
         deny: actions.iter().any(|a| a == "Deny"),
         actions: actions.join(","),
     };
     let mut base = Inputs::default();
-    subject.share(&mut base, cluster);
+    subject.share(&mut base, cluster, roots);
     // The params: none, one, or one evaluation per selected param object.
     let params: Vec<Option<Json>> = match params(b, subject, cluster) {
         Ok(p) => p,

@@ -353,6 +353,8 @@ pub struct Kyverno<'a> {
     pub today: &'a str,
     pub budget: u64,
     pub compile: &'a dyn Fn(&str) -> Result<Arc<cel::Program>, CelError>,
+    /// The CEL variables its `validate.cel` reads besides `object`.
+    pub roots: u8,
 }
 
 impl Kyverno<'_> {
@@ -672,8 +674,8 @@ impl Kyverno<'_> {
     /// `validate.cel`: `expressions` (with `variables`) as in a VAP.
     fn cel(&self, c: &Json, s: &Subject, cluster: &Cluster) -> (Outcome, String) {
         let mut inputs = Inputs::default();
-        s.share(&mut inputs, cluster);
-        let scope = s.scope(cluster);
+        s.share(&mut inputs, cluster, self.roots);
+        let scope = s.scope(cluster, self.roots);
         let run = |src: &str, inputs: &Inputs| -> Result<Json, CelError> {
             let p = (self.compile)(src)?;
             cel::eval_in(&p, Some(scope), inputs, self.budget).map(|v| cel::to_json(&v))

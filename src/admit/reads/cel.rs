@@ -23,7 +23,14 @@ pub fn env() -> Env {
 /// returned (the caller reads them whole if it uses the value as a whole).
 pub fn value(e: &Expr, env: &mut Env, out: &mut Reads) -> Aliases {
     match e {
-        Expr::Ident(n) => lookup(env, n),
+        Expr::Ident(n) => {
+            match n.as_str() {
+                "request" => out.roots |= super::ROOT_REQUEST,
+                "namespaceObject" => out.roots |= super::ROOT_NAMESPACE,
+                _ => {}
+            }
+            lookup(env, n)
+        }
         Expr::Select(s) => {
             if let Expr::Ident(root) = &s.operand.expr {
                 if root == "variables" && !s.test {

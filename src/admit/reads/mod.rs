@@ -110,6 +110,9 @@ pub struct Reads {
     whole: bool,
     /// A map's keys (a list's length is always read): what a count reads.
     keys: bool,
+    /// The CEL variables besides `object` its expressions name
+    /// ([`ROOT_REQUEST`], [`ROOT_NAMESPACE`]): the others are not built.
+    pub roots: u8,
     fields: BTreeMap<String, Reads>,
     any: Option<Box<Reads>>,
 }
@@ -119,6 +122,7 @@ impl Reads {
     pub fn all() -> Reads {
         Reads {
             whole: true,
+            roots: ROOT_REQUEST | ROOT_NAMESPACE,
             ..Reads::default()
         }
     }
@@ -188,6 +192,7 @@ impl Reads {
             return;
         }
         self.keys |= other.keys;
+        self.roots |= other.roots;
         self.cluster |= other.cluster;
         for (k, v) in &other.fields {
             self.fields.entry(k.clone()).or_default().merge(v);
@@ -258,6 +263,11 @@ impl Reads {
 fn cluster_label(depth: usize, key: &str) -> bool {
     depth == 2 && key == CLUSTER_LABEL
 }
+
+/// CEL's `request` is read.
+pub const ROOT_REQUEST: u8 = 1;
+/// CEL's `namespaceObject` is read.
+pub const ROOT_NAMESPACE: u8 = 2;
 
 /// The label fleetc puts on every object with its cluster's name.
 pub const CLUSTER_LABEL: &str = "fleetc.dev/cluster";
