@@ -103,6 +103,8 @@ fn root() -> &'static Context<'static, 'static> {
             ("containsIP", contains_ip),
             ("family", family),
             ("isLoopback", is_loopback),
+            ("Get", resource_get),
+            ("List", resource_list),
             ("semver", make::<Semver>),
             ("isSemver", is::<Semver>),
             ("major", semver_part),
@@ -653,6 +655,77 @@ fn arg<'a>(
     i: usize,
 ) -> Result<&'a Value, ExecutionError> {
     args.0.get(i).ok_or_else(|| ftx.error("missing argument"))
+}
+
+/// The objects `resource` (a cluster's, by `apiVersion|resource|namespace`)
+/// holds for the first `n` arguments.
+fn resource_items(
+    ftx: &FunctionContext,
+    v: &Value,
+    a: &Arguments,
+    n: usize,
+) -> Result<Vec<Value>, ExecutionError> {
+    let mut parts = Vec::new();
+    for i in 0..n {
+        match a.0.get(i) {
+            Some(Value::String(s)) => parts.push(s.to_string()),
+            other => {
+                return Err(ftx.error(format!(
+                    "argument {} should be a string, not {other:?}",
+                    i + 1
+                )))
+            }
+        }
+    }
+    let Value::Map(m) = v else {
+        return Err(ftx.error("Get and List are methods of Kyverno's `resource`"));
+    };
+    let key = Key::String(Arc::new(parts.join("|")));
+    Ok(match m.map.get(&key) {
+        Some(Value::List(l)) => l.to_vec(),
+        _ => Vec::new(),
+    })
+}
+
+/// Kyverno's `resource.Get(apiVersion, resource, namespace, name)`: the
+/// object rendered on the cluster, or an error when there is none.
+fn resource_get(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let items = resource_items(ftx, &v, &a, 3)?;
+    let name = match a.0.get(3) {
+        Some(Value::String(s)) => s.to_string(),
+        _ => return Err(ftx.error("resource.Get takes apiVersion, resource, namespace and name")),
+    };
+    let named = |o: &Value| {
+        let Value::Map(m) = o else { return false };
+        let Some(Value::Map(meta)) = m.map.get(&Key::String(Arc::new("metadata".into()))) else {
+            return false;
+        };
+        matches!(meta.map.get(&Key::String(Arc::new("name".into()))), Some(Value::String(n)) if n.as_str() == name)
+    };
+    items
+        .into_iter()
+        .find(named)
+        .ok_or_else(|| ftx.error(format!("{name} not found on the cluster")))
+}
+
+/// Kyverno's `resource.List(apiVersion, resource, namespace)`: `{items}`
+/// of the objects rendered on the cluster (`""`: every namespace).
+fn resource_list(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    a: Arguments,
+) -> Result<Value, ExecutionError> {
+    let items = resource_items(ftx, &v, &a, 3)?;
+    let mut m = std::collections::HashMap::new();
+    m.insert(
+        Key::String(Arc::new("items".into())),
+        Value::List(Arc::new(items)),
+    );
+    Ok(Value::Map(cel::objects::Map { map: Arc::new(m) }))
 }
 
 fn string_of<'a>(v: &'a Value, ftx: &FunctionContext) -> Result<&'a str, ExecutionError> {

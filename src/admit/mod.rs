@@ -134,7 +134,7 @@ pub struct Subject<'a> {
     review: std::sync::OnceLock<regorus::Value>,
     /// The CEL scopes of the policies reviewing it, by the variables
     /// they read.
-    scopes: [std::sync::OnceLock<cel::Scope>; 4],
+    scopes: [std::sync::OnceLock<cel::Scope>; 8],
     /// The variables of Kyverno rules (`request`, `images`).
     kyverno: std::sync::OnceLock<Json>,
     /// The object's labels as JSON, made when a selector first needs them.
@@ -228,7 +228,7 @@ impl Subject<'_> {
     /// [`reads::ROOT_NAMESPACE`]), made once; with [`Subject::share`] for
     /// the estimates.
     pub fn scope(&self, cluster: &Cluster, roots: u8) -> &cel::Scope {
-        let roots = roots & 3;
+        let roots = roots & 7;
         self.scopes[usize::from(roots)].get_or_init(|| {
             let mut v = vec![
                 ("object", self.cel().clone()),
@@ -241,6 +241,9 @@ impl Subject<'_> {
                 if let Some(ns) = self.namespace_object(cluster) {
                     v.push(("namespaceObject", cel::to_cel(&ns)));
                 }
+            }
+            if roots & reads::ROOT_RESOURCE != 0 {
+                v.push(("resource", cluster.resources().clone()));
             }
             cel::scope(v)
         })
@@ -301,6 +304,41 @@ pub struct Cluster<'a> {
     /// with only its name label).
     pub namespaces: BTreeMap<String, Json>,
     pub objects: Vec<Subject<'a>>,
+    /// Kyverno's CEL `resource` library's data, made when a policy first
+    /// reads it.
+    resources: std::sync::OnceLock<::cel::Value>,
+}
+
+impl Cluster<'_> {
+    /// Every object of the cluster by `apiVersion|resource|namespace`
+    /// (and `apiVersion|resource|` for all namespaces), as a CEL map for
+    /// `resource.Get` and `resource.List`.
+    pub fn resources(&self) -> &::cel::Value {
+        self.resources.get_or_init(|| {
+            let mut by: BTreeMap<String, Vec<Json>> = BTreeMap::new();
+            let mut add = |api: &str, plural: &str, ns: Option<&str>, o: Json| {
+                if let Some(ns) = ns {
+                    by.entry(format!("{api}|{plural}|{ns}"))
+                        .or_default()
+                        .push(o.clone());
+                }
+                by.entry(format!("{api}|{plural}|")).or_default().push(o);
+            };
+            for ns in self.namespaces.values() {
+                add("v1", "namespaces", None, ns.clone());
+            }
+            for o in &self.objects {
+                if o.group.is_empty() && o.kind == "Namespace" {
+                    continue;
+                }
+                let json = o.json().as_ref().clone();
+                add(&o.api_version, &o.plural, o.namespace.as_deref(), json);
+            }
+            let map: serde_json::Map<String, Json> =
+                by.into_iter().map(|(k, v)| (k, Json::Array(v))).collect();
+            cel::to_cel(&Json::Object(map))
+        })
+    }
 }
 
 /// What the policies of one cluster evaluate against, besides the object.
@@ -455,6 +493,22 @@ impl Admission {
                     None => r = reads::Reads::all(),
                 }
                 (r, vec![Some(*constraint), Some(*template)])
+            }
+            Run::GatekeeperCel {
+                constraint,
+                template,
+                source,
+            } => {
+                let policy = vap::gatekeeper_policy(constraint, source);
+                let b = vap::Bound {
+                    policy: &policy,
+                    binding: None,
+                    engine: Engine::Gatekeeper,
+                };
+                (
+                    vap::reads(&b, &compile),
+                    vec![Some(*constraint), Some(*template)],
+                )
             }
         };
         // The label with the cluster's name is left out of every digest,
@@ -614,6 +668,21 @@ impl Admission {
             Run::Cel(b) => {
                 vap::evaluate(b, subject, cluster, &compile, (self.budget, p.reads.roots))
             }
+            Run::GatekeeperCel {
+                constraint, source, ..
+            } => {
+                if !rego::matches(constraint, subject, cluster) {
+                    return None;
+                }
+                Some(vap::gatekeeper(
+                    constraint,
+                    source,
+                    subject,
+                    cluster,
+                    &compile,
+                    (self.budget, p.reads.roots),
+                ))
+            }
             Run::Gatekeeper {
                 constraint,
                 program,
@@ -661,20 +730,33 @@ enum Run<'a> {
         template: &'a Json,
         program: rego::Compiled,
     },
+    /// A Gatekeeper constraint whose template has CEL
+    /// (`K8sNativeValidation`), with that source.
+    GatekeeperCel {
+        constraint: &'a Json,
+        template: &'a Json,
+        source: &'a Json,
+    },
 }
 
 impl Policy<'_> {
     fn uses_params(&self) -> bool {
+        // Kyverno's CEL `resource.Get`/`List` read the cluster's objects.
+        if self.reads.roots & reads::ROOT_RESOURCE != 0 {
+            return true;
+        }
         match &self.run {
             Run::Cel(b) => b.policy["spec"]
                 .get("paramKind")
                 .is_some_and(|k| !k.is_null()),
-            Run::Gatekeeper { .. } => false,
-            // A rule's context may read a ConfigMap of the cluster.
+            Run::Gatekeeper { .. } | Run::GatekeeperCel { .. } => false,
+            // A rule's context may read a ConfigMap, or call the API for
+            // objects, of the cluster.
             Run::Kyverno { rules, .. } => rules.iter().any(|(_, r)| {
-                r["context"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|e| e.get("configMap").is_some()))
+                r["context"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|e| e.get("configMap").is_some() || e.get("apiCall").is_some())
+                })
             }),
         }
     }
@@ -684,7 +766,9 @@ impl Policy<'_> {
     fn may_apply(&self, s: &Subject, cluster: &Cluster) -> bool {
         match &self.run {
             Run::Cel(b) => vap::selected(b, s, cluster),
-            Run::Gatekeeper { constraint, .. } => rego::matches(constraint, s, cluster),
+            Run::Gatekeeper { constraint, .. } | Run::GatekeeperCel { constraint, .. } => {
+                rego::matches(constraint, s, cluster)
+            }
             Run::Kyverno { policy, rules } => kyverno::may_apply(policy, rules, s, cluster),
         }
     }
@@ -831,12 +915,20 @@ fn policies<'a>(
                         && t.json["spec"]["crd"]["spec"]["names"]["kind"].as_str() == Some(kind)
                 });
                 if let Some(t) = t {
-                    out.push(Policy {
-                        run: Run::Gatekeeper {
+                    let run = match rego::template_cel(&t.json) {
+                        Some(source) => Run::GatekeeperCel {
+                            constraint: &o.json,
+                            template: &t.json,
+                            source,
+                        },
+                        None => Run::Gatekeeper {
                             constraint: &o.json,
                             template: &t.json,
                             program: template(&t.json),
                         },
+                    };
+                    out.push(Policy {
+                        run,
                         span: o.span.clone(),
                         digest: pair(&o.digest, &t.digest),
                         reads: Arc::new(reads::Reads::all()),
@@ -964,6 +1056,7 @@ fn view<'a>(repo: &Repo, rc: &'a RenderedCluster, format: Format) -> Cluster<'a>
         name: rc.name.clone(),
         namespaces,
         objects,
+        resources: std::sync::OnceLock::new(),
     }
 }
 

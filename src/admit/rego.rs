@@ -68,6 +68,21 @@ pub fn template_rego(template: &Json) -> Option<(String, Vec<String>)> {
         .map(|rego| (rego.to_string(), libs(&target["libs"])))
 }
 
+/// A template's `K8sNativeValidation` source (CEL). Gatekeeper (by
+/// default since 3.18) runs it instead of the template's Rego when a
+/// template has both.
+pub fn template_cel(template: &Json) -> Option<&Json> {
+    let target = template["spec"]["targets"]
+        .as_array()?
+        .iter()
+        .find(|t| t["target"].as_str() == Some("admission.k8s.gatekeeper.sh"))?;
+    target["code"]
+        .as_array()?
+        .iter()
+        .find(|c| c["engine"].as_str() == Some("K8sNativeValidation"))
+        .map(|c| &c["source"])
+}
+
 /// Compile a template's Rego and libs (Rego v1 first, then v0, as
 /// Gatekeeper parses them).
 pub fn compile(rego: &str, libs: &[String]) -> Compiled {

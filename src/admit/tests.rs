@@ -1091,3 +1091,265 @@ metadata: {name: in-lab, namespace: lab}
     assert_eq!(lab[1].finding.outcome, Outcome::Fail);
     assert_eq!(lab[1].finding.message, "namespace lab is not prod");
 }
+
+/// A template with CEL (`K8sNativeValidation`) and Rego: the CEL runs, as
+/// in Gatekeeper 3.18 and later, with `variables.params` and
+/// `variables.anyObject`; its findings are the constraint's.
+const OWNER_CEL: &str = r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: k8sownerlabel}
+spec:
+  crd:
+    spec:
+      names: {kind: K8sOwnerLabel}
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            keys: {type: array, items: {type: string}}
+            pattern: {type: string}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      code:
+        - engine: K8sNativeValidation
+          source:
+            variables:
+              - name: labels
+                expression: "has(variables.anyObject.metadata.labels) ? variables.anyObject.metadata.labels : {}"
+            validations:
+              - expression: "variables.params.keys.all(k, k in variables.labels)"
+                messageExpression: "'needs labels: ' + variables.params.keys.filter(k, !(k in variables.labels)).join(', ')"
+              - expression: "variables.params.keys.all(k, !(k in variables.labels) || variables.labels[k].matches(variables.params.pattern))"
+                message: "a label value does not match the pattern"
+        - engine: Rego
+          source:
+            rego: |
+              package k8sownerlabel
+              violation[{"msg": "the Rego ran"}] { false }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sOwnerLabel
+metadata: {name: owners}
+spec:
+  enforcementAction: ENFORCEMENT
+  match:
+    kinds: [{apiGroups: [""], kinds: [ConfigMap]}]
+  parameters:
+    keys: [owner, tier]
+    pattern: "^[a-z-]+$"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: good, namespace: shop, labels: {owner: team-a, tier: web}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unowned, namespace: shop, labels: {tier: web}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shouting, namespace: shop, labels: {owner: TEAM, tier: web}}
+"#;
+
+#[test]
+fn gatekeeper_cel_runs_instead_of_rego() {
+    let (results, d) = review(&OWNER_CEL.replace("ENFORCEMENT", "deny"));
+    assert!(passes(&results, "good"), "{results:#?}");
+    let unowned: Vec<_> = results
+        .iter()
+        .filter(|r| r.object.name == "unowned")
+        .collect();
+    assert_eq!(unowned.len(), 1, "{unowned:#?}");
+    let f = &unowned[0].finding;
+    assert_eq!(
+        (f.outcome, f.rule.as_str(), f.policy.as_str()),
+        (Outcome::Fail, "K8sOwnerLabel", "owners")
+    );
+    assert_eq!(f.message, "needs labels: owner");
+    assert!(f.enforce);
+    let shouting: Vec<_> = results
+        .iter()
+        .filter(|r| r.object.name == "shouting")
+        .collect();
+    assert_eq!(
+        shouting[0].finding.message,
+        "a label value does not match the pattern"
+    );
+    assert!(!results
+        .iter()
+        .any(|r| r.finding.message.contains("the Rego ran")));
+    assert_eq!(d.error_count(), 2);
+    // In dryrun the same findings are warnings.
+    let (_, d) = review(&OWNER_CEL.replace("ENFORCEMENT", "dryrun"));
+    assert_eq!(d.error_count(), 0);
+    assert!(
+        d.items
+            .iter()
+            .filter(|x| x.code == crate::diag::Code::AdmissionWarning)
+            .count()
+            == 2
+    );
+}
+
+#[test]
+fn gatekeeper_cel_errors_follow_failure_policy() {
+    let broken = OWNER_CEL.replace("ENFORCEMENT", "deny").replace(
+        "variables.params.keys.all(k, k in variables.labels)",
+        "variables.params.missing.all(k, true)",
+    );
+    let (results, _) = review(&broken);
+    let good = results
+        .iter()
+        .find(|r| r.object.name == "good")
+        .expect("a result");
+    assert_eq!(good.finding.outcome, Outcome::Error, "{good:#?}");
+    let ignored = broken.replace(
+        "          source:\n            variables:",
+        "          source:\n            failurePolicy: Ignore\n            variables:",
+    );
+    let (results, d) = review(&ignored);
+    let good = results
+        .iter()
+        .find(|r| r.object.name == "good")
+        .expect("a result");
+    assert_eq!(good.finding.outcome, Outcome::Ignored);
+    assert!(d
+        .items
+        .iter()
+        .all(|x| x.code != crate::diag::Code::AdmissionError || !x.is_error()));
+}
+
+/// Kyverno `apiCall` context entries, answered from the objects rendered
+/// on the cluster: a list with `jmesPath`, one object with a `default`,
+/// and what needs the live cluster (a service, a query) skipped.
+const QUOTA_CALL: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: quota-first}
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: namespace-has-quota
+      match:
+        any:
+          - resources: {kinds: [Deployment]}
+      context:
+        - name: quotas
+          apiCall:
+            urlPath: "/api/v1/namespaces/{{ request.namespace }}/resourcequotas"
+            jmesPath: "items | length(@)"
+        - name: team
+          apiCall:
+            urlPath: "/api/v1/namespaces/{{ request.namespace }}/configmaps/team"
+            jmesPath: "data.owner"
+            default: nobody
+      validate:
+        message: "namespace {{ request.namespace }} has no ResourceQuota (owner {{ team }})"
+        deny:
+          conditions:
+            any:
+              - {key: "{{ quotas }}", operator: Equals, value: 0}
+    - name: remote
+      match:
+        any:
+          - resources: {kinds: [Deployment]}
+      context:
+        - name: verdict
+          apiCall:
+            service: {url: "https://checker.example.com/check"}
+      validate:
+        deny:
+          conditions:
+            any:
+              - {key: "{{ verdict }}", operator: Equals, value: "no"}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, namespace: shop}
+spec: {hard: {pods: "10"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: team, namespace: lab}
+data: {owner: research}
+"#;
+
+#[test]
+fn kyverno_api_calls_read_the_cluster() {
+    let yaml = format!(
+        "{QUOTA_CALL}{}{}",
+        deployment("web", "shop", 1),
+        deployment("trial", "lab", 1)
+    );
+    let (results, _) = review(&yaml);
+    let rule = |name: &str, rule: &str| {
+        results
+            .iter()
+            .find(|r| r.object.name == name && r.finding.rule == rule)
+            .map(|r| (r.finding.outcome, r.finding.message.clone()))
+            .expect("a result")
+    };
+    assert_eq!(rule("web", "namespace-has-quota").0, Outcome::Pass);
+    assert_eq!(
+        rule("trial", "namespace-has-quota"),
+        (
+            Outcome::Fail,
+            "namespace lab has no ResourceQuota (owner research) (the deny conditions hold)".into()
+        )
+    );
+    let (outcome, why) = rule("web", "remote");
+    assert_eq!(outcome, Outcome::Skip);
+    assert!(why.contains("external service"), "{why}");
+}
+
+/// Kyverno's CEL `resource.List` and `resource.Get`, answered from the
+/// objects rendered on the cluster.
+#[test]
+fn kyverno_resource_library_reads_the_cluster() {
+    let policy = r#"
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: quota-and-owner}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+    - expression: "resource.List('v1', 'resourcequotas', object.metadata.namespace).items.size() > 0"
+      messageExpression: "'no ResourceQuota in ' + object.metadata.namespace"
+    - expression: "resource.Get('v1', 'configmaps', object.metadata.namespace, 'team').data.owner != ''"
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, namespace: shop}
+spec: {hard: {pods: "10"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: team, namespace: shop}
+data: {owner: shop-team}
+"#;
+    let yaml = format!(
+        "{policy}{}{}",
+        deployment("web", "shop", 1),
+        deployment("trial", "lab", 1)
+    );
+    let (results, _) = review(&yaml);
+    assert!(passes(&results, "web"), "{results:#?}");
+    let trial: Vec<_> = results
+        .iter()
+        .filter(|r| r.object.name == "trial")
+        .map(|r| {
+            (
+                r.finding.rule.as_str(),
+                r.finding.outcome,
+                r.finding.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(trial[0], ("0", Outcome::Fail, "no ResourceQuota in lab"));
+    assert_eq!(trial[1].1, Outcome::Error);
+    assert!(trial[1].2.contains("team not found"), "{trial:?}");
+}

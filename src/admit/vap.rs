@@ -349,3 +349,75 @@ pub fn reads(b: &Bound, compile: reads::cel::Compile) -> Reads {
     }
     out
 }
+
+/// A Gatekeeper constraint whose template has `K8sNativeValidation` code:
+/// its CEL runs as Gatekeeper runs it, as a VAP whose param is the
+/// constraint, with `variables.params` (the constraint's parameters) and
+/// `variables.anyObject` (the object) defined first. Its findings are the
+/// constraint's (rule: the constraint's kind; actions: its
+/// `enforcementAction`).
+pub fn gatekeeper(
+    constraint: &Json,
+    source: &Json,
+    subject: &Subject,
+    cluster: &Cluster,
+    compile: Compile,
+    (budget, roots): (u64, u8),
+) -> Vec<Finding> {
+    let actions = super::rego::actions(constraint);
+    let enforce = actions.iter().any(|a| a == "deny");
+    let policy = gatekeeper_policy(constraint, source);
+    let b = Bound {
+        policy: &policy,
+        binding: None,
+        engine: Engine::Gatekeeper,
+    };
+    let run = Run {
+        b: &b,
+        scope: subject.scope(cluster, roots),
+        compile,
+        budget,
+        deny: enforce,
+        actions: actions.join(","),
+    };
+    let mut inputs = Inputs::default();
+    subject.share(&mut inputs, cluster, roots);
+    inputs.set("params", Arc::new(constraint.clone()));
+    let mut out = Vec::new();
+    run.once(&mut inputs, &mut out);
+    let kind = constraint["kind"].as_str().unwrap_or_default();
+    let mut found: Vec<Finding> = out
+        .into_iter()
+        .filter(|f| f.outcome != Outcome::Pass)
+        .map(|f| Finding {
+            rule: kind.to_string(),
+            ..f
+        })
+        .collect();
+    if found.is_empty() {
+        found.push(run.finding(kind.to_string(), Outcome::Pass, String::new()));
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The VAP Gatekeeper makes of a template's CEL for one constraint.
+pub fn gatekeeper_policy(constraint: &Json, source: &Json) -> Json {
+    let mut variables = vec![
+        serde_json::json!({"name": "params", "expression":
+            "!has(params.spec) ? null : !has(params.spec.parameters) ? null : params.spec.parameters"}),
+        serde_json::json!({"name": "anyObject", "expression":
+            "has(request.operation) && request.operation == 'DELETE' && object == null ? oldObject : object"}),
+    ];
+    variables.extend(source["variables"].as_array().cloned().unwrap_or_default());
+    serde_json::json!({
+        "metadata": {"name": constraint["metadata"]["name"]},
+        "spec": {
+            "failurePolicy": source.get("failurePolicy").cloned().unwrap_or_else(|| "Fail".into()),
+            "matchConditions": source["matchConditions"],
+            "variables": variables,
+            "validations": source["validations"],
+        },
+    })
+}

@@ -543,8 +543,10 @@ impl Kyverno<'_> {
                             n.unwrap_or_default()
                         )
                     })?
+            } else if let Some(call) = entry.get("apiCall") {
+                api_call(&name, call, data, cluster)?
             } else {
-                return Err("offline: its context calls the API server or an external service (apiCall, globalReference, imageRegistry)".into());
+                return Err("offline: its context reads Kyverno's global context or an image registry (globalReference, imageRegistry)".into());
             };
             data[name] = value;
         }
@@ -724,6 +726,98 @@ impl Kyverno<'_> {
         }
         (Outcome::Pass, String::new())
     }
+}
+
+/// A context `apiCall`: a GET of Kubernetes objects, answered from the
+/// objects rendered on the cluster (and the namespaces it declares); its
+/// `jmesPath` then applies, and `default` stands in for what is missing.
+/// Calls to services, other methods and queries need the live cluster.
+fn api_call(name: &str, call: &Json, data: &Json, cluster: &Cluster) -> Result<Json, String> {
+    if call.get("service").is_some() {
+        return Err("offline: its context calls an external service (apiCall.service)".into());
+    }
+    if call["method"].as_str().is_some_and(|m| m != "GET") {
+        return Err("offline: its context sends a request other than GET to the API server".into());
+    }
+    let path = match jmes::substitute(&call["urlPath"], data)? {
+        Json::String(p) => p,
+        other => return Err(format!("context {name}: urlPath is {other}, not a path")),
+    };
+    let got = api_get(&path, cluster).and_then(|v| match call["jmesPath"].as_str() {
+        Some(p) => jmes::search(p, &v),
+        None => Ok(v),
+    });
+    match (got, call.get("default")) {
+        (Ok(Json::Null) | Err(_), Some(d)) => Ok(d.clone()),
+        (Ok(v), _) => Ok(v),
+        (Err(e), None) => Err(format!("context {name}: {e}")),
+    }
+}
+
+/// What the API server would answer to a GET of `path` on this cluster,
+/// from its rendered objects: one object, or a list of them.
+fn api_get(path: &str, cluster: &Cluster) -> Result<Json, String> {
+    if path.contains('?') {
+        return Err("offline: its API call has a query (labelSelector, fieldSelector…), which only the cluster answers".into());
+    }
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(format!("`{path}` is not a Kubernetes API path")),
+    };
+    let (namespace, resource, name) = match rest {
+        ["namespaces", ns, r] => (Some(*ns), *r, None),
+        ["namespaces", ns, r, n] => (Some(*ns), *r, Some(*n)),
+        [r] => (None, *r, None),
+        [r, n] => (None, *r, Some(*n)),
+        _ => return Err(format!("`{path}` is not a path fleetc answers")),
+    };
+    let mut items: Vec<(Option<&str>, &str, Json)> = if group.is_empty() && resource == "namespaces"
+    {
+        cluster
+            .namespaces
+            .iter()
+            .map(|(n, o)| (None, n.as_str(), o.clone()))
+            .collect()
+    } else {
+        cluster
+            .objects
+            .iter()
+            .filter(|o| o.req().group == group && o.req().resource == resource)
+            .filter(|o| namespace.is_none() || o.namespace.as_deref() == namespace)
+            .map(|o| {
+                (
+                    o.namespace.as_deref(),
+                    o.name.as_str(),
+                    o.json().as_ref().clone(),
+                )
+            })
+            .collect()
+    };
+    items.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    if let Some(n) = name {
+        return items
+            .into_iter()
+            .find(|(_, m, _)| *m == n)
+            .map(|(_, _, o)| o)
+            .ok_or_else(|| format!("{resource} \"{n}\" not found on the cluster"));
+    }
+    let kind = items
+        .first()
+        .and_then(|(_, _, o)| o["kind"].as_str())
+        .map_or_else(|| "List".to_string(), |k| format!("{k}List"));
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Ok(serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {},
+        "items": items.into_iter().map(|(_, _, o)| o).collect::<Vec<_>>(),
+    }))
 }
 
 enum Skipped {

@@ -27,6 +27,7 @@ pub fn value(e: &Expr, env: &mut Env, out: &mut Reads) -> Aliases {
             match n.as_str() {
                 "request" => out.roots |= super::ROOT_REQUEST,
                 "namespaceObject" => out.roots |= super::ROOT_NAMESPACE,
+                "resource" => out.roots |= super::ROOT_RESOURCE,
                 _ => {}
             }
             lookup(env, n)

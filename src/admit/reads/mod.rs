@@ -122,7 +122,7 @@ impl Reads {
     pub fn all() -> Reads {
         Reads {
             whole: true,
-            roots: ROOT_REQUEST | ROOT_NAMESPACE,
+            roots: ROOT_REQUEST | ROOT_NAMESPACE | ROOT_RESOURCE,
             ..Reads::default()
         }
     }
@@ -268,6 +268,8 @@ fn cluster_label(depth: usize, key: &str) -> bool {
 pub const ROOT_REQUEST: u8 = 1;
 /// CEL's `namespaceObject` is read.
 pub const ROOT_NAMESPACE: u8 = 2;
+/// Kyverno's CEL `resource` library is called.
+pub const ROOT_RESOURCE: u8 = 4;
 
 /// The label fleetc puts on every object with its cluster's name.
 pub const CLUSTER_LABEL: &str = "fleetc.dev/cluster";
