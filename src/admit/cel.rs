@@ -13,9 +13,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use cel::common::ast::{Expr, LiteralValue};
+use cel::common::ast::{
+    operators, CallExpr, ComprehensionExpr, Expr, IdedExpr, ListExpr, LiteralValue,
+};
 use cel::extractors::{Arguments, This};
 use cel::objects::Key;
+use cel::parser::MacroExprHelper;
 use cel::{Context, ExecutionError, FunctionContext, Value};
 use serde_json::Value as Json;
 
@@ -67,6 +70,9 @@ fn root() -> &'static Context<'static, 'static> {
         // bug caught by every test.
         let _ = cel::extensions::strings(&mut env);
         let _ = cel::extensions::math(&mut env);
+        for m in macros() {
+            let _ = env.add_macro(m);
+        }
         let mut ctx = Context::with_env(Arc::new(env));
         for (name, f) in [
             ("quantity", make::<Quantity> as KubeFn),
@@ -103,6 +109,7 @@ fn root() -> &'static Context<'static, 'static> {
             ("containsIP", contains_ip),
             ("family", family),
             ("isLoopback", is_loopback),
+            ("@indices", indices),
             ("Get", resource_get),
             ("List", resource_list),
             ("semver", make::<Semver>),
@@ -115,6 +122,159 @@ fn root() -> &'static Context<'static, 'static> {
         }
         ctx
     })
+}
+
+/// Macros the API server's CEL has that the crate's parser does not:
+/// `cel.bind(name, value, expr)`, and the two-variable comprehensions
+/// `all(i, v, p)`, `exists(i, v, p)`, `existsOne(i, v, p)` (index and
+/// element of a list; key and value of a map).
+fn macros() -> Vec<cel::parser::Macro> {
+    use cel::parser::Macro;
+    let mut out = vec![Macro::receiver("bind", 3, |h, target, args| {
+        if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(n)) if n == "cel") {
+            return Ok(None);
+        }
+        let Expr::Ident(name) = &args[0].expr else {
+            return Err(h.new_error(
+                args[0].id,
+                "cel.bind's first argument must be a simple name",
+            ));
+        };
+        let name = name.clone();
+        let body = args.remove(2);
+        let init = args.remove(1);
+        Ok(Some(bind(h, name, init, body)))
+    })];
+    for name in ["all", "exists", "existsOne", "exists_one"] {
+        out.push(Macro::receiver(name, 3, move |h, target, args| {
+            // x.all(i, v, p): over @indices(x), with v bound to x[i].
+            let (Expr::Ident(i), Expr::Ident(v)) = (&args[0].expr, &args[1].expr) else {
+                return Err(h.new_error(
+                    args[0].id,
+                    "the comprehension's variables must be simple names",
+                ));
+            };
+            let (i, v) = (i.clone(), v.clone());
+            let Some(x) = target.take() else {
+                return Ok(None);
+            };
+            let p = args.remove(2);
+            let index = h.next_expr(Expr::Ident(i.clone()));
+            let x_again = h.next_expr(x.expr.clone());
+            let element = call(h, operators::INDEX, vec![x_again, index]);
+            let bound = bind(h, v, element, p);
+            let keys = call(h, "@indices", vec![x]);
+            Ok(Some(quantifier(h, name, keys, i, bound)))
+        }));
+    }
+    out
+}
+
+fn call(h: &mut MacroExprHelper, f: &str, args: Vec<IdedExpr>) -> IdedExpr {
+    h.next_expr(Expr::Call(CallExpr {
+        func_name: f.into(),
+        target: None,
+        args,
+    }))
+}
+
+/// `cel.bind(name, init, body)`: a comprehension over nothing whose
+/// accumulator is `name`.
+fn bind(h: &mut MacroExprHelper, name: String, init: IdedExpr, body: IdedExpr) -> IdedExpr {
+    let range = h.next_expr(Expr::List(ListExpr::new(Vec::new())));
+    let cond = h.next_expr(Expr::Literal(LiteralValue::Boolean(false.into())));
+    let step = h.next_expr(Expr::Ident(name.clone()));
+    h.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+        iter_range: range,
+        iter_var: "#unused".into(),
+        iter_var2: None,
+        accu_var: name,
+        accu_init: init,
+        loop_cond: cond,
+        loop_step: step,
+        result: body,
+    })))
+}
+
+/// `range.all(var, p)`, `exists`, `existsOne`, built as the parser's own
+/// macros build them.
+fn quantifier(
+    h: &mut MacroExprHelper,
+    name: &str,
+    range: IdedExpr,
+    var: String,
+    p: IdedExpr,
+) -> IdedExpr {
+    let acc = "@result".to_string();
+    let ident = |h: &mut MacroExprHelper| h.next_expr(Expr::Ident(acc.clone()));
+    let lit_bool = |h: &mut MacroExprHelper, b: bool| {
+        h.next_expr(Expr::Literal(LiteralValue::Boolean(b.into())))
+    };
+    let (init, cond, step, result) = match name {
+        "all" => {
+            let init = lit_bool(h, true);
+            let a = ident(h);
+            let cond = call(h, operators::NOT_STRICTLY_FALSE, vec![a]);
+            let a = ident(h);
+            let step = call(h, operators::LOGICAL_AND, vec![a, p]);
+            (init, cond, step, ident(h))
+        }
+        "exists" => {
+            let init = lit_bool(h, false);
+            let a = ident(h);
+            let not = call(h, operators::LOGICAL_NOT, vec![a]);
+            let cond = call(h, operators::NOT_STRICTLY_FALSE, vec![not]);
+            let a = ident(h);
+            let step = call(h, operators::LOGICAL_OR, vec![a, p]);
+            (init, cond, step, ident(h))
+        }
+        _ => {
+            let init = h.next_expr(Expr::Literal(LiteralValue::Int(0.into())));
+            let cond = lit_bool(h, true);
+            let a = ident(h);
+            let one = h.next_expr(Expr::Literal(LiteralValue::Int(1.into())));
+            let plus = call(h, operators::ADD, vec![a, one]);
+            let a = ident(h);
+            let step = call(h, operators::CONDITIONAL, vec![p, plus, a]);
+            let a = ident(h);
+            let one = h.next_expr(Expr::Literal(LiteralValue::Int(1.into())));
+            (init, cond, step, call(h, operators::EQUALS, vec![a, one]))
+        }
+    };
+    h.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+        iter_range: range,
+        iter_var: var,
+        iter_var2: None,
+        accu_var: acc,
+        accu_init: init,
+        loop_cond: cond,
+        loop_step: step,
+        result,
+    })))
+}
+
+/// A list's indices, or a map's keys: what a two-variable comprehension
+/// ranges over.
+fn indices(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    match v {
+        Value::List(l) => Ok(Value::List(Arc::new(
+            (0..l.len() as i64).map(Value::Int).collect(),
+        ))),
+        Value::Map(m) => {
+            // In a stable order: the keys sorted.
+            #[allow(clippy::disallowed_methods)]
+            let mut keys: Vec<Key> = m.map.keys().cloned().collect();
+            keys.sort();
+            Ok(Value::List(Arc::new(
+                keys.into_iter().map(Value::from).collect(),
+            )))
+        }
+        other => Err(ftx.error(format!("cannot iterate over {other:?}"))),
+    }
 }
 
 type KubeFn = fn(&FunctionContext, This<Value>, Arguments) -> Result<Value, ExecutionError>;
@@ -1385,6 +1545,44 @@ mod tests {
         let mut inputs = Inputs::default();
         inputs.set("object", Arc::new(object));
         eval(&p, &inputs, 10_000_000)
+    }
+
+    #[test]
+    fn bind_and_two_variable_comprehensions() {
+        let pod = json!({"metadata": {"labels": {"app": "web", "tier": "front"}},
+            "spec": {"containers": [{"name": "a", "image": "r.io/a:1"}, {"name": "b", "image": "x.io/b"}]}});
+        let t = |src: &str| run(src, pod.clone());
+        assert_eq!(
+            t("cel.bind(cs, object.spec.containers, cs.size() == 2 && cs[0].name == 'a')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("cel.bind(x, 1, cel.bind(y, x + 1, x + y))"),
+            Ok(Value::Int(3))
+        );
+        // Index and element of a list; key and value of a map.
+        assert_eq!(
+            t("object.spec.containers.all(i, c, i < 2 && c.name != '')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.spec.containers.exists(i, c, i == 1 && c.image.startsWith('x.io/'))"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.metadata.labels.all(k, v, k.size() > 2 && v != '')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.metadata.labels.existsOne(k, v, v == 'web')"),
+            Ok(Value::Bool(true))
+        );
+        // One-variable forms are unchanged; a bind on anything but `cel` is a call.
+        assert_eq!(
+            t("object.spec.containers.all(c, c.name != '')"),
+            Ok(Value::Bool(true))
+        );
+        assert!(t("object.bind(a, 1, a)").is_err());
     }
 
     #[test]
