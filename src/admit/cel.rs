@@ -530,6 +530,18 @@ pub fn to_json(v: &Value) -> Json {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Json::Object(entries.into_iter().collect())
         }
+        // RFC 3339 in UTC, and seconds, as Kubernetes writes them.
+        Value::Timestamp(t) => Json::String(t.to_utc().format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()),
+        Value::Duration(d) => {
+            let nanos = d.subsec_nanos();
+            Json::String(if nanos == 0 {
+                format!("{}s", d.num_seconds())
+            } else {
+                format!("{}.{:09}s", d.num_seconds(), nanos.unsigned_abs())
+                    .trim_end_matches('0')
+                    .to_string()
+            })
+        }
         other => Json::String(format!("{other:?}")),
     }
 }
@@ -1545,6 +1557,34 @@ mod tests {
         let mut inputs = Inputs::default();
         inputs.set("object", Arc::new(object));
         eval(&p, &inputs, 10_000_000)
+    }
+
+    #[test]
+    fn timestamps_and_durations() {
+        let cert = json!({"spec": {"duration": "2160h", "renewBefore": "360h",
+            "notAfter": "2027-01-01T00:00:00Z"}});
+        let t = |src: &str| run(src, cert.clone());
+        assert_eq!(
+            t("duration(object.spec.renewBefore) < duration(object.spec.duration)"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("timestamp(object.spec.notAfter) > timestamp('2026-12-04T00:00:00Z')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("timestamp(object.spec.notAfter) - duration('24h') == timestamp('2026-12-31T00:00:00Z')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(t("duration('90m').getMinutes()"), Ok(Value::Int(90)));
+        assert!(t("duration('soon') > duration('1h')").is_err());
+        // As JSON (a message, a report) they are RFC 3339 and seconds.
+        let v = t("timestamp('2026-12-04T10:00:00Z')").expect("a timestamp");
+        assert_eq!(to_json(&v), json!("2026-12-04T10:00:00Z"));
+        assert_eq!(
+            to_json(&t("duration('90m')").expect("a duration")),
+            json!("5400s")
+        );
     }
 
     #[test]
