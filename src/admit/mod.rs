@@ -831,6 +831,13 @@ fn identity(
 
 /// A namespace's digest, its cluster label left out (as an object's).
 fn namespace_digest(ns: &Json) -> [u8; 32] {
+    let labelled = ns
+        .pointer("/metadata/labels")
+        .and_then(Json::as_object)
+        .is_some_and(|l| l.contains_key(reads::CLUSTER_LABEL));
+    if !labelled {
+        return json_digest(ns);
+    }
     let mut ns = ns.clone();
     if let Some(l) = ns
         .pointer_mut("/metadata/labels")
@@ -841,8 +848,13 @@ fn namespace_digest(ns: &Json) -> [u8; 32] {
     json_digest(&ns)
 }
 
+/// The digest of a JSON value's serialisation (written straight into a
+/// buffer: `to_string` goes through the formatting machinery).
 fn json_digest(j: &Json) -> [u8; 32] {
-    Sha256::digest(j.to_string().as_bytes()).into()
+    let mut buf = Vec::with_capacity(512);
+    // Writing a Value to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut buf, j);
+    Sha256::digest(&buf).into()
 }
 
 /// An admission policy object rendered on a cluster, as JSON.
@@ -1070,6 +1082,9 @@ fn rule_label(f: &Finding) -> String {
 
 /// The diagnostic of one finding (None for a pass or a skip).
 fn diagnostic(f: &Finding, s: &Subject, policy_span: &Span, cluster: &str) -> Option<Diagnostic> {
+    if matches!(f.outcome, Outcome::Pass | Outcome::Skip) {
+        return None;
+    }
     let what = match (&f.engine, &f.binding) {
         (Engine::ValidatingAdmissionPolicy, Some(b)) => {
             format!("ValidatingAdmissionPolicy `{}` (binding `{b}`)", f.policy)
