@@ -26,6 +26,8 @@ pub struct Program {
     pub uses_inventory: bool,
     /// The Rego reads what only the live request knows.
     offline: Option<&'static str>,
+    /// Why fleetc does not run it at all (over any budget).
+    refused: Option<String>,
 }
 
 /// How a template runs: on regorus' VM, which counts instructions (the
@@ -120,7 +122,38 @@ pub fn compile(rego: &str, libs: &[String]) -> Compiled {
         entry,
         uses_inventory: text.contains("data.inventory"),
         offline,
+        refused: unbounded_ranges(&text),
     }))
+}
+
+/// The longest `numbers.range` fleetc lets a template build.
+const MAX_RANGE: i128 = 1_000_000;
+
+/// regorus builds a `numbers.range`/`numbers.range_step` whole, at once,
+/// before its instruction count can stop it: a bound that comes from the
+/// object or the parameters could exhaust memory. Only ranges between
+/// literal numbers, at most [`MAX_RANGE`] long, are run; the reason why
+/// not, otherwise.
+fn unbounded_ranges(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(at) = rest.find("numbers.range") {
+        rest = &rest[at + "numbers.range".len()..];
+        let args = rest
+            .trim_start_matches("_step")
+            .trim_start()
+            .strip_prefix('(')
+            .and_then(|a| a.split_once(')'))
+            .map(|(a, _)| a);
+        let bounds: Option<Vec<i128>> =
+            args.and_then(|a| a.split(',').map(|x| x.trim().parse().ok()).collect());
+        let fits = matches!(bounds.as_deref(), Some([a, b, ..]) if (b - a).abs() <= MAX_RANGE);
+        if !fits {
+            return Some(format!(
+                "it calls numbers.range with bounds that are not literal numbers at most {MAX_RANGE} apart; regorus builds the whole range at once, so a bound taken from the object or the parameters could exhaust memory, and fleetc does not run it (`--limit admission-cost` does not change this)"
+            ));
+        }
+    }
+    None
 }
 
 /// An error's message without regorus' source excerpt (`--> file:line`,
@@ -346,6 +379,9 @@ pub fn evaluate(
             )]
         }
     };
+    if let Some(why) = &p.refused {
+        return vec![finding(Outcome::Budget, why.clone())];
+    }
     if let Some(why) = p.offline {
         return vec![finding(Outcome::Skip, why.to_string())];
     }

@@ -1353,3 +1353,54 @@ data: {owner: shop-team}
     assert_eq!(trial[1].1, Outcome::Error);
     assert!(trial[1].2.contains("team not found"), "{trial:?}");
 }
+
+/// A Rego range whose bound comes from the parameters or the object is
+/// never built (regorus would build it whole, before any budget); one
+/// between small literals runs.
+#[test]
+fn gatekeeper_ranges_are_bounded() {
+    let template = |body: &str| {
+        format!(
+            r#"
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {{name: k8sranges}}
+spec:
+  crd:
+    spec:
+      names: {{kind: K8sRanges}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8sranges
+        violation[{{"msg": "too many"}}] {{
+          {body}
+        }}
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRanges
+metadata: {{name: ranges}}
+spec:
+  enforcementAction: deny
+  match:
+    kinds: [{{apiGroups: [""], kinds: [ConfigMap]}}]
+  parameters: {{n: 1000000000000}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cm, namespace: shop}}
+"#
+        )
+    };
+    let (results, d) = review(&template("count(numbers.range(0, input.parameters.n)) > 5"));
+    assert_eq!(results[0].finding.outcome, Outcome::Budget, "{results:#?}");
+    assert!(results[0].finding.message.contains("numbers.range"));
+    assert!(d
+        .items
+        .iter()
+        .any(|x| x.code == crate::diag::Code::AdmissionBudget));
+    let (results, _) = review(&template("count(numbers.range(0, 9)) > 5"));
+    assert_eq!(results[0].finding.outcome, Outcome::Fail);
+    let (results, _) = review(&template("count(numbers.range_step(0, 10000000, 1)) > 5"));
+    assert_eq!(results[0].finding.outcome, Outcome::Budget);
+}
