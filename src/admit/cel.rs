@@ -110,6 +110,8 @@ fn root() -> &'static Context<'static, 'static> {
             ("family", family),
             ("isLoopback", is_loopback),
             ("@indices", indices),
+            ("named", super::cel_format::named),
+            ("validate", super::cel_format::validate),
             ("Get", resource_get),
             ("List", resource_list),
             ("semver", make::<Semver>),
@@ -120,6 +122,17 @@ fn root() -> &'static Context<'static, 'static> {
         ] {
             let _ = ctx.add_function(name, f);
         }
+        // The `format` library: `format` itself is a value whose methods
+        // make the formats.
+        for name in super::cel_format::NAMES {
+            let _ = ctx.add_function(name, super::cel_format::make as KubeFn);
+        }
+        ctx.add_variable_from_value(
+            "format",
+            Value::Map(cel::objects::Map {
+                map: Arc::new(HashMap::new()),
+            }),
+        );
         ctx
     })
 }
@@ -1585,6 +1598,50 @@ mod tests {
             to_json(&t("duration('90m')").expect("a duration")),
             json!("5400s")
         );
+    }
+
+    #[test]
+    fn named_formats() {
+        let obj = json!({"metadata": {"name": "web-1", "generateName": "web-",
+            "labels": {"team": "Payments_EU"}}, "spec": {"host": "Not_A_Host"}});
+        let t = |src: &str| run(src, obj.clone());
+        assert_eq!(
+            t("!format.dns1123Label().validate(object.metadata.name).hasValue()"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("format.dns1123Subdomain().validate(object.spec.host).hasValue()"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("format.dns1123Subdomain().validate(object.spec.host).value().size() == 1"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("format.named('labelValue').value().validate(object.metadata.labels.team) == optional.none()"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("format.named('nonsense').hasValue()"),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            t("!format.dns1123LabelPrefix().validate(object.metadata.generateName).hasValue()"),
+            Ok(Value::Bool(true))
+        );
+        for (f, good, bad) in [
+            ("dns1035Label", "web", "1web"),
+            ("qualifiedName", "example.com/my-key", "example.com/a/b"),
+            ("uuid", "123e4567-e89b-12d3-a456-426614174000", "123e4567"),
+            ("byte", "aGVsbG8=", "not base64!"),
+            ("date", "2024-02-29", "2023-02-29"),
+            ("datetime", "2026-12-04T10:00:00Z", "2026-12-04 10:00"),
+            ("uri", "https://example.com/x", "no scheme"),
+        ] {
+            let check = |s: &str| t(&format!("format.{f}().validate('{s}').hasValue()"));
+            assert_eq!(check(good), Ok(Value::Bool(false)), "{f} {good}");
+            assert_eq!(check(bad), Ok(Value::Bool(true)), "{f} {bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! each is evaluated once.
 
 pub mod cel;
+mod cel_format;
 pub mod kyverno;
 pub mod reads;
 pub mod rego;
