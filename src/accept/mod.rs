@@ -511,48 +511,60 @@ fn custom_resource(schema: &CrdSchema, minor: u32, r: &Resource, cluster: &str, 
 /// order, typed scalars), with the one label that differs on every cluster
 /// by construction left out. Hashed as it is walked: nothing is built.
 pub fn digest(node: &Node) -> [u8; 32] {
-    fn walk(n: &Node, h: &mut Sha256, depth: usize) {
-        match &n.v {
-            Value::Null => h.update(b"n"),
-            Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
-            Value::Int(i) => {
-                h.update(b"i");
-                h.update(i.to_le_bytes());
-            }
-            Value::Float(f) => {
-                h.update(b"d");
-                h.update(f.to_bits().to_le_bytes());
-            }
-            Value::Str(s) => text(h, b's', s),
-            Value::Seq(items) => {
-                h.update(b"[");
-                h.update((items.len() as u64).to_le_bytes());
-                for i in items {
-                    walk(i, h, depth + 1);
-                }
-            }
-            Value::Map(m) => {
-                h.update(b"{");
-                for (k, v) in m {
-                    // metadata.labels["fleetc.dev/cluster"]
-                    if depth == 2 && k.name == "fleetc.dev/cluster" {
-                        continue;
-                    }
-                    text(h, b'k', &k.name);
-                    walk(v, h, depth + 1);
-                }
-                h.update(b"}");
+    let mut buf = Vec::with_capacity(1024);
+    write_tree(node, &mut buf, 0);
+    Sha256::digest(&buf).into()
+}
+
+/// The bytes [`digest`] hashes: `n`'s tree, tagged and length-prefixed,
+/// the `fleetc.dev/cluster` label (a map key at `depth` 2, counting from
+/// the object) left out. Admission hashes the parts of objects with it.
+pub fn write_tree(n: &Node, buf: &mut Vec<u8>, depth: usize) {
+    match &n.v {
+        Value::Null => buf.push(b'n'),
+        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
+        Value::Int(i) => {
+            buf.push(b'i');
+            buf.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            buf.push(b'd');
+            buf.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Str(s) => write_text(buf, b's', s),
+        Value::Seq(items) => {
+            buf.push(b'[');
+            buf.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            for i in items {
+                write_tree(i, buf, depth + 1);
             }
         }
+        Value::Map(m) => {
+            buf.push(b'{');
+            for (k, v) in m {
+                if cluster_label(depth, &k.name) {
+                    continue;
+                }
+                write_text(buf, b'k', &k.name);
+                write_tree(v, buf, depth + 1);
+            }
+            buf.push(b'}');
+        }
     }
-    fn text(h: &mut Sha256, tag: u8, s: &str) {
-        h.update([tag]);
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    }
-    let mut h = Sha256::new();
-    walk(node, &mut h, 0);
-    h.finalize().into()
+}
+
+/// Whether a map key at `depth` (counting from the object) is the label
+/// with the cluster's name: the one difference between clusters by
+/// construction, left out of every digest.
+pub fn cluster_label(depth: usize, key: &str) -> bool {
+    depth == 2 && key == crate::render::CLUSTER_LABEL
+}
+
+/// A tagged, length-prefixed string, as [`write_tree`] writes one.
+pub fn write_text(buf: &mut Vec<u8>, tag: u8, s: &str) {
+    buf.push(tag);
+    buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
 }
 
 /// A warning when a later minor stops serving the object's apiVersion.

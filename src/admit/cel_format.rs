@@ -11,6 +11,8 @@ use cel::extractors::{Arguments, This};
 use cel::objects::{Key, OptionalValue};
 use cel::{ExecutionError, FunctionContext, Value};
 
+use crate::date::valid_date;
+
 /// The formats, by the name `format.named` takes.
 pub const NAMES: &[&str] = &[
     "dns1123Label",
@@ -96,64 +98,63 @@ pub fn validate(
     })))
 }
 
-fn re(cell: &'static OnceLock<regex::Regex>, pattern: &str) -> &'static regex::Regex {
-    // The patterns are fixed and valid.
-    cell.get_or_init(|| {
-        regex::Regex::new(pattern)
-            .unwrap_or_else(|_| regex::Regex::new("$^").unwrap_or_else(|_| unreachable!()))
-    })
+/// Whether `s` matches a fixed pattern, compiled once (the unit tests
+/// check each pattern against valid and invalid strings).
+fn matches(cell: &'static OnceLock<Option<regex::Regex>>, pattern: &str, s: &str) -> bool {
+    cell.get_or_init(|| regex::Regex::new(pattern).ok())
+        .as_ref()
+        .is_some_and(|r| r.is_match(s))
 }
 
 fn label_1123(s: &str) -> Vec<String> {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
+    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
     let mut e = Vec::new();
     if s.len() > 63 {
         e.push("must be no more than 63 characters".into());
     }
-    if !re(&R, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").is_match(s) {
+    if !matches(&R, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", s) {
         e.push("a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit".into());
     }
     e
 }
 
 fn subdomain_1123(s: &str) -> Vec<String> {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
+    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
     let mut e = Vec::new();
     if s.len() > 253 {
         e.push("must be no more than 253 characters".into());
     }
-    if !re(
+    if !matches(
         &R,
         r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-    )
-    .is_match(s)
-    {
+        s,
+    ) {
         e.push("a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit".into());
     }
     e
 }
 
 fn label_1035(s: &str) -> Vec<String> {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
+    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
     let mut e = Vec::new();
     if s.len() > 63 {
         e.push("must be no more than 63 characters".into());
     }
-    if !re(&R, "^[a-z]([-a-z0-9]*[a-z0-9])?$").is_match(s) {
+    if !matches(&R, "^[a-z]([-a-z0-9]*[a-z0-9])?$", s) {
         e.push("a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit".into());
     }
     e
 }
 
 fn name_part(s: &str) -> Vec<String> {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
+    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
     let mut e = Vec::new();
     if s.is_empty() {
         e.push("the name part must not be empty".into());
     } else if s.len() > 63 {
         e.push("the name part must be no more than 63 characters".into());
     }
-    if !s.is_empty() && !re(&R, "^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").is_match(s) {
+    if !s.is_empty() && !matches(&R, "^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$", s) {
         e.push("the name part: letters, digits, '-', '_' and '.', starting and ending with a letter or digit".into());
     }
     e
@@ -168,10 +169,9 @@ fn prefix(s: &str, check: fn(&str) -> Vec<String>) -> Vec<String> {
 }
 
 fn errors(format: &str, s: &str) -> Vec<String> {
-    static UUID: OnceLock<regex::Regex> = OnceLock::new();
-    static LABEL: OnceLock<regex::Regex> = OnceLock::new();
-    static DATE: OnceLock<regex::Regex> = OnceLock::new();
-    static DATETIME: OnceLock<regex::Regex> = OnceLock::new();
+    static UUID: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    static LABEL: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    static DATETIME: OnceLock<Option<regex::Regex>> = OnceLock::new();
     match format {
         "dns1123Label" => label_1123(s),
         "dns1123Subdomain" => subdomain_1123(s),
@@ -197,7 +197,7 @@ fn errors(format: &str, s: &str) -> Vec<String> {
             if s.len() > 63 {
                 e.push("must be no more than 63 characters".into());
             }
-            if !re(&LABEL, "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").is_match(s) {
+            if !matches(&LABEL, "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", s) {
                 e.push("a label value: empty, or letters, digits, '-', '_' and '.', starting and ending with a letter or digit".into());
             }
             e
@@ -219,28 +219,24 @@ fn errors(format: &str, s: &str) -> Vec<String> {
             _ => vec!["an absolute URI (a scheme, ':' and the rest)".into()],
         },
         "uuid" => ok(
-            re(
+            matches(
                 &UUID,
                 "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            )
-            .is_match(s),
+                s,
+            ),
             "a UUID (8-4-4-4-12 hexadecimal digits)",
         ),
         "byte" => ok(
             base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
             "base64 data",
         ),
-        "date" => ok(
-            re(&DATE, r"^\d{4}-\d{2}-\d{2}$").is_match(s) && valid_date(s),
-            "a date (YYYY-MM-DD)",
-        ),
+        "date" => ok(valid_date(s), "a date (YYYY-MM-DD)"),
         "datetime" => ok(
-            re(
+            matches(
                 &DATETIME,
                 r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$",
-            )
-            .is_match(s)
-                && valid_date(&s[..10]),
+                s,
+            ) && valid_date(&s[..10]),
             "an RFC 3339 date-time",
         ),
         _ => vec![format!("no format {format}")],
@@ -253,20 +249,4 @@ fn ok(valid: bool, what: &str) -> Vec<String> {
     } else {
         vec![format!("must be {what}")]
     }
-}
-
-fn valid_date(s: &str) -> bool {
-    let p: Vec<u32> = s.split('-').filter_map(|x| x.parse().ok()).collect();
-    let [y, m, d] = p.as_slice() else {
-        return false;
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(d)
 }

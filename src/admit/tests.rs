@@ -15,11 +15,18 @@ fn review(yaml: &str) -> (Vec<Reported>, Diags) {
 }
 
 fn review_with(yaml: &str, budget: u64) -> (Vec<Reported>, Diags) {
+    let a = Admission::new(Format::Plain, budget, "2026-12-04").keeping_results(true);
+    let mut d = Diags::default();
+    a.cluster(&Repo::default(), &cluster("c1", yaml), &mut d);
+    (a.results(), d)
+}
+
+/// A cluster `name` holding `yaml`'s objects, as one component's.
+pub(super) fn cluster(name: &str, yaml: &str) -> RenderedCluster {
     let src = Source::new("cluster.yaml", yaml);
     let docs = parse_documents(&src, &Budget::default()).expect("yaml");
-    let resources = docs.into_iter().map(resource).collect();
-    let rc = RenderedCluster {
-        name: "c1".into(),
+    RenderedCluster {
+        name: name.into(),
         units: vec![RenderedUnit {
             unit: 0,
             name: "u".into(),
@@ -29,14 +36,10 @@ fn review_with(yaml: &str, budget: u64) -> (Vec<Reported>, Diags) {
             mode: None,
             wave: None,
             patches: Vec::new(),
-            resources,
+            resources: docs.into_iter().map(resource).collect(),
             sops: Vec::new(),
         }],
-    };
-    let a = Admission::new(Format::Plain, budget, "2026-12-04").keeping_results(true);
-    let mut d = Diags::default();
-    a.cluster(&Repo::default(), &rc, &mut d);
-    (a.results(), d)
+    }
 }
 
 fn resource(node: Node) -> Resource {

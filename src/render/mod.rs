@@ -34,7 +34,11 @@ use indexmap::IndexMap;
 use template::TemplateLimits;
 
 /// One rendered Kubernetes object.
+/// The label fleetc puts on every rendered object with its cluster's name.
+pub const CLUSTER_LABEL: &str = "fleetc.dev/cluster";
+
 #[derive(Clone, Debug)]
+
 pub struct Resource {
     pub node: Node,
     pub api_version: String,
@@ -1018,7 +1022,7 @@ fn stamp(r: &mut Resource, fleet_labels: &[(String, String)], cluster: &str) -> 
         set_string(labels, k, v, &span);
     }
     set_string(labels, "app.kubernetes.io/managed-by", "fleetc", &span);
-    set_string(labels, "fleetc.dev/cluster", cluster, &span);
+    set_string(labels, CLUSTER_LABEL, cluster, &span);
     let ann = child_map(md, "annotations", &span);
     set_string(ann, "fleetc.dev/source", &r.source, &span);
     true

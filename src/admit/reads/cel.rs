@@ -57,12 +57,7 @@ pub fn value(e: &Expr, env: &mut Env, out: &mut Reads) -> Aliases {
                 let v = value(&x.expr, env, out);
                 all = union(all, v, out);
             }
-            all.into_iter()
-                .map(|a| Alias {
-                    wrap: a.wrap.saturating_add(1),
-                    ..a
-                })
-                .collect()
+            super::wrapped(all)
         }
         Expr::Map(m) => {
             entries(&m.entries, env, out);
@@ -84,11 +79,8 @@ fn comprehension(
     out: &mut Reads,
 ) -> Aliases {
     let range = value(&c.iter_range.expr, env, out);
-    let elements = step(&range, &Seg::Any);
     // The number of iterations depends on the length (or keys).
-    for a in &elements {
-        out.touch(&a.path);
-    }
+    let elements = super::elements(&range, out);
     let depth = env.len();
     env.push((c.iter_var.clone(), elements.clone()));
     if let Some(v2) = &c.iter_var2 {
@@ -175,19 +167,19 @@ fn call(c: &cel::common::ast::CallExpr, env: &mut Env, out: &mut Reads) -> Alias
         }
         ("size", Some(t), 0) => {
             let a = value(&t.expr, env, out);
-            count(&a, out);
+            super::count(&a, out);
             Vec::new()
         }
         ("size", None, 1) => {
             let a = value(&c.args[0].expr, env, out);
-            count(&a, out);
+            super::count(&a, out);
             Vec::new()
         }
         (operators::IN, None, 2) if matches!(arg(0), Some(Expr::Literal(_))) => {
             // A literal in a list compares with each element's value; in a
             // map it is looked up among the keys.
             let coll = value(&c.args[1].expr, env, out);
-            shape(&coll, out);
+            super::elements(&coll, out);
             Vec::new()
         }
         _ => {
@@ -217,25 +209,6 @@ fn index(c: &cel::common::ast::CallExpr, env: &mut Env, out: &mut Reads) -> Alia
         }
     };
     step(&base, &seg)
-}
-
-/// Read the size of each alias: a map's keys, a list's length.
-fn count(aliases: &[Alias], out: &mut Reads) {
-    for a in aliases.iter().filter(|a| a.wrap == 0) {
-        out.count(&a.path);
-    }
-}
-
-/// Read the keys of each alias, or its elements' scalar values: what `in`
-/// with a literal depends on.
-fn shape(aliases: &[Alias], out: &mut Reads) {
-    for a in aliases {
-        if a.wrap == 0 {
-            let mut p = a.path.clone();
-            p.push(Seg::Any);
-            out.touch(&p);
-        }
-    }
 }
 
 /// Compiles an expression (the admission's shared cache).

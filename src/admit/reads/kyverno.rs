@@ -35,9 +35,7 @@ impl Walk<'_> {
     /// The truthiness of a value: its kind, length or keys.
     fn shape(&mut self, c: &Cur) {
         if let Cur::Object(a) = c {
-            for x in a.iter().filter(|x| x.wrap == 0) {
-                self.out.count(&x.path);
-            }
+            super::count(a, self.out);
         }
     }
 
@@ -72,13 +70,7 @@ impl Walk<'_> {
     /// The elements of a list value (touching its length).
     fn elements(&mut self, cur: &Cur) -> Aliases {
         match cur {
-            Cur::Object(a) => {
-                let e = step(a, &Seg::Any);
-                for x in e.iter().filter(|x| x.wrap == 0) {
-                    self.out.touch(&x.path);
-                }
-                e
-            }
+            Cur::Object(a) => super::elements(a, self.out),
             other => {
                 self.consume(other);
                 Vec::new()
@@ -88,14 +80,7 @@ impl Walk<'_> {
 
     fn list_of(&mut self, e: Cur) -> Cur {
         match e {
-            Cur::Object(a) => Cur::Object(
-                a.into_iter()
-                    .map(|x| Alias {
-                        wrap: x.wrap.saturating_add(1),
-                        ..x
-                    })
-                    .collect(),
-            ),
+            Cur::Object(a) => Cur::Object(super::wrapped(a)),
             other => {
                 self.consume(&other);
                 Cur::Object(Vec::new())
@@ -260,11 +245,7 @@ impl Walk<'_> {
                     self.text(k);
                     let name = anchor_free(k);
                     let below = if name.contains(['*', '?']) {
-                        let e = step(at, &Seg::Any);
-                        for x in e.iter().filter(|x| x.wrap == 0) {
-                            self.out.touch(&x.path);
-                        }
-                        e
+                        super::elements(at, self.out)
                     } else {
                         step(at, &Seg::Field(name.to_string()))
                     };
@@ -272,10 +253,7 @@ impl Walk<'_> {
                 }
             }
             Json::Array(items) => {
-                let e = step(at, &Seg::Any);
-                for x in e.iter().filter(|x| x.wrap == 0) {
-                    self.out.touch(&x.path);
-                }
+                let e = super::elements(at, self.out);
                 for i in items {
                     self.pattern(i, &e);
                 }

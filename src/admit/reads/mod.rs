@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::accept::{cluster_label, write_text as text, write_tree as whole};
 use crate::yaml::{Node, Value};
 
 pub mod cel;
@@ -85,6 +86,35 @@ impl Alias {
 /// Each alias's value at `seg`.
 pub fn step(aliases: &[Alias], seg: &Seg) -> Aliases {
     aliases.iter().filter_map(|a| a.step(seg.clone())).collect()
+}
+
+/// The elements (every entry) of each alias, touching what iterating them
+/// reads: a list's length, a map's keys.
+pub fn elements(aliases: &[Alias], out: &mut Reads) -> Aliases {
+    let e = step(aliases, &Seg::Any);
+    for x in e.iter().filter(|x| x.wrap == 0) {
+        out.touch(&x.path);
+    }
+    e
+}
+
+/// The same aliases inside one more collection (a list literal, a
+/// projection, a comprehension's result).
+pub fn wrapped(aliases: Aliases) -> Aliases {
+    aliases
+        .into_iter()
+        .map(|a| Alias {
+            wrap: a.wrap.saturating_add(1),
+            ..a
+        })
+        .collect()
+}
+
+/// Read the size of each alias: a map's keys, a list's length.
+pub fn count(aliases: &[Alias], out: &mut Reads) {
+    for a in aliases.iter().filter(|a| a.wrap == 0) {
+        out.count(&a.path);
+    }
 }
 
 /// The union of two alias sets, without repeats.
@@ -211,7 +241,7 @@ impl Reads {
 
     fn walk(&self, node: Option<&Node>, h: &mut Vec<u8>, depth: usize) {
         let Some(node) = node else {
-            h.update(b"-");
+            h.push(b'-');
             return;
         };
         if self.whole {
@@ -220,8 +250,8 @@ impl Reads {
         }
         match &node.v {
             Value::Seq(items) => {
-                h.update(b"[");
-                h.update((items.len() as u64).to_le_bytes());
+                h.push(b'[');
+                h.extend_from_slice(&(items.len() as u64).to_le_bytes());
                 if let Some(any) = &self.any {
                     for i in items {
                         any.walk(Some(i), h, depth + 1);
@@ -229,9 +259,9 @@ impl Reads {
                 }
             }
             Value::Map(m) => {
-                h.update(b"{");
+                h.push(b'{');
                 if self.keys {
-                    h.update(b"#");
+                    h.push(b'#');
                     for k in m.keys().filter(|k| !cluster_label(depth, &k.name)) {
                         text(h, b'k', &k.name);
                     }
@@ -241,7 +271,7 @@ impl Reads {
                     child.walk(m.get(k.as_str()), h, depth + 1);
                 }
                 if let Some(any) = &self.any {
-                    h.update(b"*");
+                    h.push(b'*');
                     for (k, v) in m {
                         if cluster_label(depth, &k.name) {
                             continue;
@@ -250,18 +280,11 @@ impl Reads {
                         any.walk(Some(v), h, depth + 1);
                     }
                 }
-                h.update(b"}");
+                h.push(b'}');
             }
             _ => whole(node, h, depth),
         }
     }
-}
-
-/// The label every rendered object carries with its cluster's name: the
-/// one difference between clusters by construction, left out of every
-/// digest unless a policy names it.
-fn cluster_label(depth: usize, key: &str) -> bool {
-    depth == 2 && key == CLUSTER_LABEL
 }
 
 /// CEL's `request` is read.
@@ -271,60 +294,7 @@ pub const ROOT_NAMESPACE: u8 = 2;
 /// Kyverno's CEL `resource` library is called.
 pub const ROOT_RESOURCE: u8 = 4;
 
-/// The label fleetc puts on every object with its cluster's name.
-pub const CLUSTER_LABEL: &str = "fleetc.dev/cluster";
-
-/// A buffer hashed once at the end (many small updates of a hasher cost
-/// more than one long one).
-trait Update {
-    fn update(&mut self, bytes: impl AsRef<[u8]>);
-}
-
-impl Update for Vec<u8> {
-    fn update(&mut self, bytes: impl AsRef<[u8]>) {
-        self.extend_from_slice(bytes.as_ref());
-    }
-}
-
-fn whole(n: &Node, h: &mut Vec<u8>, depth: usize) {
-    match &n.v {
-        Value::Null => h.update(b"n"),
-        Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
-        Value::Int(i) => {
-            h.update(b"i");
-            h.update(i.to_le_bytes());
-        }
-        Value::Float(f) => {
-            h.update(b"d");
-            h.update(f.to_bits().to_le_bytes());
-        }
-        Value::Str(s) => text(h, b's', s),
-        Value::Seq(items) => {
-            h.update(b"[");
-            h.update((items.len() as u64).to_le_bytes());
-            for i in items {
-                whole(i, h, depth + 1);
-            }
-        }
-        Value::Map(m) => {
-            h.update(b"{");
-            for (k, v) in m {
-                if cluster_label(depth, &k.name) {
-                    continue;
-                }
-                text(h, b'k', &k.name);
-                whole(v, h, depth + 1);
-            }
-            h.update(b"}");
-        }
-    }
-}
-
-fn text(h: &mut Vec<u8>, tag: u8, s: &str) {
-    h.update([tag]);
-    h.update((s.len() as u64).to_le_bytes());
-    h.update(s.as_bytes());
-}
+pub use crate::render::CLUSTER_LABEL;
 
 /// What every policy's matching reads: the object's kind, name,
 /// namespace, labels and annotations.

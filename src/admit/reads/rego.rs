@@ -95,11 +95,7 @@ impl<'m> Walk<'m> {
 
     fn shape(&mut self, v: &V) {
         match v {
-            V::Object(a) => {
-                for x in a.iter().filter(|x| x.wrap == 0) {
-                    self.out.count(&x.path);
-                }
-            }
+            V::Object(a) => super::count(a, &mut self.out),
             other => self.consume(other),
         }
     }
@@ -122,13 +118,7 @@ impl<'m> Walk<'m> {
 
     fn elements(&mut self, v: &V) -> V {
         match v {
-            V::Object(a) => {
-                let e = step(a, &Seg::Any);
-                for x in e.iter().filter(|x| x.wrap == 0) {
-                    self.out.touch(&x.path);
-                }
-                V::Object(e)
-            }
+            V::Object(a) => V::Object(super::elements(a, &mut self.out)),
             other => {
                 self.consume(other);
                 none()
@@ -576,14 +566,7 @@ impl<'m> Walk<'m> {
 /// A value wrapped in a collection (navigating one `[_]` gives it back).
 fn wrap(v: V, w: &mut Walk) -> V {
     match v {
-        V::Object(a) => V::Object(
-            a.into_iter()
-                .map(|x| Alias {
-                    wrap: x.wrap.saturating_add(1),
-                    ..x
-                })
-                .collect(),
-        ),
+        V::Object(a) => V::Object(super::wrapped(a)),
         other => {
             w.consume(&other);
             none()

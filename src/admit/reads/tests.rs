@@ -4,10 +4,10 @@
 //! fresh ones, whatever the difference; and a difference no policy reads
 //! must not cost a new evaluation.
 
+use super::super::tests::cluster;
 use super::super::{Admission, Outcome};
 use crate::diag::{Diags, Source};
-use crate::load::model::{Format, Repo, UnitKind};
-use crate::render::{RenderedCluster, RenderedUnit, Resource};
+use crate::load::model::{Format, Repo};
 use crate::yaml::{parse_documents, Budget, Node};
 
 /// Policies of the three engines, written like the libraries' ones, that
@@ -208,41 +208,6 @@ const EDITS: &[(&str, &str)] = &[
     ("      containers:\n        - name: app\n", "      containers:\n        - {name: side, image: 'x.io/side:1'}\n        - {name: more, image: 'r.io/more:1', readinessProbe: {exec: {command: [a]}}}\n        - name: app\n"),
     ("namespace: shop}\nspec:\n  containers", "namespace: lab}\nspec:\n  containers"),
 ];
-
-fn cluster(name: &str, yaml: &str) -> RenderedCluster {
-    let src = Source::new("cluster.yaml", yaml);
-    let docs = parse_documents(&src, &Budget::default()).expect("yaml");
-    RenderedCluster {
-        name: name.into(),
-        units: vec![RenderedUnit {
-            unit: 0,
-            name: "u".into(),
-            kind: UnitKind::Component,
-            placement: None,
-            version: None,
-            mode: None,
-            wave: None,
-            patches: Vec::new(),
-            resources: docs.into_iter().map(resource).collect(),
-            sops: Vec::new(),
-        }],
-    }
-}
-
-fn resource(node: Node) -> Resource {
-    let s = |path: &[&str]| node.get_path(path).and_then(Node::as_str).map(String::from);
-    let api_version = s(&["apiVersion"]).unwrap_or_default();
-    Resource {
-        group: crate::kube::group_of(&api_version).to_string(),
-        api_version,
-        kind: s(&["kind"]).unwrap_or_default(),
-        name: s(&["metadata", "name"]).unwrap_or_default(),
-        namespace: s(&["metadata", "namespace"]),
-        source: "cluster.yaml".into(),
-        path: String::new(),
-        node,
-    }
-}
 
 type Seen = Vec<(String, String, String, Outcome, String)>;
 
