@@ -55,6 +55,9 @@ impl std::fmt::Display for CelError {
 /// A compiled expression.
 pub struct Program {
     program: cel::Program,
+    /// The expression as it runs: comprehensions over a map visit its
+    /// keys in order (see [`ordered`]).
+    run: IdedExpr,
     pub source: String,
     /// Set when the expression needs what is only known at apply time.
     offline: Option<&'static str>,
@@ -110,6 +113,7 @@ fn root() -> &'static Context<'static, 'static> {
             ("family", family),
             ("isLoopback", is_loopback),
             ("@indices", indices),
+            ("@ordered", ordered_range),
             ("named", super::cel_format::named),
             ("validate", super::cel_format::validate),
             ("Get", resource_get),
@@ -290,6 +294,26 @@ fn indices(
     }
 }
 
+/// What a comprehension iterates: a map's keys, sorted; a list as it is.
+fn ordered_range(
+    ftx: &FunctionContext,
+    This(v): This<Value>,
+    _: Arguments,
+) -> Result<Value, ExecutionError> {
+    match v {
+        Value::Map(m) => {
+            #[allow(clippy::disallowed_methods)]
+            let mut keys: Vec<Key> = m.map.keys().cloned().collect();
+            keys.sort();
+            Ok(Value::List(Arc::new(
+                keys.into_iter().map(Value::from).collect(),
+            )))
+        }
+        Value::List(_) => Ok(v),
+        other => Err(ftx.error(format!("cannot iterate over {other:?}"))),
+    }
+}
+
 type KubeFn = fn(&FunctionContext, This<Value>, Arguments) -> Result<Value, ExecutionError>;
 
 /// Names the API server binds that fleetc cannot answer before apply, and
@@ -351,11 +375,76 @@ pub fn compile(source: &str) -> Result<Program, CelError> {
         }
         _ => {}
     });
+    let mut run = program.expression().clone();
+    ordered(&mut run);
     Ok(Program {
         program,
+        run,
         source: source.to_string(),
         offline,
     })
+}
+
+/// Make every comprehension iterate `@ordered(range)`: a map's keys in
+/// order, a list as it is. The crate keeps a map's entries in a hash
+/// table, so `m.map(k, k)`, `m.filter(..)` or a message joining keys
+/// would come out in a different order on each run; the API server does
+/// not define the order either, and fleetc's output must not vary. (The
+/// depth is bounded by [`MAX_DEPTH`], checked before.)
+fn ordered(e: &mut IdedExpr) {
+    match &mut e.expr {
+        Expr::Call(c) => {
+            if let Some(t) = c.target.as_deref_mut() {
+                ordered(t);
+            }
+            c.args.iter_mut().for_each(ordered);
+        }
+        Expr::Comprehension(c) => {
+            for x in [
+                &mut c.iter_range,
+                &mut c.accu_init,
+                &mut c.loop_cond,
+                &mut c.loop_step,
+                &mut c.result,
+            ] {
+                ordered(x);
+            }
+            // The two-variable forms iterate `@indices`, already in order;
+            // `cel.bind` iterates an empty list.
+            let done = match &c.iter_range.expr {
+                Expr::List(_) => true,
+                Expr::Call(f) => f.func_name == "@indices",
+                _ => false,
+            };
+            if !done {
+                let range = std::mem::take(&mut c.iter_range);
+                c.iter_range = IdedExpr {
+                    id: range.id,
+                    expr: Expr::Call(CallExpr {
+                        func_name: "@ordered".into(),
+                        target: None,
+                        args: vec![range],
+                    }),
+                };
+            }
+        }
+        Expr::List(l) => l.elements.iter_mut().for_each(ordered),
+        Expr::Map(m) => m.entries.iter_mut().for_each(entry),
+        Expr::Struct(st) => st.entries.iter_mut().for_each(entry),
+        Expr::Select(sel) => ordered(&mut sel.operand),
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => {}
+    }
+}
+
+fn entry(e: &mut cel::common::ast::IdedEntryExpr) {
+    use cel::common::ast::EntryExpr;
+    match &mut e.expr {
+        EntryExpr::StructField(f) => ordered(&mut f.value),
+        EntryExpr::MapEntry(m) => {
+            ordered(&mut m.key);
+            ordered(&mut m.value);
+        }
+    }
 }
 
 impl Program {
@@ -485,9 +574,7 @@ pub fn eval_in(
     for (name, v) in &inputs.values {
         ctx.add_variable_from_value(name.clone(), v.clone());
     }
-    p.program
-        .execute(&ctx)
-        .map_err(|e| CelError::Runtime(runtime_message(&e)))
+    Value::resolve(&p.run, &ctx).map_err(|e| CelError::Runtime(runtime_message(&e)))
 }
 
 fn runtime_message(e: &ExecutionError) -> String {
@@ -1570,6 +1657,44 @@ mod tests {
         let mut inputs = Inputs::default();
         inputs.set("object", Arc::new(object));
         eval(&p, &inputs, 10_000_000)
+    }
+
+    /// Comprehensions over maps visit the keys in order, so what they make
+    /// (a list, a message) is the same on every run.
+    #[test]
+    fn maps_iterate_in_key_order() {
+        let obj = json!({"data": {"zeta": "1", "alpha": "", "mid": "3", "beta": "4",
+            "omega": "5", "kappa": "6", "delta": "", "eta": "8"}});
+        let t = |src: &str| run(src, obj.clone());
+        for _ in 0..20 {
+            assert_eq!(
+                t("object.data.map(k, k).join(',')"),
+                Ok(Value::from("alpha,beta,delta,eta,kappa,mid,omega,zeta"))
+            );
+            assert_eq!(
+                t("object.data.filter(k, object.data[k] == '').join(',')"),
+                Ok(Value::from("alpha,delta"))
+            );
+            assert_eq!(
+                t("object.data.map(k, object.data[k] != '', k + '=' + object.data[k])[0]"),
+                Ok(Value::from("beta=4"))
+            );
+            assert_eq!(
+                t("{'b': 1, 'a': 2}.map(k, k) == ['a', 'b']"),
+                Ok(Value::Bool(true))
+            );
+        }
+        // Lists keep their order, and the quantifiers are unchanged.
+        assert_eq!(
+            t("['c', 'a'].map(x, x + x) == ['cc', 'aa']"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            t("object.data.exists_one(k, k == 'mid')"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(t("object.data.all(k, k.size() > 2)"), Ok(Value::Bool(true)));
+        assert!(t("object.data.zeta.all(c, c == '1')").is_err());
     }
 
     #[test]
