@@ -60,22 +60,33 @@ pub fn evaluate(
     subject: &Subject,
     cluster: &Cluster,
     compile: Compile,
-    (budget, roots): (u64, u8),
+    (budget, reads): (u64, &Reads),
 ) -> Option<Vec<Finding>> {
     if !selected(b, subject, cluster) {
         return None;
     }
     let actions = b.actions();
+    let projected = subject.projected(reads);
+    let mut base = Inputs::default();
+    let scope = match &projected {
+        Some((json, scope)) => {
+            base.share("object", json.clone());
+            base.share("oldObject", Arc::new(Json::Null));
+            scope
+        }
+        None => {
+            subject.share(&mut base, cluster, reads.roots);
+            subject.scope(cluster, reads.roots)
+        }
+    };
     let run = Run {
         b,
-        scope: subject.scope(cluster, roots),
+        scope,
         compile,
         budget,
         deny: actions.iter().any(|a| a == "Deny"),
         actions: actions.join(","),
     };
-    let mut base = Inputs::default();
-    subject.share(&mut base, cluster, roots);
     // The params: none, one, or one evaluation per selected param object.
     let params: Vec<Option<Json>> = match params(b, subject, cluster) {
         Ok(p) => p,

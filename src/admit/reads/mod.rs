@@ -232,6 +232,46 @@ impl Reads {
         }
     }
 
+    /// The parts of `node` this tree reads, as JSON, for an evaluator to
+    /// convert instead of the whole object: a field it does not read is
+    /// left out; an entry of a map whose keys only are read, and an
+    /// element of a list whose length only is read, is null. The
+    /// projection has the same [`Reads::hash`] as the object (checked on
+    /// every evaluation in debug builds), so an expression that reads no
+    /// more than this tree cannot tell them apart.
+    pub fn project(&self, node: &Node) -> serde_json::Value {
+        use serde_json::Value as Json;
+        if self.whole {
+            return node.to_json();
+        }
+        match &node.v {
+            Value::Seq(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|i| self.any.as_ref().map_or(Json::Null, |a| a.project(i)))
+                    .collect(),
+            ),
+            Value::Map(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in m {
+                    let value = match (self.fields.get(k.name.as_str()), self.any.as_deref()) {
+                        (Some(f), Some(a)) => {
+                            let mut both = f.clone();
+                            both.merge(a);
+                            both.project(v)
+                        }
+                        (Some(r), None) | (None, Some(r)) => r.project(v),
+                        (None, None) if self.keys => Json::Null,
+                        (None, None) => continue,
+                    };
+                    out.insert(k.name.clone(), value);
+                }
+                Json::Object(out)
+            }
+            _ => node.to_json(),
+        }
+    }
+
     /// Add to `h` the parts of `node` this tree reads. Two objects with
     /// the same digest look the same to every expression that reads no
     /// more than this tree.

@@ -38,6 +38,26 @@ spec:
   policyName: containers
   validationActions: [Deny]
 ---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: config}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+    - expression: "has(object.data) && 'cluster' in object.data && object.data.cluster.size() > 0"
+    - expression: "object.data.size() <= 3 && object.data.all(k, k.matches('^[a-z]+$'))"
+      messageExpression: "'keys: ' + object.data.map(k, k).join(',')"
+    - expression: "!has(object.metadata.annotations) || object.metadata.annotations.all(k, object.metadata.annotations[k] != '')"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: config}
+spec:
+  policyName: config
+  validationActions: [Audit]
+---
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: pods}
@@ -257,6 +277,29 @@ fn shared_answers_are_the_fresh_ones_for_every_edit() {
         assert_eq!(got, want, "edit {from:?} -> {to:?}");
         // The edits are real: the policies see something, and fail somewhere.
         assert!(want.iter().any(|r| r.3 == Outcome::Pass));
+    }
+}
+
+/// CEL is handed only what each policy reads of an object (a
+/// projection); its answers must be those of the whole object, for every
+/// edit (debug builds also check that each projection hashes as the
+/// object does).
+#[test]
+fn projected_objects_answer_as_whole_ones() {
+    for (from, to) in EDITS.iter().chain(&[("", "")]) {
+        let text = format!("{POLICIES}---{}", objects(&|s| s.replacen(from, to, 1)));
+        let projected = admission();
+        let whole = admission().whole_objects();
+        for a in [&projected, &whole] {
+            a.cluster(
+                &Repo::default(),
+                &cluster("c1", &text),
+                &mut Diags::default(),
+            );
+        }
+        let (got, want) = (said(&projected, "c1"), said(&whole, "c1"));
+        assert_eq!(got, want, "edit {from:?} -> {to:?}");
+        assert!(want.iter().any(|r| r.1 == "config"));
     }
 }
 
