@@ -24,6 +24,7 @@ pub mod promote;
 pub mod render;
 pub mod report;
 pub mod resolve;
+pub mod scaffold;
 pub mod source;
 pub mod validate;
 

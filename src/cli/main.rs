@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod diff;
 mod exit;
 mod explain;
+mod init;
 mod input;
 mod limits;
 mod promote;
@@ -84,6 +85,8 @@ enum Command {
     Promote(promote::Args),
     /// Print the JSON Schema of a fleet kind (or list the kinds).
     Schema(schema::Args),
+    /// Start a new fleet in DIR: a minimal fleet that validates and renders, with editor schemas, pre-commit and CI.
+    Init(init::Args),
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
@@ -175,6 +178,7 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit, Failure> {
         Command::Report(a) => report::run(ctx, a),
         Command::Promote(a) => promote::run(ctx, a),
         Command::Schema(a) => schema::run(a),
+        Command::Init(a) => init::run(ctx, a),
     }
 }
 

@@ -16,6 +16,7 @@ mod git;
 mod golden;
 mod hostile;
 mod independence;
+mod init;
 mod k8s_schemas;
 mod kustomize;
 mod namespaces;
