@@ -311,6 +311,55 @@ fn write_placements(x: &Explain<'_>, out: &mut String) {
             }
         };
         let _ = writeln!(out, "  {} → {}: {line}", p.name, p.component.name);
+        if let Some(ru) = placed.get(&pi) {
+            write_patches(p, ru, out);
+        }
+    }
+}
+
+/// The patches a placement applies here, in order: where each is written,
+/// which customization brings it, and what it selects (or deletes).
+fn write_patches(
+    p: &crate::load::model::Placement,
+    ru: &crate::resolve::ResolvedUnit,
+    out: &mut String,
+) {
+    for ((_, ti, _), patch) in &ru.patches {
+        let from = ti
+            .and_then(|t| p.targets.get(t))
+            .map(|t| format!("customization {}", t.name.as_deref().unwrap_or("(unnamed)")))
+            .unwrap_or_else(|| "the placement".into());
+        let t = &patch.target;
+        let mut what: Vec<String> = Vec::new();
+        if let Some(k) = &t.kind {
+            what.push(k.clone());
+        }
+        let name = match (&t.namespace, &t.name) {
+            (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
+            (None, Some(n)) => Some(n.clone()),
+            (Some(ns), None) => Some(format!("{ns}/*")),
+            (None, None) => None,
+        };
+        what.extend(name);
+        if let Some(s) = &t.selector {
+            what.push(format!("labels {}", selector_text(s)));
+        }
+        let what = if what.is_empty() {
+            "every object of the component".to_string()
+        } else {
+            what.join(" ")
+        };
+        let action = match &patch.body {
+            crate::load::model::PatchBody::Merge(b) if crate::render::patch::deletes(b) => {
+                "deletes"
+            }
+            _ => "patches",
+        };
+        let _ = writeln!(
+            out,
+            "    {action} {what} ({}, from {from})",
+            loc(&patch.span)
+        );
     }
 }
 

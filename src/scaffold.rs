@@ -235,7 +235,7 @@ repos:
         entry: fleetc validate
         language: system
         pass_filenames: false
-        files: ^(fleet\\.yaml|(clusters|groups|components|policies|placements|crds)/)
+        files: ^(fleet\\.yaml|(clusters|groups|components|policies|placements|crds|patches)/)
 ";
 
 #[cfg(test)]

@@ -187,6 +187,8 @@ codes! {
         "Rename one of the objects, or keep it in only one component placed on the cluster.";
     PatchMatchesNothing = "patch-matches-nothing", "a placement patch matches no resource on any cluster",
         "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
+    PatchFile = "patch-file", "a patch entry's `path` names no patch file fleetc reads, or the file holds something that is not a patch",
+        "Keep patch files under patches/, name them relative to the placement file (`../patches/...`), and write each YAML document as a merge patch that names its object (apiVersion, kind, metadata.name) or, with the entry's `target`, a list of JSON 6902 operations.";
     PatchFailed = "patch-failed", "a patch cannot be applied to its target",
         "Fix the patch so that it applies to its target (paths that exist, merge keys present for lists).";
     NamespaceMissing = "namespace-missing", "a namespaced object in a namespace that nothing creates on its cluster",

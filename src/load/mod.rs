@@ -6,6 +6,7 @@
 //! become typed model values. Every problem in every file is reported.
 
 pub mod model;
+pub mod patch_files;
 
 use crate::diag::Code;
 use std::sync::Arc;
@@ -132,6 +133,7 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
         }
     }
     read_declared_crds(fs, &mut repo, budget, &mut diags);
+    patch_files::read(fs, &mut repo, budget, &mut diags);
     (repo, diags)
 }
 

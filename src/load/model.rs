@@ -416,6 +416,9 @@ pub struct Customization {
     pub name: Option<String>,
     pub target: Target,
     pub values: Option<Node>,
+    /// The component's version on these clusters (a rollout, once
+    /// promoted, still wins).
+    pub version: Option<String>,
     pub patches: Vec<Patch>,
 }
 
@@ -436,6 +439,9 @@ pub enum PatchBody {
     Merge(Node),
     /// RFC 6902 operations.
     Json(Vec<Node>),
+    /// `path:` as written: a file of patches, which loading replaces with
+    /// the patches it holds (`targeted`: the entry has a `target`).
+    File { path: String, targeted: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -464,10 +470,18 @@ fn patches(n: Option<&Node>) -> Vec<Patch> {
                             namespace: ts("namespace"),
                             selector: t.and_then(|t| t.get("labelSelector")).map(selector),
                         },
-                        body: match (p.get("patch"), p.get("jsonPatch").and_then(Node::as_seq)) {
-                            (Some(m), _) => PatchBody::Merge(m.clone()),
-                            (None, Some(ops)) => PatchBody::Json(ops.to_vec()),
-                            (None, None) => PatchBody::Json(Vec::new()),
+                        body: match (
+                            p.get("patch"),
+                            p.get("jsonPatch").and_then(Node::as_seq),
+                            p.get("path").and_then(Node::as_str),
+                        ) {
+                            (Some(m), _, _) => PatchBody::Merge(m.clone()),
+                            (None, Some(ops), _) => PatchBody::Json(ops.to_vec()),
+                            (None, None, Some(path)) => PatchBody::File {
+                                path: path.to_string(),
+                                targeted: t.is_some(),
+                            },
+                            (None, None, None) => PatchBody::Json(Vec::new()),
                         },
                         span: p.span.clone(),
                         target_span: t.map_or_else(|| p.span.clone(), |t| t.span.clone()),
@@ -1041,6 +1055,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
                         name: s(t.get("name")),
                         target: t.get("target").map_or_else(|| empty_target(t), target),
                         values: opt_map(t.get("values")),
+                        version: s(t.get("version")),
                         patches: patches(t.get("patches")),
                     })
                     .collect()

@@ -745,18 +745,25 @@ fn patch_matches(t: &PatchTarget, r: &Resource) -> bool {
 /// Apply every patch whose target matches `r` (SPEC §5): strategic merge for built-in
 /// kinds, JSON merge patch for custom resources, or RFC 6902 operations. The object's
 /// name and namespace are read again afterwards (a patch may change them).
+/// Returns false when a patch deletes the object (`$patch: delete` at its
+/// top level, as kustomize does).
 fn apply_patches(
     patches: &[(PatchId, std::sync::Arc<Patch>)],
     r: &mut Resource,
     cluster: &str,
     matched: &mut BTreeSet<PatchId>,
     d: &mut Diags,
-) {
+) -> bool {
     for (id, p) in patches {
         if !patch_matches(&p.target, r) {
             continue;
         }
         matched.insert(*id);
+        if let PatchBody::Merge(body) = &p.body {
+            if patch::deletes(body) {
+                return false;
+            }
+        }
         let result = match &p.body {
             PatchBody::Merge(body) if patch::is_builtin(&r.group) => {
                 patch::strategic(&mut r.node, body, &r.group, &r.kind)
@@ -766,6 +773,8 @@ fn apply_patches(
                 Ok(())
             }
             PatchBody::Json(ops) => patch::json_patch(&mut r.node, ops),
+            // Loading replaced it with the patches of its file.
+            PatchBody::File { .. } => Ok(()),
         };
         if let Err(e) = result {
             d.push(
@@ -791,6 +800,7 @@ fn apply_patches(
         .and_then(Node::as_str)
         .map(str::to_string)
         .or(r.namespace.take());
+    true
 }
 
 /// Write a policy's resolved mode into its engine's own fields (SPEC §2 Policy):
@@ -973,7 +983,8 @@ fn finish_cluster(
         for s in &ru.sops {
             paths.insert(s.rel.to_lowercase(), s.rel.clone());
         }
-        for r in &mut ru.resources {
+        let mut deleted = Vec::new();
+        for (i, r) in ru.resources.iter_mut().enumerate() {
             let scoped = is_cluster_scoped(u, crd, &r.group, &r.kind);
             if !scoped && r.namespace.is_none() {
                 r.namespace = u.namespace.clone();
@@ -987,7 +998,10 @@ fn finish_cluster(
                     set_string(child_map(top, "metadata", &span), "namespace", ns, &span);
                 }
             }
-            apply_patches(&ru.patches, r, &rc.name, matched, d);
+            if !apply_patches(&ru.patches, r, &rc.name, matched, d) {
+                deleted.push(i);
+                continue;
+            }
             for field in ["labels", "annotations"] {
                 check_string_map(r, field, &rc.name, d);
             }
@@ -1003,6 +1017,9 @@ fn finish_cluster(
             if r.kind == "Secret" && r.group.is_empty() {
                 check_secret(r, u, &rc.name, d);
             }
+        }
+        for i in deleted.into_iter().rev() {
+            ru.resources.remove(i);
         }
         ru.resources.sort_by(|a, b| a.path.cmp(&b.path));
     }

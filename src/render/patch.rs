@@ -138,6 +138,12 @@ fn strip(n: &Node) -> Node {
     }
 }
 
+/// Whether a merge patch deletes its object: `$patch: delete` at its top
+/// level (kustomize removes the object; for any kind).
+pub fn deletes(patch: &Node) -> bool {
+    patch.as_map().and_then(directive) == Some("delete")
+}
+
 /// Apply a strategic merge patch to a built-in object.
 pub fn strategic(target: &mut Node, patch: &Node, group: &str, kind: &str) -> Result<(), String> {
     let (Value::Map(_), Some(pm)) = (&target.v, patch.as_map()) else {

@@ -457,8 +457,12 @@ impl<'a> Layering<'a, '_> {
             .enumerate()
             .map(|(i, x)| ((pi, None, i), x.clone()))
             .collect();
+        let mut version = u.version.clone();
         for (ti, (t, selects)) in p.targets.iter().zip(&per.customized).enumerate() {
             if selects.contains(&c.name) {
+                if let Some(v) = &t.version {
+                    version = Some(v.clone());
+                }
                 layers.push(Layer {
                     node: t.values.as_ref(),
                     file: &p.file,
@@ -472,7 +476,6 @@ impl<'a> Layering<'a, '_> {
                 );
             }
         }
-        let mut version = u.version.clone();
         if let (Some((_, true)), Some(r)) = (&wave, &p.rollout) {
             layers.push(Layer {
                 node: r.values.as_ref(),

@@ -23,6 +23,7 @@ pub const FLEET_ROOTS: &[&str] = &[
     "policies",
     "placements",
     "crds",
+    "patches",
 ];
 
 /// Limits on what is read.

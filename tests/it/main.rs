@@ -20,6 +20,7 @@ mod init;
 mod k8s_schemas;
 mod kustomize;
 mod namespaces;
+mod patch_files;
 mod patches;
 mod policies;
 mod report;
