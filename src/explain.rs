@@ -355,9 +355,17 @@ fn write_patches(
             }
             _ => "patches",
         };
+        let only = patch
+            .formats
+            .as_ref()
+            .map(|f| {
+                let f: Vec<&str> = f.iter().map(|x| x.as_str()).collect();
+                format!("; {} output only", f.join(", "))
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "    {action} {what} ({}, from {from})",
+            "    {action} {what} ({}, from {from}{only})",
             loc(&patch.span)
         );
     }

@@ -107,6 +107,26 @@ pub struct Planned {
 /// Load, check and resolve. `Err` holds the diagnostics when an error stops
 /// the pipeline before resolving; resolution errors are kept in
 /// [`Planned::diags`] so that rendering can report its own alongside.
+/// Clusters that name no owner get their groups': the last group in
+/// layering order that names one (the same order in which groups' values
+/// override each other).
+fn owners_from_groups(mut repo: Repo, resolved: &resolve::Resolved) -> Repo {
+    for rc in &resolved.clusters {
+        if !repo.clusters[rc.cluster].owner.is_empty() {
+            continue;
+        }
+        let owner = rc
+            .groups
+            .iter()
+            .rev()
+            .find_map(|g| repo.group(g).and_then(|g| g.owner.clone()));
+        if let Some(o) = owner {
+            repo.clusters[rc.cluster].owner = o;
+        }
+    }
+    repo
+}
+
 pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     let (repo, mut diags) = load::load(fs, &opts.budget);
     if diags.has_errors() {
@@ -132,6 +152,7 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
     }
     let (mut resolved, d) = resolve::resolve(&repo, &opts.today);
     diags.extend(d);
+    let repo = owners_from_groups(repo, &resolved);
     if !opts.clusters.is_empty() {
         resolved
             .clusters

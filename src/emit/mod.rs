@@ -71,6 +71,7 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> 
         let u = &repo.units[ru.unit];
         if let Some(pi) = ru.placement {
             paths.push(&repo.placements[pi].file);
+            paths.extend(repo.placements[pi].patch_files.iter().map(String::as_str));
         }
         paths.push(&u.file);
         paths.extend(u.templates.iter().map(|t| t.path.as_str()));

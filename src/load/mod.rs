@@ -134,7 +134,37 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
     }
     read_declared_crds(fs, &mut repo, budget, &mut diags);
     patch_files::read(fs, &mut repo, budget, &mut diags);
+    default_versions(&mut repo, &mut diags);
     (repo, diags)
+}
+
+/// Clusters without `kubernetesVersion` get the Fleet's; with neither,
+/// the cluster's API cannot be checked, which is an error.
+fn default_versions(repo: &mut Repo, diags: &mut Diags) {
+    let default = repo
+        .fleet
+        .as_ref()
+        .and_then(|f| f.kubernetes_version.clone());
+    for c in repo
+        .clusters
+        .iter_mut()
+        .filter(|c| c.kubernetes_version.is_empty())
+    {
+        match &default {
+            Some(v) => c.kubernetes_version = v.clone(),
+            None => diags.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    format!(
+                        "cluster `{}` has no `spec.kubernetesVersion`, and the Fleet sets no default",
+                        c.name
+                    ),
+                )
+                .at(&c.name_span)
+                .help("set `spec.kubernetesVersion` on the cluster, or a default for every cluster in fleet.yaml `spec.kubernetesVersion`"),
+            ),
+        }
+    }
 }
 
 /// Read the CustomResourceDefinitions that the Fleet, the clusters and the

@@ -168,6 +168,8 @@ pub struct Fleet {
     pub existing_kinds: Vec<String>,
     /// A kind nothing defines on its cluster is a warning rather than an error.
     pub unknown_kinds_warn: bool,
+    /// The Kubernetes version of clusters that do not set theirs.
+    pub kubernetes_version: Option<String>,
     /// CRDs every cluster has without fleetc (`spec.crds`).
     pub crds: DeclaredCrds,
     pub node: Node,
@@ -221,7 +223,9 @@ pub struct Cluster {
     /// CRDs this cluster has without fleetc (`spec.crds`).
     pub crds: DeclaredCrds,
     pub labels: IndexMap<String, String>,
+    /// Its own, or its groups' (see `driver::plan`); empty: none.
     pub owner: String,
+    /// Its own, or the Fleet's default (see `load::load`).
     pub kubernetes_version: String,
     pub server: Option<String>,
     pub taints: Vec<Taint>,
@@ -238,6 +242,8 @@ pub struct Group {
     pub clusters: Vec<NameRef>,
     pub groups: Vec<NameRef>,
     pub priority: i64,
+    /// The owner of member clusters that do not name theirs.
+    pub owner: Option<String>,
     pub vars: Option<Node>,
     pub values: Option<Node>,
     pub locked: Vec<Lock>,
@@ -448,6 +454,9 @@ pub enum PatchBody {
 pub struct Patch {
     pub target: PatchTarget,
     pub body: PatchBody,
+    /// The output formats it applies in (None: every format): a patch of
+    /// an object only one agent's format has (a HelmRelease) names it.
+    pub formats: Option<Vec<Format>>,
     /// The whole patch entry.
     pub span: Span,
     pub target_span: Span,
@@ -483,6 +492,11 @@ fn patches(n: Option<&Node>) -> Vec<Patch> {
                             },
                             (None, None, None) => PatchBody::Json(Vec::new()),
                         },
+                        formats: p.get("formats").and_then(Node::as_seq).map(|f| {
+                            f.iter()
+                                .filter_map(|x| x.as_str().and_then(Format::parse))
+                                .collect()
+                        }),
                         span: p.span.clone(),
                         target_span: t.map_or_else(|| p.span.clone(), |t| t.span.clone()),
                     }
@@ -504,6 +518,8 @@ pub struct Placement {
     pub values: Option<Node>,
     pub targets: Vec<Customization>,
     pub patches: Vec<Patch>,
+    /// The patch files its patches (and its targets') were read from.
+    pub patch_files: Vec<String>,
     pub rollout: Option<Rollout>,
     pub name_span: Span,
 }
@@ -811,6 +827,7 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         existing_namespaces: strings(spec.get("existingNamespaces")),
         existing_kinds: strings(spec.get("existingKinds")),
         unknown_kinds_warn: spec.get("unknownKinds").and_then(Node::as_str) == Some("warning"),
+        kubernetes_version: s(spec.get("kubernetesVersion")),
         crds: DeclaredCrds::of(&spec),
         common_labels: spec
             .get("commonLabels")
@@ -880,6 +897,7 @@ pub fn group(file: &str, node: &Node) -> Group {
         clusters: names(spec.get("clusters")),
         groups: names(spec.get("groups")),
         priority: spec.get("priority").and_then(Node::as_i64).unwrap_or(0),
+        owner: s(spec.get("owner")),
         vars: opt_map(spec.get("vars")),
         values: opt_map(spec.get("values")),
         locked: locks(spec.get("locked")),
@@ -1062,6 +1080,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
             })
             .unwrap_or_default(),
         patches: patches(spec.get("patches")),
+        patch_files: Vec::new(),
         rollout: spec.get("rollout").map(rollout),
         name_span,
     }

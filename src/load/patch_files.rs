@@ -21,10 +21,21 @@ pub const DIR: &str = "patches";
 pub fn read(fs: &FileSet, repo: &mut Repo, budget: &Budget, diags: &mut Diags) {
     for p in &mut repo.placements {
         let dir = p.file.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        p.patches = expand(fs, &dir, std::mem::take(&mut p.patches), budget, diags);
+        let mut files = Vec::new();
+        p.patches = expand(
+            fs,
+            &dir,
+            std::mem::take(&mut p.patches),
+            budget,
+            (&mut files, diags),
+        );
         for t in &mut p.targets {
-            t.patches = expand(fs, &dir, std::mem::take(&mut t.patches), budget, diags);
+            let patches = std::mem::take(&mut t.patches);
+            t.patches = expand(fs, &dir, patches, budget, (&mut files, diags));
         }
+        files.sort();
+        files.dedup();
+        p.patch_files = files;
     }
 }
 
@@ -33,7 +44,7 @@ fn expand(
     dir: &str,
     patches: Vec<Patch>,
     budget: &Budget,
-    diags: &mut Diags,
+    (files, diags): (&mut Vec<String>, &mut Diags),
 ) -> Vec<Patch> {
     let mut out = Vec::new();
     for entry in patches {
@@ -52,6 +63,7 @@ fn expand(
             )));
             continue;
         };
+        files.push(file.clone());
         let Some(bytes) = fs.get(&file) else {
             diags.push(err(format!(
                 "no file `{file}` (the patch's `path: {path}`)"
@@ -118,6 +130,7 @@ fn from_document(entry: &Patch, targeted: bool, doc: Node, diags: &mut Diags) ->
     Some(Patch {
         target,
         body,
+        formats: entry.formats.clone(),
         span,
         target_span,
     })

@@ -478,7 +478,13 @@ impl<'a> Renderer<'a> {
                 version: ru.version.clone(),
                 mode: ru.mode,
                 wave: ru.wave.clone(),
-                patches: ru.patches.clone(),
+                // Only the patches of this output format.
+                patches: ru
+                    .patches
+                    .iter()
+                    .filter(|(_, p)| p.formats.as_ref().is_none_or(|f| f.contains(&self.format)))
+                    .cloned()
+                    .collect(),
                 resources,
                 sops,
             });

@@ -19,6 +19,7 @@ mod independence;
 mod init;
 mod k8s_schemas;
 mod kustomize;
+mod migration;
 mod namespaces;
 mod patch_files;
 mod patches;

@@ -295,3 +295,29 @@ fn patch_files_that_cannot_apply_are_refused() {
         text(&o.stderr)
     );
 }
+
+/// A patch file is an input of the clusters whose placement reads it: a
+/// change to it shows in `diff` (which renders only the clusters whose
+/// inputs changed) for those clusters and no other.
+#[test]
+fn a_changed_patch_file_changes_its_clusters_in_diff() {
+    use crate::git::git;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("fleet");
+    fleet(&repo);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let file = repo.join("patches/prod/web.yaml");
+    let text0 = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text0.replace("replicas: 3", "replicas: 4")).expect("write");
+    git(&repo, &["commit", "-q", "-am", "four replicas"]);
+    let o = fleetc(&["diff", "--base", "HEAD~1", "--format", "json"], &repo);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(d["summary"]["clusters"]["changed"], 1, "{d}");
+    let changes = d["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{d}");
+    assert_eq!(changes[0]["clusters"], serde_json::json!(["prod-1"]), "{d}");
+    assert_eq!(changes[0]["object"]["kind"], "Deployment", "{d}");
+}
