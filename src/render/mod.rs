@@ -461,7 +461,9 @@ impl<'a> Renderer<'a> {
                                         if e.code == Code::YamlSyntax {
                                             e.code = Code::RenderedYaml;
                                         }
-                                        d.push(e.on_cluster(&rc.name).help("the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)"))
+                                        let help =
+                                            yaml_help(prep.sources.get(name).map(|s| &*s.text));
+                                        d.push(e.on_cluster(&rc.name).help(help))
                                     }
                                 }
                             }
@@ -623,6 +625,37 @@ pub fn render(
         diags.extend(unmatched_patches(repo, &applicable, &matched));
     }
     (out, diags)
+}
+
+/// The help of a template whose output is not valid YAML. A control tag
+/// alone on an indented line (`  {% if x %}`, as Helm templates indent
+/// `{{- if }}`) leaves its spaces in the output, in front of the next
+/// line: the usual cause, so its lines are named.
+fn yaml_help(template: Option<&str>) -> String {
+    let indented: Vec<String> = template
+        .unwrap_or_default()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            t.len() < l.len()
+                && t.starts_with("{%")
+                && !t.starts_with("{%-")
+                && t.trim_end().ends_with("%}")
+                && t.matches("{%").count() == 1
+        })
+        .map(|(i, _)| (i + 1).to_string())
+        .take(5)
+        .collect();
+    if indented.is_empty() {
+        return "the template's output is not valid YAML; check indentation and quoting of values (| toyaml, | quote)".into();
+    }
+    format!(
+        "the template's output is not valid YAML. Line{} {} of the template indent{} a control tag: the spaces before a tag are kept (fleetc's templates do not strip them, docs/templates.md) and land in front of the next line. Start such tags in column 0 (Helm's indented `{{{{- if … }}}}` becomes `{{% if … %}}` at the start of its line)",
+        if indented.len() == 1 { "" } else { "s" },
+        indented.join(", "),
+        if indented.len() == 1 { "s" } else { "" },
+    )
 }
 
 fn template_diag(
