@@ -35,6 +35,9 @@ pub struct Args {
     /// Largest markdown output, in bytes (GitHub's comment limit is 65536 characters).
     #[arg(long, value_name = "N", default_value_t = 65000, value_parser = clap::value_parser!(u64).range(2000..))]
     max_bytes: u64,
+    /// Show every file of a cluster that appears or disappears (by default, its objects are counted by kind).
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// Changed clusters rendered and compared at a time.
@@ -59,7 +62,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         (_, Err(d)) => return Err(does_not_render(ctx, &h.label, d)),
     };
     let (vb, vh) = (view(&b, pb), view(&h, ph));
-    let report = driver::diff(vb, vh, BATCH)
+    let report = driver::diff(vb, vh, BATCH, a.verbose)
         .map_err(|(label, diags)| does_not_render(ctx, label, &diags))?;
     let text = match a.format {
         DiffFormat::Text => fleetc::diff::format::text(&report, ctx.ui.color_stdout),

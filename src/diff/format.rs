@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{Block, Op, Report};
+use super::{Block, Op, Report, WholeCluster};
 use crate::diag::plural;
 
 /// The hidden marker a CI job finds its own comment by.
@@ -93,6 +93,23 @@ fn notes(b: &Block) -> Vec<String> {
 
 // ---- text -------------------------------------------------------------
 
+/// What a cluster only one side has holds, after its name: ` (new): 38
+/// objects in 41 files: 12 ConfigMap, 8 Deployment, …` (most numerous
+/// kinds first).
+fn whole_line(w: &WholeCluster) -> String {
+    let what = if w.op == Op::Added { "new" } else { "removed" };
+    let mut kinds: Vec<(&String, &usize)> = w.kinds.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let objects: usize = w.kinds.values().sum();
+    let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!(
+        " ({what}): {} in {}: {}",
+        plural(objects, "object", "objects"),
+        plural(w.files, "file", "files"),
+        list.join(", ")
+    )
+}
+
 struct Paint(bool);
 
 impl Paint {
@@ -151,6 +168,17 @@ pub fn text(r: &Report, color: bool) -> String {
             out,
             "  {:<w0$}  {:>8}  {:>5}  {:>7}  {:>7}",
             row[0], row[1], row[2], row[3], row[4]
+        );
+    }
+    if !r.whole.is_empty() {
+        out.push('\n');
+        for (name, w) in &r.whole {
+            let line = format!("{} cluster {name}{}", symbol(w.op), whole_line(w));
+            let _ = writeln!(out, "{}", p.wrap("1", &line));
+        }
+        let _ = writeln!(
+            out,
+            "  (every file of these clusters: fleetc diff --verbose)"
         );
     }
     for b in &r.blocks {
@@ -276,6 +304,26 @@ fn md_block(b: &Block, cap: usize) -> String {
     s
 }
 
+/// The clusters that appear or disappear, one line each (empty: none).
+fn md_whole(r: &Report) -> String {
+    if r.whole.is_empty() {
+        return String::new();
+    }
+    let mut section = String::from(
+        "**Clusters that appear or disappear** (`fleetc diff --verbose` shows every file):\n\n",
+    );
+    for (name, w) in &r.whole {
+        let _ = writeln!(
+            section,
+            "- <code>{}</code>{}",
+            html(name),
+            html(&whole_line(w))
+        );
+    }
+    section.push('\n');
+    section
+}
+
 /// Markdown for a PR comment, never longer than `max_bytes`.
 pub fn markdown(r: &Report, max_bytes: usize) -> String {
     let mut out = String::new();
@@ -311,6 +359,10 @@ pub fn markdown(r: &Report, max_bytes: usize) -> String {
     }
     out.push_str(&table);
     out.push('\n');
+    let section = md_whole(r);
+    if out.len() + section.len() <= max_bytes / 2 {
+        out.push_str(&section);
+    }
 
     // Whole blocks, riskiest first, keeping room to name what does not fit.
     const RESERVE: usize = 1200;
@@ -407,6 +459,12 @@ pub fn json(r: &Report) -> serde_json::Value {
             "components": components,
         },
         "changes": changes,
+        "wholeClusters": r.whole.iter().map(|(name, w)| json!({
+            "name": name,
+            "op": w.op.as_str(),
+            "files": w.files,
+            "kinds": w.kinds,
+        })).collect::<Vec<_>>(),
     })
 }
 

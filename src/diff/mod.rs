@@ -124,6 +124,17 @@ impl Counts {
     }
 }
 
+/// A cluster that only one side has: its files summarised by kind rather
+/// than each shown in full (`diff --verbose` shows them).
+#[derive(Clone, Debug)]
+pub struct WholeCluster {
+    /// Added (only the head has it) or Removed (only the base).
+    pub op: Op,
+    pub files: usize,
+    /// Objects by kind.
+    pub kinds: BTreeMap<String, usize>,
+}
+
 /// The whole comparison.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
@@ -136,11 +147,13 @@ pub struct Report {
     /// Per component or policy: resource changes counted per cluster, and clusters touched.
     pub units: BTreeMap<String, (Counts, BTreeSet<String>)>,
     pub blocks: Vec<Block>,
+    /// Clusters only one side has, summarised (see [`Folder::summarising`]).
+    pub whole: BTreeMap<String, WholeCluster>,
 }
 
 impl Report {
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.blocks.is_empty() && self.whole.is_empty()
     }
 }
 
@@ -390,9 +403,24 @@ pub fn fold(
 pub struct Folder {
     report: Report,
     folded: BTreeMap<String, Block>,
+    summarise: BTreeMap<String, Op>,
 }
 
 impl Folder {
+    /// Summarise the clusters that appear (`added`) or disappear
+    /// (`removed`) by the kinds of their objects, instead of a block per
+    /// file: a new cluster's every file in full says little and buries
+    /// the other changes.
+    pub fn summarising(mut self, added: &BTreeSet<String>, removed: &BTreeSet<String>) -> Self {
+        for c in added {
+            self.summarise.insert(c.clone(), Op::Added);
+        }
+        for c in removed {
+            self.summarise.insert(c.clone(), Op::Removed);
+        }
+        self
+    }
+
     /// Add the changes of the next clusters (in (cluster, path) order).
     pub fn add(&mut self, changes: Vec<Change>) {
         let report = &mut self.report;
@@ -403,6 +431,21 @@ impl Folder {
             let u = report.units.entry(ch.unit.clone()).or_default();
             u.0.add(ch.op, 1);
             u.1.insert(c.clone());
+            if let Some(op) = self.summarise.get(c) {
+                let w = report
+                    .whole
+                    .entry(c.clone())
+                    .or_insert_with(|| WholeCluster {
+                        op: *op,
+                        files: 0,
+                        kinds: BTreeMap::new(),
+                    });
+                w.files += 1;
+                if !ch.object.kind.is_empty() {
+                    *w.kinds.entry(ch.object.kind.clone()).or_default() += 1;
+                }
+                continue;
+            }
             match self.folded.get_mut(&ch.key) {
                 Some(block) => block.clusters.push(c.clone()),
                 None => {

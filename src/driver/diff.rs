@@ -23,10 +23,14 @@ pub struct DiffSide<'a> {
 /// not by the fleet. The report does not depend on `batch`.
 ///
 /// `Err` is a side that does not render: its label and its diagnostics.
+///
+/// A cluster only one side has is summarised by the kinds of its objects,
+/// unless `verbose` (then every file is shown, as for the others).
 pub fn diff<'a>(
     base: DiffSide<'a>,
     head: DiffSide<'a>,
     batch: usize,
+    verbose: bool,
 ) -> Result<report::Report, (&'a str, Diags)> {
     use std::collections::{BTreeSet, HashSet};
     let (pb, ph) = (base.planned, head.planned);
@@ -53,7 +57,16 @@ pub fn diff<'a>(
     }
     let mut sb = Streaming::new(base.fs, pb, base.opts, pb.diags.clone());
     let mut sh = Streaming::new(head.fs, ph, head.opts, ph.diags.clone());
+    let names = |p: &'a Planned| -> BTreeSet<String> {
+        p.resolved.clusters.iter().map(|c| c.name.clone()).collect()
+    };
+    let (nb, nh) = (names(pb), names(ph));
     let mut folder = report::Folder::default();
+    if !verbose {
+        let added = nh.difference(&nb).cloned().collect();
+        let removed = nb.difference(&nh).cloned().collect();
+        folder = folder.summarising(&added, &removed);
+    }
     for chunk in changed.chunks(batch.max(1)) {
         let names: HashSet<&String> = chunk.iter().copied().collect();
         let (ob, oh) = (

@@ -429,3 +429,44 @@ fn diff_keeps_stdout_for_its_report_under_a_machine_format() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("diagnostics document");
     assert!(doc["summary"]["errors"].as_u64().unwrap_or(0) >= 1, "{doc}");
 }
+
+/// A cluster that appears or disappears is one line with its objects
+/// counted by kind, not every file in full; `--verbose` shows the files.
+#[test]
+fn a_new_or_removed_cluster_is_summarised() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = fleetc(&["init", "fleet"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let repo = tmp.path().join("fleet");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let prod = std::fs::read_to_string(repo.join("clusters/prod-1.yaml")).expect("read");
+    std::fs::write(
+        repo.join("clusters/prod-2.yaml"),
+        prod.replace("prod-1", "prod-2"),
+    )
+    .expect("write");
+    std::fs::remove_file(repo.join("clusters/dev-1.yaml")).expect("rm");
+    let o = fleetc(&["diff", "--base", "HEAD"], &repo);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for line in [
+        "+ cluster prod-2 (new): 5 objects in 5 files: 1 ConfigMap, 1 Deployment, 1 GitRepository, 1 Kustomization, 1 Namespace",
+        "- cluster dev-1 (removed): 5 objects in 5 files: 1 ConfigMap, 1 Deployment, 1 GitRepository, 1 Kustomization, 1 Namespace",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    assert!(!out.contains("+apiVersion"), "{out}");
+    let o = fleetc(&["diff", "--base", "HEAD", "--format", "json"], &repo);
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(d["wholeClusters"][0]["name"], "dev-1", "{d}");
+    assert_eq!(d["wholeClusters"][1]["kinds"]["Deployment"], 1, "{d}");
+    let o = fleetc(&["diff", "--base", "HEAD", "--verbose"], &repo);
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("+ components/hello/hello/deployment_hello.yaml (added)"),
+        "{out}"
+    );
+    assert!(out.contains("+apiVersion: apps/v1"), "{out}");
+}

@@ -154,8 +154,13 @@ fn diff_json(
         opts,
         label,
     };
-    let report = fleetc::driver::diff(side(base, &pb, "base"), side(head, &ph, "head"), batch)
-        .unwrap_or_else(|(l, d)| panic!("{l}: {}", d.render(false)));
+    let report = fleetc::driver::diff(
+        side(base, &pb, "base"),
+        side(head, &ph, "head"),
+        batch,
+        false,
+    )
+    .unwrap_or_else(|(l, d)| panic!("{l}: {}", d.render(false)));
     fleetc::diff::format::json(&report)
 }
 
