@@ -426,6 +426,9 @@ pub struct Customization {
     /// promoted, still wins).
     pub version: Option<String>,
     pub patches: Vec<Patch>,
+    /// Earlier targets whose values this one overrides on purpose (no
+    /// `target-override` warning for them).
+    pub overrides: Vec<NameRef>,
 }
 
 /// Which resources a patch applies to (every field that is set must match).
@@ -1075,6 +1078,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
                         values: opt_map(t.get("values")),
                         version: s(t.get("version")),
                         patches: patches(t.get("patches")),
+                        overrides: names(t.get("overrides")),
                     })
                     .collect()
             })

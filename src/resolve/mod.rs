@@ -7,6 +7,7 @@
 //! alongside. Locks and equal-priority conflicts are checked while merging.
 
 pub mod merge;
+mod overrides;
 pub mod policy;
 pub mod select;
 
@@ -458,8 +459,10 @@ impl<'a> Layering<'a, '_> {
             .map(|(i, x)| ((pi, None, i), x.clone()))
             .collect();
         let mut version = u.version.clone();
+        let mut applied = Vec::new();
         for (ti, (t, selects)) in p.targets.iter().zip(&per.customized).enumerate() {
             if selects.contains(&c.name) {
+                applied.push(ti);
                 if let Some(v) = &t.version {
                     version = Some(v.clone());
                 }
@@ -484,6 +487,7 @@ impl<'a> Layering<'a, '_> {
             });
             version = r.version.clone().or(version);
         }
+        overrides::warn(p, &applied, &u.name, &c.name, diags);
         ResolvedUnit {
             unit: ui,
             placement: Some(pi),

@@ -259,8 +259,26 @@ pub(super) fn placements(repo: &Repo, _: &Settings, diags: &mut Diags) {
             Some(_) => {}
         }
         check_target(&p.target, repo, diags);
-        for c in &p.targets {
+        for (i, c) in p.targets.iter().enumerate() {
             check_target(&c.target, repo, diags);
+            let earlier: Vec<String> = p.targets[..i]
+                .iter()
+                .filter_map(|t| t.name.clone())
+                .collect();
+            for o in c.overrides.iter().filter(|o| !earlier.contains(&o.name)) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnknownReference,
+                        format!("`overrides` names `{}`, which is not an earlier target of placement `{}`", o.name, p.name),
+                    )
+                    .at(&o.span)
+                    .help(if earlier.is_empty() {
+                        "a target overrides only the targets listed before it, and this one is the first".to_string()
+                    } else {
+                        format!("earlier targets: {}", earlier.join(", "))
+                    }),
+                );
+            }
         }
         for patch in p
             .patches

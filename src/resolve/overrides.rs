@@ -1,0 +1,98 @@
+//! Two targets of one placement that set the same value on one cluster.
+//! Every matching target applies, in order, so the later one wins; tools
+//! that apply only the first match (Rancher Fleet's targetCustomizations)
+//! mean the opposite, and a catch-all target listed last silently
+//! overrides the specific ones above it. Such a pair is a warning unless
+//! the later target names the earlier in `overrides`.
+
+use crate::diag::{Code, Diagnostic, Diags, Span};
+use crate::load::model::{Customization, Placement};
+use crate::yaml::{Node, Value};
+
+/// Warn, for cluster `cluster`, of each value that two of the `applied`
+/// targets (indices into `p.targets`, in order) set differently.
+pub fn warn(p: &Placement, applied: &[usize], unit: &str, cluster: &str, diags: &mut Diags) {
+    if applied.len() < 2 {
+        return;
+    }
+    for (k, &later) in applied.iter().enumerate() {
+        let t = &p.targets[later];
+        let Some(values) = &t.values else { continue };
+        let mut leaves = Vec::new();
+        collect(values, &format!("values.{unit}"), &mut leaves);
+        for &earlier in &applied[..k] {
+            let e = &p.targets[earlier];
+            let Some(old) = &e.values else { continue };
+            if t.overrides.iter().any(|o| Some(&o.name) == e.name.as_ref()) {
+                continue;
+            }
+            for (path, node) in &leaves {
+                let Some(was) = at(old, &path[format!("values.{unit}").len()..]) else {
+                    continue;
+                };
+                if was.to_json() == node.to_json() {
+                    continue;
+                }
+                diags
+                    .push(diagnostic(p, (e, &was.span), (t, &node.span), path).on_cluster(cluster));
+            }
+        }
+    }
+}
+
+fn name(t: &Customization) -> String {
+    t.name.clone().unwrap_or_else(|| "(unnamed)".into())
+}
+
+fn diagnostic(
+    p: &Placement,
+    (earlier, was): (&Customization, &Span),
+    (later, now): (&Customization, &Span),
+    path: &str,
+) -> Diagnostic {
+    Diagnostic::warning(
+        Code::TargetOverride,
+        format!(
+            "targets `{}` and `{}` of placement `{}` both set `{path}` on this cluster: the later, `{}`, wins",
+            name(earlier),
+            name(later),
+            p.name,
+            name(later)
+        ),
+    )
+    .at(now)
+    .related(was, "overridden here")
+    .help(format!(
+        "every matching target applies, in order (not only the first, as in Rancher Fleet). If `{}` should win, add `overrides: [{}]` to it; if `{}` should, move it after `{}` or exclude its clusters from `{}`'s target",
+        name(later),
+        name(earlier),
+        name(earlier),
+        name(later),
+        name(later)
+    ))
+}
+
+/// Every leaf (scalar, list, or empty map) of `n` with its dotted path.
+fn collect<'a>(n: &'a Node, path: &str, out: &mut Vec<(String, &'a Node)>) {
+    match &n.v {
+        Value::Map(m) if !m.is_empty() => {
+            for (k, v) in m {
+                collect(v, &format!("{path}.{}", k.name), out);
+            }
+        }
+        _ => out.push((path.to_string(), n)),
+    }
+}
+
+/// The node at `rest` (`.a.b`) below `n`, if `n` has one there.
+fn at<'a>(n: &'a Node, rest: &str) -> Option<&'a Node> {
+    let mut here = n;
+    for key in rest.split('.').filter(|k| !k.is_empty()) {
+        here = here.as_map()?.get(key)?;
+    }
+    // A map there is merged into, not replaced: only a leaf is a conflict.
+    match &here.v {
+        Value::Map(m) if !m.is_empty() => None,
+        _ => Some(here),
+    }
+}
