@@ -187,6 +187,8 @@ codes! {
         "Rename one of the objects, or keep it in only one component placed on the cluster.";
     PatchMatchesNothing = "patch-matches-nothing", "a placement patch matches no resource on any cluster",
         "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
+    ValueUnread = "value-unread", "a value is set for a component or policy without a valuesSchema, and none of its templates reads it",
+        "Check the value's name against what the templates read (a misspelt value is ignored and the template uses its default), give the unit a `valuesSchema`, or remove the value.";
     TargetOverride = "target-override", "two targets of one placement set the same value differently on a cluster: the later wins",
         "Every matching target applies, in order. If the later target should win, name the earlier in its `overrides`; otherwise move the specific target after the general one, or exclude its clusters from the general target.";
     PatchFile = "patch-file", "a patch entry's `path` names no patch file fleetc reads, or the file holds something that is not a patch",

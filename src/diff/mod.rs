@@ -340,13 +340,14 @@ pub fn compare(
 ) -> Report {
     let (a, b) = (cluster_files(base), cluster_files(head));
     let clusters = a.keys().chain(b.keys()).collect::<BTreeSet<_>>().len();
-    fold(
-        changes_between(&a, &b),
-        groups,
-        base_label,
-        head_label,
-        clusters,
-    )
+    let (ka, kb): (BTreeSet<String>, BTreeSet<String>) =
+        (a.keys().cloned().collect(), b.keys().cloned().collect());
+    let mut f = Folder::default().summarising(
+        &kb.difference(&ka).cloned().collect(),
+        &ka.difference(&kb).cloned().collect(),
+    );
+    f.add(changes_between(&a, &b));
+    f.finish(groups, base_label, head_label, clusters)
 }
 
 /// Every file that differs between two trees (or parts of them: the same

@@ -13,6 +13,7 @@ pub mod helm;
 pub mod namespaces;
 pub mod patch;
 pub mod template;
+mod unread;
 
 use crate::diag::Code;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,6 +108,10 @@ struct Prepared {
     items: Vec<Item>,
     /// Template sources by name, for error snippets.
     sources: BTreeMap<String, Arc<Source>>,
+    /// The `values` paths its templates read ([`unread`]), when its
+    /// values are checked that way: not a Helm chart's (the chart reads
+    /// them), nor a unit with a `valuesSchema` (the schema checks them).
+    value_reads: Option<std::collections::BTreeSet<String>>,
 }
 
 fn prepare(
@@ -160,11 +165,17 @@ fn prepare(
             TemplateKind::Sops => {}
         }
     }
+    let names: Vec<String> = texts.keys().cloned().collect();
     let env = (!texts.is_empty()).then(|| template::environment(Arc::new(texts), limits));
+    let value_reads = (u.helm.is_none() && u.values_schema.is_none()).then(|| match &env {
+        Some(e) => unread::reads(e, names.iter()),
+        None => Default::default(),
+    });
     Prepared {
         env,
         items,
         sources,
+        value_reads,
     }
 }
 
@@ -433,6 +444,7 @@ impl<'a> Renderer<'a> {
         for ru in &rc.units {
             let u = &repo.units[ru.unit];
             let prep = &self.prepared[&ru.unit];
+            let errors_before = d.error_count();
             let ctx = context(repo, rc, ru);
             let mut resources = Vec::new();
             let mut sops = Vec::new();
@@ -471,6 +483,11 @@ impl<'a> Renderer<'a> {
                         }
                     }
                 }
+            }
+            // Values no template reads, once its templates render (a
+            // template that fails may be the one meant to read them).
+            if let (Some(reads), true) = (&prep.value_reads, d.error_count() == errors_before) {
+                unread::check(&ru.values.node, reads, u, &rc.name, &mut d);
             }
             units.push(RenderedUnit {
                 unit: ru.unit,

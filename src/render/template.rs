@@ -485,6 +485,22 @@ pub fn render(
     })
 }
 
+/// The variables a template reads and does not set, as nested paths
+/// (`values.image.tag`), sorted; compiled under the same guard as
+/// [`render`]. None when it does not compile or the engine fails on it.
+pub fn undeclared(env: &Environment<'static>, name: &str) -> Option<Vec<String>> {
+    GUARDED.with(|g| g.set(true));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let t = env.get_template(name).ok()?;
+        #[allow(clippy::disallowed_methods)]
+        let mut v: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+        v.sort();
+        Some(v)
+    }));
+    GUARDED.with(|g| g.set(false));
+    run.ok().flatten()
+}
+
 fn render_unguarded(
     env: &Environment<'static>,
     name: &str,
