@@ -111,7 +111,7 @@ struct Prepared {
     /// The `values` paths its templates read ([`unread`]), when its
     /// values are checked that way: not a Helm chart's (the chart reads
     /// them), nor a unit with a `valuesSchema` (the schema checks them).
-    value_reads: Option<std::collections::BTreeSet<String>>,
+    value_reads: Option<unread::ValueReads>,
 }
 
 fn prepare(
@@ -167,10 +167,9 @@ fn prepare(
     }
     let names: Vec<String> = texts.keys().cloned().collect();
     let env = (!texts.is_empty()).then(|| template::environment(Arc::new(texts), limits));
-    let value_reads = (u.helm.is_none() && u.values_schema.is_none()).then(|| match &env {
-        Some(e) => unread::reads(e, names.iter()),
-        None => Default::default(),
-    });
+    let value_reads = (u.helm.is_none() && u.values_schema.is_none())
+        .then(|| env.as_ref().map(|e| unread::reads(e, names.iter())))
+        .flatten();
     Prepared {
         env,
         items,

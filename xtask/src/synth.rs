@@ -157,9 +157,20 @@ pub fn fleet(size: Size, variant: bool) -> Files {
             if variant && env == "prod" {
                 log = "error";
             }
+            // maxReplicas only where a template reads it (the
+            // HorizontalPodAutoscaler): a value nothing reads is a warning.
+            let hpa = KINDS
+                .iter()
+                .take(size.resources)
+                .any(|k| *k == "HorizontalPodAutoscaler");
+            let max = if hpa {
+                format!("\n      maxReplicas: {max}")
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 g,
-                "    {}:\n      logLevel: {log}\n      cpu: {cpu}\n      memory: {mem}\n      maxReplicas: {max}",
+                "    {}:\n      logLevel: {log}\n      cpu: {cpu}\n      memory: {mem}{max}",
                 comp(m)
             );
         }
