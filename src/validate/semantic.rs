@@ -231,6 +231,22 @@ pub(super) fn helm_components(repo: &Repo, _: &Settings, diags: &mut Diags) {
                 .help("set `spec.namespace`: the chart is installed into it"),
             );
         }
+        // A chart archive's own URL is not a repository: neither agent can
+        // read one as a HelmRepository or an OCI source.
+        let url = h.repository.split(['?', '#']).next().unwrap_or_default();
+        if [".tgz", ".tar.gz"].iter().any(|x| url.ends_with(x)) {
+            diags.push(
+                Diagnostic::error(
+                    Code::HelmComponent,
+                    format!("`{}` is a chart archive, not a chart repository", h.repository),
+                )
+                .at(&h.span)
+                .help(format!(
+                    "`helm.repository` is the repository that serves the chart: an HTTP(S) chart repository (the URL whose index.yaml lists `{}`, e.g. https://charts.example.com) or an OCI registry path (oci://registry.example.com/charts); `spec.version` picks the version",
+                    h.chart
+                )),
+            );
+        }
         if let Some(t) = u.templates.first() {
             diags.push(
                 Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` also has templates ({})", u.name, t.path))

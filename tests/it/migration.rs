@@ -150,3 +150,28 @@ fn clusters_take_their_version_from_the_fleet_and_owner_from_a_group() {
         "{cm}"
     );
 }
+
+/// A chart given by its archive's URL (as some Rancher bundles do) would
+/// become a HelmRepository no agent can read: refused, naming the forms
+/// that work.
+#[test]
+fn a_chart_archive_url_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = fleetc(&["init", "fleet"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let repo = tmp.path().join("fleet");
+    std::fs::remove_dir_all(repo.join("components/hello/templates")).expect("rm");
+    std::fs::write(
+        repo.join("components/hello/component.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: hello\nspec:\n  namespace: hello\n  version: 1.2.3\n  helm:\n    chart: hello\n    repository: https://charts.example.com/hello-1.2.3.tgz\n",
+    )
+    .expect("write");
+    let o = fleetc(&["validate"], &repo);
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("`https://charts.example.com/hello-1.2.3.tgz` is a chart archive, not a chart repository")
+            && err.contains("oci://"),
+        "{err}"
+    );
+}
