@@ -1,5 +1,6 @@
 //! Helm components (SPEC §2 Component.helm). fleetc runs no Helm: in the
-//! flux format a chart becomes a `HelmRepository` and a `HelmRelease` in the
+//! flux format a chart becomes a `HelmRepository` (an `OCIRepository` for
+//! an OCI chart) and a `HelmRelease` in the
 //! component's directory, carrying the cluster's merged values and the chart
 //! version; the Argo CD format carries it in the Application (`emit::argocd`).
 //! Both objects then go through resource processing like any other (labels,
@@ -15,31 +16,54 @@ use crate::yaml::{Key, Node};
 /// Namespace of every Flux object fleetc writes.
 pub const FLUX_NAMESPACE: &str = "flux-system";
 
-/// The `HelmRepository` and `HelmRelease` of a Helm component on one cluster.
+/// The media type of a Helm chart's layer in an OCI artifact.
+const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+/// The source (`HelmRepository`, or `OCIRepository` for an `oci://`
+/// chart) and the `HelmRelease` of a Helm component on one cluster.
+///
+/// An OCI chart is an `OCIRepository` of the chart's artifact, pinned to
+/// the version's tag, that the release names with `chartRef`: the form
+/// Flux's documentation points OCI charts to (a `HelmRepository` of type
+/// `oci` lacks, among others, signature verification of the chart).
 pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Vec<Resource> {
-    let mut repo_spec = json!({ "interval": interval, "url": h.repository });
-    if h.is_oci() {
-        repo_spec["type"] = json!("oci");
-    }
-    let repository = json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "HelmRepository",
-        "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
-        "spec": repo_spec,
-    });
-    let mut chart = json!({
-        "chart": h.chart,
-        "sourceRef": { "kind": "HelmRepository", "name": u.name },
-    });
-    if let Some(v) = &ru.version {
-        chart["version"] = json!(v);
-    }
-    let mut spec = json!({
-        "interval": interval,
-        "releaseName": u.name,
-        "chart": { "spec": chart },
-        "install": { "createNamespace": true },
-    });
+    let (source, chart_of_release) = if h.is_oci() {
+        let mut spec = json!({
+            "interval": interval,
+            "url": format!("{}/{}", h.repository.trim_end_matches('/'), h.chart),
+            "layerSelector": { "mediaType": HELM_CHART_LAYER, "operation": "copy" },
+        });
+        if let Some(v) = &ru.version {
+            spec["ref"] = json!({ "tag": v });
+        }
+        let source = json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "OCIRepository",
+            "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
+            "spec": spec,
+        });
+        let chart_ref =
+            json!({ "kind": "OCIRepository", "name": u.name, "namespace": FLUX_NAMESPACE });
+        (source, ("chartRef", chart_ref))
+    } else {
+        let source = json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
+            "spec": { "interval": interval, "url": h.repository },
+        });
+        let mut chart = json!({
+            "chart": h.chart,
+            "sourceRef": { "kind": "HelmRepository", "name": u.name },
+        });
+        if let Some(v) = &ru.version {
+            chart["version"] = json!(v);
+        }
+        (source, ("chart", json!({ "spec": chart })))
+    };
+    let mut spec = json!({ "interval": interval, "releaseName": u.name });
+    spec[chart_of_release.0] = chart_of_release.1;
+    spec["install"] = json!({ "createNamespace": true });
     if let Some(ns) = &u.namespace {
         spec["targetNamespace"] = json!(ns);
         spec["storageNamespace"] = json!(ns);
@@ -51,7 +75,7 @@ pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Ve
         "spec": spec,
     });
     [
-        ("source.toolkit.fluxcd.io", repository),
+        ("source.toolkit.fluxcd.io", source),
         ("helm.toolkit.fluxcd.io", release),
     ]
     .into_iter()

@@ -332,3 +332,68 @@ fn the_crd_check_catches_broken_objects() {
         assert!(!errs.is_empty(), "not caught: {broken}");
     }
 }
+
+/// An OCI chart is an `OCIRepository` pinned to the chart version's tag,
+/// which the `HelmRelease` names with `chartRef`; both match their CRDs,
+/// and so does the Argo CD Application of the same fleet.
+#[test]
+fn an_oci_chart_is_an_ocirepository_and_a_chart_ref() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = fleetc(&["init", "fleet"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let repo = tmp.path().join("fleet");
+    std::fs::remove_dir_all(repo.join("components/hello/templates")).expect("rm");
+    std::fs::write(
+        repo.join("components/hello/component.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Component\nmetadata:\n  name: hello\nspec:\n  namespace: hello\n  version: 6.7.1\n  helm:\n    chart: podinfo\n    repository: oci://ghcr.io/stefanprodan/charts\n  values:\n    replicaCount: 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        repo.join("placements/hello.yaml"),
+        "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: hello\nspec:\n  component: hello\n  target: {all: true}\n  targets:\n    - name: production\n      target: {groups: [production]}\n      values: {replicaCount: 2}\n      version: 6.8.0\n",
+    )
+    .expect("write");
+    let schemas = schemas();
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    for format in ["flux", "argocd"] {
+        let out = tmp.path().join(format);
+        let o = fleetc(
+            &[
+                "render",
+                "-o",
+                out.to_str().expect("utf-8"),
+                "--format",
+                format,
+            ],
+            &repo,
+        );
+        assert_eq!(code(&o), 0, "{format}: {}", text(&o.stderr));
+        for (p, obj) in objects_of(&out) {
+            if let Some(errs) = problems(&schemas, &obj) {
+                assert!(errs.is_empty(), "{format}/{p}: {errs:?}");
+                *checked
+                    .entry(obj["kind"].as_str().unwrap_or_default().to_string())
+                    .or_default() += 1;
+            }
+            if obj["kind"] == "OCIRepository" && p.contains("prod-1") {
+                assert_eq!(
+                    obj["spec"]["url"],
+                    "oci://ghcr.io/stefanprodan/charts/podinfo"
+                );
+                assert_eq!(obj["spec"]["ref"]["tag"], "6.8.0");
+                assert_eq!(
+                    obj["spec"]["layerSelector"]["mediaType"],
+                    "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+                );
+            }
+            if obj["kind"] == "HelmRelease" {
+                assert_eq!(obj["spec"]["chartRef"]["kind"], "OCIRepository", "{p}");
+                assert!(obj["spec"].get("chart").is_none(), "{p}");
+            }
+        }
+    }
+    for k in ["OCIRepository", "HelmRelease", "Application"] {
+        assert!(checked.get(k).is_some_and(|n| *n >= 2), "{k}: {checked:?}");
+    }
+    assert!(!checked.contains_key("HelmRepository"), "{checked:?}");
+}
