@@ -189,7 +189,7 @@ codes! {
         "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
     ValueUnread = "value-unread", "a value is set for a component or policy without a valuesSchema, and none of its templates reads it",
         "Check the value's name against what the templates read (a misspelt value is ignored and the template uses its default), give the unit a `valuesSchema`, or remove the value.";
-    TargetOverride = "target-override", "two targets of one placement set the same value differently on a cluster: the later wins",
+    TargetOverride = "target-override", "two targets of one placement set the same value, or patch the same field of an object, differently on a cluster: the later wins",
         "Every matching target applies, in order. If the later target should win, name the earlier in its `overrides`; otherwise move the specific target after the general one, or exclude its clusters from the general target.";
     PatchFile = "patch-file", "a patch entry's `path` names no patch file fleetc reads, or the file holds something that is not a patch",
         "Keep patch files under patches/, name them relative to the placement file (`../patches/...`), and write each YAML document as a merge patch that names its object (apiVersion, kind, metadata.name) or, with the entry's `target`, a list of JSON 6902 operations.";

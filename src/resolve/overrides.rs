@@ -1,4 +1,5 @@
-//! Two targets of one placement that set the same value on one cluster.
+//! Two targets of one placement that set the same value, or patch the
+//! same field of the same object, on one cluster.
 //! Every matching target applies, in order, so the later one wins; tools
 //! that apply only the first match (Rancher Fleet's targetCustomizations)
 //! mean the opposite, and a catch-all target listed last silently
@@ -6,7 +7,7 @@
 //! the later target names the earlier in `overrides`.
 
 use crate::diag::{Code, Diagnostic, Diags, Span};
-use crate::load::model::{Customization, Placement};
+use crate::load::model::{Customization, PatchBody, PatchTarget, Placement};
 use crate::yaml::{Node, Value};
 
 /// Warn, for cluster `cluster`, of each value that two of the `applied`
@@ -17,15 +18,17 @@ pub fn warn(p: &Placement, applied: &[usize], unit: &str, cluster: &str, diags: 
     }
     for (k, &later) in applied.iter().enumerate() {
         let t = &p.targets[later];
-        let Some(values) = &t.values else { continue };
         let mut leaves = Vec::new();
-        collect(values, &format!("values.{unit}"), &mut leaves);
+        if let Some(values) = &t.values {
+            collect(values, &format!("values.{unit}"), &mut leaves);
+        }
         for &earlier in &applied[..k] {
             let e = &p.targets[earlier];
-            let Some(old) = &e.values else { continue };
             if t.overrides.iter().any(|o| Some(&o.name) == e.name.as_ref()) {
                 continue;
             }
+            patches(p, (e, t), cluster, diags);
+            let Some(old) = &e.values else { continue };
             for (path, node) in &leaves {
                 let Some(was) = at(old, &path[format!("values.{unit}").len()..]) else {
                     continue;
@@ -37,6 +40,65 @@ pub fn warn(p: &Placement, applied: &[usize], unit: &str, cluster: &str, diags: 
                     .push(diagnostic(p, (e, &was.span), (t, &node.span), path).on_cluster(cluster));
             }
         }
+    }
+}
+
+/// Merge patches of two targets that set the same field of the same
+/// object differently (fields under maps; lists, which strategic merge
+/// combines by key, and directives are left out).
+fn patches(p: &Placement, (e, t): (&Customization, &Customization), cluster: &str, d: &mut Diags) {
+    for later in &t.patches {
+        let PatchBody::Merge(now) = &later.body else {
+            continue;
+        };
+        let mut leaves = Vec::new();
+        fields(now, "", &mut leaves);
+        for earlier in &e.patches {
+            let PatchBody::Merge(was) = &earlier.body else {
+                continue;
+            };
+            let Some(object) = same_object(&earlier.target, &later.target) else {
+                continue;
+            };
+            for (path, node) in &leaves {
+                let Some(old) = at(was, path) else { continue };
+                if matches!(old.v, Value::Seq(_)) || old.to_json() == node.to_json() {
+                    continue;
+                }
+                let what = format!("`{}` of {object}", path.trim_start_matches('.'));
+                d.push(diagnostic(p, (e, &old.span), (t, &node.span), &what).on_cluster(cluster));
+            }
+        }
+    }
+}
+
+/// The object both patch targets name (`Kind name`), when they name the
+/// same one by kind and name.
+fn same_object(a: &PatchTarget, b: &PatchTarget) -> Option<String> {
+    let same = |x: &Option<String>, y: &Option<String>| x.is_none() || y.is_none() || x == y;
+    match (&a.kind, &a.name, &b.kind, &b.name) {
+        (Some(k1), Some(n1), Some(k2), Some(n2))
+            if k1 == k2
+                && n1 == n2
+                && same(&a.group, &b.group)
+                && same(&a.namespace, &b.namespace) =>
+        {
+            Some(format!("{k1} `{n1}`"))
+        }
+        _ => None,
+    }
+}
+
+/// The scalar fields a merge patch sets, through maps only.
+fn fields<'a>(n: &'a Node, path: &str, out: &mut Vec<(String, &'a Node)>) {
+    match &n.v {
+        Value::Map(m) => {
+            for (k, v) in m.iter().filter(|(k, _)| !k.name.starts_with('$')) {
+                fields(v, &format!("{path}.{}", k.name), out);
+            }
+        }
+        Value::Seq(_) => {}
+        _ => out.push((path.to_string(), n)),
     }
 }
 
@@ -53,10 +115,11 @@ fn diagnostic(
     Diagnostic::warning(
         Code::TargetOverride,
         format!(
-            "targets `{}` and `{}` of placement `{}` both set `{path}` on this cluster: the later, `{}`, wins",
+            "targets `{}` and `{}` of placement `{}` both set {} on this cluster: the later, `{}`, wins",
             name(earlier),
             name(later),
             p.name,
+            if path.starts_with('`') { path.to_string() } else { format!("`{path}`") },
             name(later)
         ),
     )

@@ -175,3 +175,39 @@ fn a_chart_archive_url_is_refused() {
         "{err}"
     );
 }
+
+/// Two targets whose merge patches set the same field of the same object
+/// differently on a cluster: warned like two values, silenced by
+/// `overrides`; fields in lists (merged by key) are not compared.
+#[test]
+fn two_targets_patching_one_field_are_warned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = fleetc(&["init", "fleet"], tmp.path());
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let repo = tmp.path().join("fleet");
+    let placement = |overrides: &str| {
+        format!(
+            "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: hello\nspec:\n  component: hello\n  target: {{all: true}}\n  targets:\n    - name: production\n      target: {{groups: [production]}}\n      patches:\n        - target: {{kind: Deployment, name: hello}}\n          patch: {{spec: {{revisionHistoryLimit: 5, template: {{spec: {{containers: [{{name: hello, image: a}}]}}}}}}}}\n    - name: everywhere\n      target: {{all: true}}{overrides}\n      patches:\n        - target: {{kind: Deployment, name: hello}}\n          patch: {{spec: {{revisionHistoryLimit: 2, template: {{spec: {{containers: [{{name: hello, image: b}}]}}}}}}}}\n"
+        )
+    };
+    std::fs::write(repo.join("placements/hello.yaml"), placement("")).expect("write");
+    let o = fleetc(&["validate"], &repo);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("warning[target-override]: targets `production` and `everywhere` of placement `hello` both set `spec.revisionHistoryLimit` of Deployment `hello` on this cluster: the later, `everywhere`, wins"),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning[target-override]").count(), 1, "{err}");
+    std::fs::write(
+        repo.join("placements/hello.yaml"),
+        placement("\n      overrides: [production]"),
+    )
+    .expect("write");
+    let o = fleetc(&["validate"], &repo);
+    assert!(
+        !text(&o.stderr).contains("target-override"),
+        "{}",
+        text(&o.stderr)
+    );
+}
