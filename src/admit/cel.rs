@@ -281,17 +281,18 @@ fn indices(
         Value::List(l) => Ok(Value::List(Arc::new(
             (0..l.len() as i64).map(Value::Int).collect(),
         ))),
-        Value::Map(m) => {
-            // In a stable order: the keys sorted.
-            #[allow(clippy::disallowed_methods)]
-            let mut keys: Vec<Key> = m.map.keys().cloned().collect();
-            keys.sort();
-            Ok(Value::List(Arc::new(
-                keys.into_iter().map(Value::from).collect(),
-            )))
-        }
+        // In a stable order: the keys sorted.
+        Value::Map(m) => Ok(sorted_keys(&m)),
         other => Err(ftx.error(format!("cannot iterate over {other:?}"))),
     }
+}
+
+/// A map's keys as a list, sorted.
+fn sorted_keys(m: &cel::objects::Map) -> Value {
+    #[allow(clippy::disallowed_methods)]
+    let mut keys: Vec<Key> = m.map.keys().cloned().collect();
+    keys.sort();
+    Value::List(Arc::new(keys.into_iter().map(Value::from).collect()))
 }
 
 /// What a comprehension iterates: a map's keys, sorted; a list as it is.
@@ -301,14 +302,7 @@ fn ordered_range(
     _: Arguments,
 ) -> Result<Value, ExecutionError> {
     match v {
-        Value::Map(m) => {
-            #[allow(clippy::disallowed_methods)]
-            let mut keys: Vec<Key> = m.map.keys().cloned().collect();
-            keys.sort();
-            Ok(Value::List(Arc::new(
-                keys.into_iter().map(Value::from).collect(),
-            )))
-        }
+        Value::Map(m) => Ok(sorted_keys(&m)),
         Value::List(_) => Ok(v),
         other => Err(ftx.error(format!("cannot iterate over {other:?}"))),
     }

@@ -106,44 +106,40 @@ fn matches(cell: &'static OnceLock<Option<regex::Regex>>, pattern: &str, s: &str
         .is_some_and(|r| r.is_match(s))
 }
 
-fn label_1123(s: &str) -> Vec<String> {
-    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
+/// The errors of `s` against a length limit and a pattern (`what` says
+/// what the pattern asks for).
+fn limited(
+    s: &str,
+    max: usize,
+    (re, pattern): (&'static OnceLock<Option<regex::Regex>>, &str),
+    what: &str,
+) -> Vec<String> {
     let mut e = Vec::new();
-    if s.len() > 63 {
-        e.push("must be no more than 63 characters".into());
+    if s.len() > max {
+        e.push(format!("must be no more than {max} characters"));
     }
-    if !matches(&R, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", s) {
-        e.push("a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit".into());
+    if !matches(re, pattern, s) {
+        e.push(what.into());
     }
     e
+}
+
+fn label_1123(s: &str) -> Vec<String> {
+    static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    limited(s, 63, (&R, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        "a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit")
 }
 
 fn subdomain_1123(s: &str) -> Vec<String> {
     static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
-    let mut e = Vec::new();
-    if s.len() > 253 {
-        e.push("must be no more than 253 characters".into());
-    }
-    if !matches(
-        &R,
-        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-        s,
-    ) {
-        e.push("a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit".into());
-    }
-    e
+    limited(s, 253, (&R, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        "a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit")
 }
 
 fn label_1035(s: &str) -> Vec<String> {
     static R: OnceLock<Option<regex::Regex>> = OnceLock::new();
-    let mut e = Vec::new();
-    if s.len() > 63 {
-        e.push("must be no more than 63 characters".into());
-    }
-    if !matches(&R, "^[a-z]([-a-z0-9]*[a-z0-9])?$", s) {
-        e.push("a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit".into());
-    }
-    e
+    limited(s, 63, (&R, "^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+        "a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit")
 }
 
 fn name_part(s: &str) -> Vec<String> {

@@ -380,24 +380,11 @@ fn changes_between(a: &ClusterFiles<'_>, b: &ClusterFiles<'_>) -> Vec<Change> {
         .collect()
 }
 
-/// Fold changes (in (cluster, path) order, as [`changes`] gives them,
-/// batches concatenated in cluster order) into the report: identical
+/// Changes (in (cluster, path) order, as [`changes`] gives them, batches
+/// concatenated in cluster order) folded into the report: identical
 /// changes become one block, named by a group when its members are exactly
-/// the block's clusters; riskiest blocks first. `clusters_total` counts
-/// every cluster of either side, changed or not.
-pub fn fold(
-    changes: Vec<Change>,
-    groups: &BTreeMap<String, BTreeSet<String>>,
-    base_label: &str,
-    head_label: &str,
-    clusters_total: usize,
-) -> Report {
-    let mut f = Folder::default();
-    f.add(changes);
-    f.finish(groups, base_label, head_label, clusters_total)
-}
-
-/// [`fold`] a batch at a time: a change identical to one already seen adds
+/// the block's clusters; riskiest blocks first. Fed a batch at a time: a
+/// change identical to one already seen adds
 /// only its cluster's name, so memory grows with the distinct changes, not
 /// with the clusters they are on.
 #[derive(Default)]
@@ -463,7 +450,8 @@ impl Folder {
         }
     }
 
-    /// The report (see [`fold`]).
+    /// The report. `clusters_total` counts every cluster of either side,
+    /// changed or not.
     pub fn finish(
         self,
         groups: &BTreeMap<String, BTreeSet<String>>,

@@ -94,12 +94,13 @@ fn expand(
 /// One YAML document of a patch file, as a patch.
 fn from_document(entry: &Patch, targeted: bool, doc: Node, diags: &mut Diags) -> Option<Patch> {
     let span = doc.span.clone();
+    let named = named(&doc).filter(|_| !targeted);
     let problem = match (&doc.v, targeted) {
         (Value::Seq(_), false) => Some((
             "a list of JSON 6902 operations patches the objects the patch entry's `target` selects, and this entry has none",
             "add `target: {kind: ..., name: ...}` next to `path:`",
         )),
-        (Value::Map(_), false) if named(&doc).is_none() => Some((
+        (Value::Map(_), false) if named.is_none() => Some((
             "this patch names no object: a patch file's merge patch says which object it patches with `apiVersion`, `kind` and `metadata.name`",
             "add them to the patch, or a `target` to the patch entry",
         )),
@@ -118,7 +119,7 @@ fn from_document(entry: &Patch, targeted: bool, doc: Node, diags: &mut Diags) ->
         );
         return None;
     }
-    let (target, target_span) = match named(&doc).filter(|_| !targeted) {
+    let (target, target_span) = match named {
         Some(t) => (t, span.clone()),
         None => (entry.target.clone(), entry.target_span.clone()),
     };

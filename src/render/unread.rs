@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use crate::diag::{Code, Diagnostic, Diags};
 use crate::load::model::Unit;
 use crate::memo::Memo;
-use crate::yaml::{Node, Value};
+use crate::yaml::Node;
 
 /// Names that, after a dot, are a method call, not a key: reading
 /// `values.env.items()` reads all of `values.env`.
@@ -88,9 +88,8 @@ pub fn check(values: &Node, r: &ValueReads, u: &Unit, cluster: &str, d: &mut Dia
     if r.all {
         return;
     }
-    let mut leaves = Vec::new();
-    collect(values, "", &mut leaves);
-    for (path, node) in leaves {
+    let leaves = crate::resolve::merge::leaves(values, "");
+    for (path, node) in leaves.into_iter().filter(|(p, _)| !p.is_empty()) {
         // The unit's own defaults declare what it takes; the layers over
         // them are where a misspelt name hides.
         if node.span.path() == u.file || r.read(&path) {
@@ -123,22 +122,4 @@ fn diagnostic(path: &str, node: &Node, r: &ValueReads, u: &Unit) -> Diagnostic {
     .help(format!(
         "{hint}a misspelt value is ignored and the template uses its default; give the {kind} a `valuesSchema` to have its values checked, or remove the value"
     ))
-}
-
-/// Every leaf (scalar, list, or empty map) of `n`, with its dotted path.
-fn collect<'a>(n: &'a Node, path: &str, out: &mut Vec<(String, &'a Node)>) {
-    match &n.v {
-        Value::Map(m) if !m.is_empty() => {
-            for (k, v) in m {
-                let p = if path.is_empty() {
-                    k.name.clone()
-                } else {
-                    format!("{path}.{}", k.name)
-                };
-                collect(v, &p, out);
-            }
-        }
-        _ if path.is_empty() => {}
-        _ => out.push((path.to_string(), n)),
-    }
 }

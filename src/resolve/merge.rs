@@ -183,14 +183,33 @@ impl Merger<'_, '_> {
 }
 
 fn collect_leaves(n: &Node, key: &str, out: &mut BTreeMap<String, Vec<Span>>) {
-    match &n.v {
-        Value::Map(m) if !m.is_empty() => {
-            for (k, v) in m {
-                collect_leaves(v, &format!("{key}.{}", k.name), out);
-            }
-        }
-        _ => out.entry(key.to_string()).or_default().push(n.span.clone()),
+    for (path, leaf) in leaves(n, key) {
+        out.entry(path).or_default().push(leaf.span.clone());
     }
+}
+
+/// Every leaf of a values tree (a scalar, a list, an empty map) with its
+/// dotted path below `prefix` (`prefix.a.b`; `a.b` for an empty prefix,
+/// and `prefix` itself when `n` is a leaf).
+pub fn leaves<'a>(n: &'a Node, prefix: &str) -> Vec<(String, &'a Node)> {
+    fn walk<'a>(n: &'a Node, path: String, out: &mut Vec<(String, &'a Node)>) {
+        match &n.v {
+            Value::Map(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    let p = if path.is_empty() {
+                        k.name.clone()
+                    } else {
+                        format!("{path}.{}", k.name)
+                    };
+                    walk(v, p, out);
+                }
+            }
+            _ => out.push((path, n)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(n, prefix.to_string(), &mut out);
+    out
 }
 
 /// A null inside a newly set map means "absent" (there is nothing below to delete).

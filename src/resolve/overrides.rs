@@ -18,10 +18,11 @@ pub fn warn(p: &Placement, applied: &[usize], unit: &str, cluster: &str, diags: 
     }
     for (k, &later) in applied.iter().enumerate() {
         let t = &p.targets[later];
-        let mut leaves = Vec::new();
-        if let Some(values) = &t.values {
-            collect(values, &format!("values.{unit}"), &mut leaves);
-        }
+        let leaves = t
+            .values
+            .as_ref()
+            .map(|v| super::merge::leaves(v, &format!("values.{unit}")))
+            .unwrap_or_default();
         for &earlier in &applied[..k] {
             let e = &p.targets[earlier];
             if t.overrides.iter().any(|o| Some(&o.name) == e.name.as_ref()) {
@@ -36,8 +37,10 @@ pub fn warn(p: &Placement, applied: &[usize], unit: &str, cluster: &str, diags: 
                 if was.to_json() == node.to_json() {
                     continue;
                 }
-                diags
-                    .push(diagnostic(p, (e, &was.span), (t, &node.span), path).on_cluster(cluster));
+                let what = format!("`{path}`");
+                diags.push(
+                    diagnostic(p, (e, &was.span), (t, &node.span), &what).on_cluster(cluster),
+                );
             }
         }
     }
@@ -110,16 +113,15 @@ fn diagnostic(
     p: &Placement,
     (earlier, was): (&Customization, &Span),
     (later, now): (&Customization, &Span),
-    path: &str,
+    what: &str,
 ) -> Diagnostic {
     Diagnostic::warning(
         Code::TargetOverride,
         format!(
-            "targets `{}` and `{}` of placement `{}` both set {} on this cluster: the later, `{}`, wins",
+            "targets `{}` and `{}` of placement `{}` both set {what} on this cluster: the later, `{}`, wins",
             name(earlier),
             name(later),
             p.name,
-            if path.starts_with('`') { path.to_string() } else { format!("`{path}`") },
             name(later)
         ),
     )
@@ -133,18 +135,6 @@ fn diagnostic(
         name(later),
         name(later)
     ))
-}
-
-/// Every leaf (scalar, list, or empty map) of `n` with its dotted path.
-fn collect<'a>(n: &'a Node, path: &str, out: &mut Vec<(String, &'a Node)>) {
-    match &n.v {
-        Value::Map(m) if !m.is_empty() => {
-            for (k, v) in m {
-                collect(v, &format!("{path}.{}", k.name), out);
-            }
-        }
-        _ => out.push((path.to_string(), n)),
-    }
 }
 
 /// The node at `rest` (`.a.b`) below `n`, if `n` has one there.

@@ -115,3 +115,16 @@ pub fn golden_trees() -> Vec<PathBuf> {
     assert!(!v.is_empty(), "no golden trees");
     v
 }
+
+/// `fleetc render -o OUT --format FORMAT` in `repo`.
+pub fn render_as(repo: &Path, out: &Path, format: &str) -> Output {
+    let out = out.to_str().expect("utf-8 path");
+    fleetc(&["render", "-o", out, "--format", format], repo)
+}
+
+/// A new fleet, as `fleetc init` writes it, in `dir/fleet`.
+pub fn new_fleet(dir: &Path) -> PathBuf {
+    let o = fleetc(&["init", "fleet"], dir);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    dir.join("fleet")
+}

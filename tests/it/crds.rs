@@ -339,9 +339,7 @@ fn the_crd_check_catches_broken_objects() {
 #[test]
 fn an_oci_chart_is_an_ocirepository_and_a_chart_ref() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = fleetc(&["init", "fleet"], tmp.path());
-    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    let repo = tmp.path().join("fleet");
+    let repo = new_fleet(tmp.path());
     std::fs::remove_dir_all(repo.join("components/hello/templates")).expect("rm");
     std::fs::write(
         repo.join("components/hello/component.yaml"),
@@ -357,16 +355,7 @@ fn an_oci_chart_is_an_ocirepository_and_a_chart_ref() {
     let mut checked: BTreeMap<String, usize> = BTreeMap::new();
     for format in ["flux", "argocd"] {
         let out = tmp.path().join(format);
-        let o = fleetc(
-            &[
-                "render",
-                "-o",
-                out.to_str().expect("utf-8"),
-                "--format",
-                format,
-            ],
-            &repo,
-        );
+        let o = render_as(&repo, &out, format);
         assert_eq!(code(&o), 0, "{format}: {}", text(&o.stderr));
         for (p, obj) in objects_of(&out) {
             if let Some(errs) = problems(&schemas, &obj) {

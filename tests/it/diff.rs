@@ -435,9 +435,7 @@ fn diff_keeps_stdout_for_its_report_under_a_machine_format() {
 #[test]
 fn a_new_or_removed_cluster_is_summarised() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = fleetc(&["init", "fleet"], tmp.path());
-    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    let repo = tmp.path().join("fleet");
+    let repo = new_fleet(tmp.path());
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "base"]);

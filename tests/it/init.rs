@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::{code, fleetc, text};
+use crate::common::{code, fleetc, render_as, text};
 
 #[test]
 fn a_new_fleet_validates_and_renders_in_every_format() {
@@ -37,16 +37,7 @@ fn a_new_fleet_validates_and_renders_in_every_format() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     for format in ["flux", "argocd", "plain"] {
         let out = tmp.path().join(format!("out-{format}"));
-        let o = fleetc(
-            &[
-                "render",
-                "-o",
-                out.to_str().expect("utf-8"),
-                "--format",
-                format,
-            ],
-            &fleet,
-        );
+        let o = render_as(&fleet, &out, format);
         assert_eq!(code(&o), 0, "{format}: {}", text(&o.stderr));
     }
     // The production group's target: two replicas on prod-1, one on dev-1.

@@ -14,16 +14,7 @@ fn a_patch_for_one_format_lets_one_fleet_serve_both_agents() {
     copy_dir(&root().join("examples/fleet-repo"), &repo);
     for format in ["flux", "argocd"] {
         let out = tmp.path().join(format);
-        let o = fleetc(
-            &[
-                "render",
-                "-o",
-                out.to_str().expect("utf-8"),
-                "--format",
-                format,
-            ],
-            &repo,
-        );
+        let o = render_as(&repo, &out, format);
         assert_eq!(code(&o), 0, "{format}: {}", text(&o.stderr));
     }
     let release = std::fs::read_to_string(tmp.path().join(
@@ -44,16 +35,7 @@ fn a_patch_for_one_format_lets_one_fleet_serve_both_agents() {
     let p = std::fs::read_to_string(&placement).expect("read");
     std::fs::write(&placement, p.replace("      formats: [flux]\n", "")).expect("write");
     let out = tmp.path().join("argocd-again");
-    let o = fleetc(
-        &[
-            "render",
-            "-o",
-            out.to_str().expect("utf-8"),
-            "--format",
-            "argocd",
-        ],
-        &repo,
-    );
+    let o = render_as(&repo, &out, "argocd");
     assert_eq!(code(&o), 2);
     assert!(
         text(&o.stderr).contains("error[patch-matches-nothing]"),
@@ -67,9 +49,7 @@ fn a_patch_for_one_format_lets_one_fleet_serve_both_agents() {
 #[test]
 fn clusters_take_their_version_from_the_fleet_and_owner_from_a_group() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let repo = tmp.path().join("fleet");
-    let o = fleetc(&["init", "fleet"], tmp.path());
-    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let repo = new_fleet(tmp.path());
     let edit = |rel: &str, from: &str, to: &str| {
         let p = repo.join(rel);
         let t = std::fs::read_to_string(&p).expect("read");
@@ -115,16 +95,7 @@ fn clusters_take_their_version_from_the_fleet_and_owner_from_a_group() {
         text(&o.stdout)
     );
     let out = tmp.path().join("out");
-    let o = fleetc(
-        &[
-            "render",
-            "-o",
-            out.to_str().expect("utf-8"),
-            "--format",
-            "plain",
-        ],
-        &repo,
-    );
+    let o = render_as(&repo, &out, "plain");
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let inv: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("inventory.json")).expect("inventory"))
@@ -157,9 +128,7 @@ fn clusters_take_their_version_from_the_fleet_and_owner_from_a_group() {
 #[test]
 fn a_chart_archive_url_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = fleetc(&["init", "fleet"], tmp.path());
-    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    let repo = tmp.path().join("fleet");
+    let repo = new_fleet(tmp.path());
     std::fs::remove_dir_all(repo.join("components/hello/templates")).expect("rm");
     std::fs::write(
         repo.join("components/hello/component.yaml"),
@@ -182,9 +151,7 @@ fn a_chart_archive_url_is_refused() {
 #[test]
 fn two_targets_patching_one_field_are_warned() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let o = fleetc(&["init", "fleet"], tmp.path());
-    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
-    let repo = tmp.path().join("fleet");
+    let repo = new_fleet(tmp.path());
     let placement = |overrides: &str| {
         format!(
             "apiVersion: fleetc.dev/v1alpha1\nkind: Placement\nmetadata:\n  name: hello\nspec:\n  component: hello\n  target: {{all: true}}\n  targets:\n    - name: production\n      target: {{groups: [production]}}\n      patches:\n        - target: {{kind: Deployment, name: hello}}\n          patch: {{spec: {{revisionHistoryLimit: 5, template: {{spec: {{containers: [{{name: hello, image: a}}]}}}}}}}}\n    - name: everywhere\n      target: {{all: true}}{overrides}\n      patches:\n        - target: {{kind: Deployment, name: hello}}\n          patch: {{spec: {{revisionHistoryLimit: 2, template: {{spec: {{containers: [{{name: hello, image: b}}]}}}}}}}}\n"
