@@ -223,15 +223,25 @@ fn missing_field(at: &At<'_>, property: &str, parent_key: Option<crate::diag::Sp
 
 /// `kind` is the schema's type set as jsonschema prints it (`Single(String)`).
 fn wrong_type(at: &At<'_>, kind: &str) -> Diagnostic {
-    let expected = kind.replace("Single(", "").replace(')', "").to_lowercase();
+    // `kind` is the validator's debug form (`Single(String)`, or several
+    // types for a nullable field): keep the type names, in order.
+    const TYPES: [&str; 7] = [
+        "array", "boolean", "integer", "null", "number", "object", "string",
+    ];
+    let lower = kind.to_lowercase();
+    let names: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| TYPES.contains(w))
+        .collect();
+    let (null, named): (Vec<&str>, Vec<&str>) = names.into_iter().partition(|n| *n == "null");
+    let mut expected = article(&named.join(" or "));
+    if !null.is_empty() {
+        expected.push_str(" or null");
+    }
     let found = at.target.type_name();
     let mut d = Diagnostic::error(
         Code::InvalidType,
-        format!(
-            "`{}` must be {}, found {found}",
-            at.field,
-            article(&expected)
-        ),
+        format!("`{}` must be {expected}, found {found}", at.field),
     )
     .at(&at.target.span)
     .label(format!("this is a {found}"));

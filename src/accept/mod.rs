@@ -429,7 +429,8 @@ type CrdVersions = Vec<((String, String), Arc<CrdSchema>)>;
 /// (apiVersion, kind, the compiled schema; None if it does not compile).
 type AgentSchema = (&'static str, &'static str, Option<Arc<CrdSchema>>);
 
-fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
+/// The compiled schema of an object fleetc emits for an agent.
+pub fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
     static COMPILED: std::sync::OnceLock<Vec<AgentSchema>> = std::sync::OnceLock::new();
     let all = COMPILED.get_or_init(|| {
         AGENT_SCHEMAS
@@ -453,6 +454,14 @@ fn agent_schema(api_version: &str, kind: &str) -> Option<Arc<CrdSchema>> {
 pub struct CrdSchema {
     json: serde_json::Value,
     validator: jsonschema::Validator,
+}
+
+impl CrdSchema {
+    /// Strict check of `node` (named `what` in messages); the diagnostics
+    /// point at its nodes' spans.
+    pub fn check(&self, node: &Node, what: &str) -> Vec<Diagnostic> {
+        crate::schema::check_with(&self.validator, &self.json, node, what)
+    }
 }
 
 /// A CRD schema made strict ([`close_objects`]), except for the object's

@@ -11,12 +11,17 @@ use crate::{input, Ctx};
 pub struct Args {
     #[command(flatten)]
     fleet: input::Fleet,
+    /// Validate for this output format, overriding `Fleet.spec.output.format`
+    /// (a fleet that serves both agents is validated once per format).
+    #[arg(long, value_enum)]
+    format: Option<crate::render::FormatArg>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     // Every cluster is rendered and checked, a batch at a time; nothing is serialised.
     let opts = Options {
         tree: false,
+        format: a.format.map(fleetc::load::model::Format::from),
         ..ctx.options()
     };
     let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;

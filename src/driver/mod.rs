@@ -158,6 +158,7 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
             .clusters
             .retain(|c| opts.clusters.contains(&c.name));
     }
+    diags.extend(emit::agents::check_settings(&repo, &resolved, format));
     if format == Format::ArgoCd {
         diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
     }

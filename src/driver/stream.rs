@@ -165,7 +165,7 @@ impl<'a> Streaming<'a> {
             api: crate::accept::Checker::new(p.format),
             admit: crate::admit::Admission::new(p.format, opts.admission_cost, &opts.today)
                 .keeping_results(opts.admission_results),
-            emitter: emit::Emitter::new(fs, &p.repo, &p.resolved, p.format, opts.inventory),
+            emitter: emit::Emitter::new(fs, &p.repo, p.format, opts.inventory),
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,
             applicable: Default::default(),

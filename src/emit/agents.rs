@@ -10,13 +10,15 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 
+use super::settings;
 use crate::diag::{Diagnostic, Diags, Source, Span};
 use crate::kube;
-use crate::load::model::{Repo, Unit};
+use crate::load::model::{Format, Repo, Unit};
 use crate::render::helm::FLUX_NAMESPACE;
-use crate::render::{RenderedCluster, RenderedUnit};
-use crate::resolve::Resolved;
-use crate::yaml::Node;
+use crate::render::RenderedCluster;
+use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
+use crate::yaml::{Node, Value};
+use settings::Part;
 
 /// Namespace of the Argo CD control plane on the hub.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
@@ -100,8 +102,8 @@ fn yaml_of(obj: &Json) -> String {
     crate::yaml::write::to_yaml(&Node::from_json(obj, &span))
 }
 
-fn unit_path(cluster: &str, ru: &RenderedUnit) -> String {
-    format!("clusters/{cluster}/{}/{}", ru.kind.dir(), ru.name)
+fn unit_path(cluster: &str, u: &Unit) -> String {
+    format!("clusters/{cluster}/{}/{}", u.kind.dir(), u.name)
 }
 
 /// Names of the units on a cluster that another unit there depends on.
@@ -115,55 +117,86 @@ fn depended_on<'a>(repo: &'a Repo, rc: &RenderedCluster) -> Vec<&'a str> {
         .collect()
 }
 
+/// The Flux Kustomization of unit `u` on `cluster`, before agent settings.
+/// `wait`: another unit there depends on it; `sops`: it has encrypted files.
+fn flux_kustomization(
+    repo: &Repo,
+    u: &Unit,
+    cluster: &str,
+    wait: bool,
+    sops: bool,
+    fleet_labels: &[(String, String)],
+) -> Json {
+    let out = repo.output();
+    // Field order as people write them: ordering first, then what and where.
+    let mut spec = serde_json::Map::new();
+    let deps: Vec<Json> = u
+        .depends_on
+        .iter()
+        .map(|d| json!({ "name": d.name }))
+        .collect();
+    if !deps.is_empty() {
+        spec.insert("dependsOn".into(), json!(deps));
+    }
+    spec.insert("interval".into(), json!(out.interval));
+    spec.insert("path".into(), json!(format!("./{}", unit_path(cluster, u))));
+    spec.insert("prune".into(), json!(true));
+    if wait {
+        spec.insert("wait".into(), json!(true));
+    }
+    spec.insert(
+        "sourceRef".into(),
+        json!({ "kind": "GitRepository", "name": FLUX_SOURCE }),
+    );
+    if sops {
+        let mut dec = json!({ "provider": "sops" });
+        if let Some(s) = &out.sops_secret {
+            dec["secretRef"] = json!({ "name": s });
+        }
+        spec.insert("decryption".into(), dec);
+    }
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": metadata(&u.name, FLUX_NAMESPACE, Some(cluster), fleet_labels, &u.file, &[]),
+        "spec": spec,
+    })
+}
+
+/// YAML of a generated object with the unit's settings for `part` laid over it.
+fn yaml_with(obj: &Json, agent: Option<&Node>, part: Part) -> String {
+    let span = Span::file(&Source::new("<generated>", ""));
+    let mut node = Node::from_json(obj, &span);
+    if let Some(setting) = settings::part_of(agent, part) {
+        settings::apply(&mut node, setting);
+    }
+    crate::yaml::write::to_yaml(&node)
+}
+
+/// The merged agent settings of unit `unit` on a resolved cluster.
+fn agent_of(res: &ResolvedCluster, unit: usize) -> Option<&Node> {
+    res.units
+        .iter()
+        .find(|x| x.unit == unit)
+        .and_then(|x| x.agent.as_ref())
+}
+
 /// `clusters/<c>/flux/`: one Kustomization per unit, plus its kustomization.yaml.
 /// Returns (path relative to `flux/`, bytes).
 pub fn flux_cluster(
     repo: &Repo,
+    res: &ResolvedCluster,
     rc: &RenderedCluster,
     fleet_labels: &[(String, String)],
 ) -> Vec<(String, Vec<u8>)> {
-    let out = repo.output();
     let needed = depended_on(repo, rc);
     let mut files = Vec::new();
     for ru in &rc.units {
         let u = &repo.units[ru.unit];
-        // Field order as people write them: ordering first, then what and where.
-        let mut spec = serde_json::Map::new();
-        let deps: Vec<Json> = u
-            .depends_on
-            .iter()
-            .map(|d| json!({ "name": d.name }))
-            .collect();
-        if !deps.is_empty() {
-            spec.insert("dependsOn".into(), json!(deps));
-        }
-        spec.insert("interval".into(), json!(out.interval));
-        spec.insert(
-            "path".into(),
-            json!(format!("./{}", unit_path(&rc.name, ru))),
-        );
-        spec.insert("prune".into(), json!(true));
-        if needed.contains(&u.name.as_str()) {
-            spec.insert("wait".into(), json!(true));
-        }
-        spec.insert(
-            "sourceRef".into(),
-            json!({ "kind": "GitRepository", "name": FLUX_SOURCE }),
-        );
-        if !ru.sops.is_empty() {
-            let mut dec = json!({ "provider": "sops" });
-            if let Some(s) = &out.sops_secret {
-                dec["secretRef"] = json!({ "name": s });
-            }
-            spec.insert("decryption".into(), dec);
-        }
-        let obj = json!({
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": metadata(&u.name, FLUX_NAMESPACE, Some(&rc.name), fleet_labels, &u.file, &[]),
-            "spec": spec,
-        });
-        files.push((kustomization_file(&u.name), yaml_of(&obj).into_bytes()));
+        let wait = needed.contains(&u.name.as_str());
+        let obj = flux_kustomization(repo, u, &rc.name, wait, !ru.sops.is_empty(), fleet_labels);
+        let yaml = yaml_with(&obj, agent_of(res, ru.unit), Part::Kustomization);
+        files.push((kustomization_file(&u.name), yaml.into_bytes()));
     }
     files.sort();
     let listed: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
@@ -216,54 +249,110 @@ pub fn flux_bootstrap(repo: &Repo, cluster: &str, fleet_labels: &[(String, Strin
 /// `argocd/<c>/<x>.yaml` for every unit of a cluster: (file name, bytes).
 pub fn argocd_cluster(
     repo: &Repo,
-    resolved: &Resolved,
+    res: &ResolvedCluster,
     rc: &RenderedCluster,
     depth: &[usize],
     fleet_labels: &[(String, String)],
 ) -> Vec<(String, Vec<u8>)> {
-    let out = repo.output();
-    let Some(res) = resolved.clusters.iter().find(|c| c.name == rc.name) else {
-        return Vec::new();
-    };
-    let cluster = &repo.clusters[res.cluster];
     let mut files = Vec::new();
     for ru in &rc.units {
         let u = &repo.units[ru.unit];
-        let values = res
-            .units
-            .iter()
-            .find(|x| x.unit == ru.unit)
-            .map(|x| x.values.node.to_json());
+        let Some(resolved) = res.units.iter().find(|x| x.unit == ru.unit) else {
+            continue;
+        };
+        let app = Application {
+            cluster: &repo.clusters[res.cluster],
+            depth: depth[ru.unit],
+            fleet_labels,
+        };
+        let obj = app.build(repo, u, resolved);
+        let span = Span::file(&Source::new("<generated>", ""));
+        let mut node = Node::from_json(&obj, &span);
+        if let Some(setting) = settings::part_of(resolved.agent.as_ref(), Part::Application) {
+            settings::apply(&mut node, setting);
+            if u.namespace.is_some() {
+                keep_create_namespace(&mut node);
+            }
+        }
+        let yaml = crate::yaml::write::to_yaml(&node);
+        files.push((format!("{}.yaml", u.name), yaml.into_bytes()));
+    }
+    files.sort();
+    files
+}
+
+const CREATE_NAMESPACE: &str = "CreateNamespace=true";
+
+/// Settings' `syncPolicy.syncOptions` replace fleetc's list; its
+/// `CreateNamespace=true` is put back in front unless they say
+/// `CreateNamespace=` themselves.
+fn keep_create_namespace(app: &mut Node) {
+    let Some(Value::Seq(options)) = app
+        .as_map_mut()
+        .and_then(|m| m.get_mut("spec"))
+        .and_then(Node::as_map_mut)
+        .and_then(|m| m.get_mut("syncPolicy"))
+        .and_then(Node::as_map_mut)
+        .and_then(|m| m.get_mut("syncOptions"))
+        .map(|n| &mut n.v)
+    else {
+        return;
+    };
+    let says_it = options.iter().any(|o| {
+        o.as_str()
+            .is_some_and(|o| o.starts_with("CreateNamespace="))
+    });
+    if !says_it {
+        let span = options
+            .first()
+            .map(|o| o.span.clone())
+            .unwrap_or_else(|| Span::file(&Source::new("<generated>", "")));
+        options.insert(0, Node::new(Value::Str(CREATE_NAMESPACE.into()), span));
+    }
+}
+
+/// What an Argo CD Application needs besides its unit.
+struct Application<'a> {
+    cluster: &'a crate::load::model::Cluster,
+    depth: usize,
+    fleet_labels: &'a [(String, String)],
+}
+
+impl Application<'_> {
+    /// The Application of unit `u` on the cluster, before agent settings.
+    fn build(&self, repo: &Repo, u: &Unit, ru: &ResolvedUnit) -> Json {
+        let out = repo.output();
+        let cluster = &self.cluster.name;
         let source = match &u.helm {
-            Some(h) => helm_source(u, h, ru, values),
+            Some(h) => helm_source(u, h, ru.version.as_deref(), ru.values.node.to_json()),
             None => json!({
                 "repoURL": out.repository.clone().unwrap_or_default(),
                 "targetRevision": out.branch,
-                "path": unit_path(&rc.name, ru),
+                "path": unit_path(cluster, u),
                 "directory": { "recurse": false },
             }),
         };
-        let mut destination = json!({ "server": cluster.server.clone().unwrap_or_default() });
+        let mut destination = json!({ "server": self.cluster.server.clone().unwrap_or_default() });
         let mut sync = json!({ "automated": { "prune": true, "selfHeal": true } });
         if let Some(ns) = &u.namespace {
             destination["namespace"] = json!(ns);
-            sync["syncOptions"] = json!(["CreateNamespace=true"]);
+            sync["syncOptions"] = json!([CREATE_NAMESPACE]);
         }
         let mut md = metadata(
-            &app_name(&rc.name, &u.name),
+            &app_name(cluster, &u.name),
             ARGOCD_NAMESPACE,
-            Some(&rc.name),
-            fleet_labels,
+            Some(cluster),
+            self.fleet_labels,
             &u.file,
             &[
                 ("argocd.argoproj.io/manifest-generate-paths", ".".into()),
-                ("argocd.argoproj.io/sync-wave", depth[ru.unit].to_string()),
+                ("argocd.argoproj.io/sync-wave", self.depth.to_string()),
             ],
         );
         // Removing the Application (the unit left the cluster) removes what it deployed,
         // as a Flux Kustomization with prune does.
         md["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-        let obj = json!({
+        json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
             "metadata": md,
@@ -273,11 +362,37 @@ pub fn argocd_cluster(
                 "source": source,
                 "syncPolicy": sync,
             },
-        });
-        files.push((format!("{}.yaml", u.name), yaml_of(&obj).into_bytes()));
+        })
     }
-    files.sort();
-    files
+}
+
+/// Check every distinct agent setting of the fleet (`settings::check`)
+/// on the objects as this module builds them.
+pub fn check_settings(repo: &Repo, resolved: &Resolved, format: Format) -> Diags {
+    let build = |part: Part, rc: &ResolvedCluster, ru: &ResolvedUnit| -> Json {
+        let u = &repo.units[ru.unit];
+        match part {
+            Part::Kustomization => flux_kustomization(repo, u, &rc.name, false, false, &[]),
+            Part::Application => Application {
+                cluster: &repo.clusters[rc.cluster],
+                depth: 0,
+                fleet_labels: &[],
+            }
+            .build(repo, u, ru),
+            Part::HelmRelease => u.helm.as_ref().map_or(Json::Null, |h| {
+                // Without the settings: `check` lays them over with their spans.
+                let bare = ResolvedUnit {
+                    agent: None,
+                    ..ru.clone()
+                };
+                crate::render::helm::flux_objects(u, h, &bare, &repo.output().interval)
+                    .into_iter()
+                    .find(|r| r.kind == "HelmRelease")
+                    .map_or(Json::Null, |r| r.node.to_json())
+            }),
+        }
+    };
+    settings::check(repo, resolved, format, &build)
 }
 
 /// Helm source of an Argo CD Application. OCI charts use Argo CD's native OCI
@@ -286,12 +401,12 @@ pub fn argocd_cluster(
 fn helm_source(
     u: &Unit,
     h: &crate::load::model::Helm,
-    ru: &RenderedUnit,
-    values: Option<Json>,
+    version: Option<&str>,
+    values: Json,
 ) -> Json {
     let mut helm = json!({ "releaseName": u.name });
-    if let Some(v) = values.filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
-        helm["valuesObject"] = v;
+    if values.as_object().is_some_and(|m| !m.is_empty()) {
+        helm["valuesObject"] = values;
     }
     let mut src = if h.is_oci() {
         json!({
@@ -301,7 +416,7 @@ fn helm_source(
     } else {
         json!({ "repoURL": h.repository, "chart": h.chart })
     };
-    src["targetRevision"] = json!(ru.version.clone().unwrap_or_default());
+    src["targetRevision"] = json!(version.unwrap_or_default());
     src["helm"] = helm;
     src
 }

@@ -3,6 +3,7 @@
 //! [`write`]) or compared with one (`render --check`).
 
 pub mod agents;
+pub mod settings;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -103,7 +104,6 @@ pub struct Stamp<'a> {
 pub struct Emitter<'a> {
     fs: &'a FileSet,
     repo: &'a Repo,
-    resolved: &'a Resolved,
     format: Format,
     fleet_labels: Vec<(String, String)>,
     depth: Vec<usize>,
@@ -119,17 +119,10 @@ pub struct ClusterFiles {
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(
-        fs: &'a FileSet,
-        repo: &'a Repo,
-        resolved: &'a Resolved,
-        format: Format,
-        with_inventory: bool,
-    ) -> Self {
+    pub fn new(fs: &'a FileSet, repo: &'a Repo, format: Format, with_inventory: bool) -> Self {
         Emitter {
             fs,
             repo,
-            resolved,
             format,
             fleet_labels: repo
                 .fleet
@@ -154,7 +147,7 @@ impl<'a> Emitter<'a> {
         let mut resources = 0;
         match format {
             Format::Flux => {
-                for (p, bytes) in agents::flux_cluster(repo, rendered, fleet_labels) {
+                for (p, bytes) in agents::flux_cluster(repo, rc, rendered, fleet_labels) {
                     files.push((format!("{base}/flux/{p}"), bytes));
                 }
                 files.push((
@@ -164,7 +157,7 @@ impl<'a> Emitter<'a> {
             }
             Format::ArgoCd => {
                 for (p, bytes) in
-                    agents::argocd_cluster(repo, self.resolved, rendered, &self.depth, fleet_labels)
+                    agents::argocd_cluster(repo, rc, rendered, &self.depth, fleet_labels)
                 {
                     files.push((format!("argocd/{name}/{p}"), bytes));
                 }
@@ -343,7 +336,7 @@ pub fn tree(
     format: Format,
     inventory: Option<Stamp<'_>>,
 ) -> Tree {
-    let e = Emitter::new(fs, repo, resolved, format, inventory.is_some());
+    let e = Emitter::new(fs, repo, format, inventory.is_some());
     let by_name: BTreeMap<&str, &ResolvedCluster> = resolved
         .clusters
         .iter()

@@ -160,6 +160,8 @@ pub struct Fleet {
     pub output: Output,
     pub vars: Option<Node>,
     pub values: Option<Node>,
+    /// Agent settings by unit name (`spec.agent`).
+    pub agent: Option<Node>,
     pub locked: Vec<Lock>,
     pub common_labels: Vec<(String, String)>,
     /// Namespaces every cluster has without fleetc creating them.
@@ -231,6 +233,8 @@ pub struct Cluster {
     pub taints: Vec<Taint>,
     pub vars: Option<Node>,
     pub values: Option<Node>,
+    /// Agent settings by unit name (`spec.agent`).
+    pub agent: Option<Node>,
     pub name_span: Span,
 }
 
@@ -246,6 +250,8 @@ pub struct Group {
     pub owner: Option<String>,
     pub vars: Option<Node>,
     pub values: Option<Node>,
+    /// Agent settings by unit name (`spec.agent`).
+    pub agent: Option<Node>,
     pub locked: Vec<Lock>,
     pub name_span: Span,
     pub spec_span: Span,
@@ -331,6 +337,8 @@ pub struct Unit {
     pub depends_on: Vec<NameRef>,
     pub values: Option<Node>,
     pub values_schema: Option<Node>,
+    /// Settings of the agent objects that deploy it (`spec.agent`).
+    pub agent: Option<Node>,
     pub allow_plaintext_secrets: bool,
     pub cluster_scoped_kinds: Vec<String>,
     /// Custom resource kinds (`Kind.group`) the unit installs without rendering their CRDs.
@@ -422,6 +430,7 @@ pub struct Customization {
     pub name: Option<String>,
     pub target: Target,
     pub values: Option<Node>,
+    pub agent: Option<Node>,
     /// The component's version on these clusters (a rollout, once
     /// promoted, still wins).
     pub version: Option<String>,
@@ -519,6 +528,7 @@ pub struct Placement {
     pub number_of_clusters: Option<(usize, Span)>,
     pub spread_by: Option<String>,
     pub values: Option<Node>,
+    pub agent: Option<Node>,
     pub targets: Vec<Customization>,
     pub patches: Vec<Patch>,
     /// The patch files its patches (and its targets') were read from.
@@ -826,6 +836,7 @@ pub fn fleet(file: &str, node: Node) -> Fleet {
         format_span: fmt_node.map(|n| n.span.clone()),
         vars: opt_map(spec.get("vars")),
         values: opt_map(spec.get("values")),
+        agent: opt_map(spec.get("agent")),
         locked: locks(spec.get("locked")),
         existing_namespaces: strings(spec.get("existingNamespaces")),
         existing_kinds: strings(spec.get("existingKinds")),
@@ -883,6 +894,7 @@ pub fn cluster(file: &str, node: &Node) -> Cluster {
             .unwrap_or_default(),
         vars: opt_map(spec.get("vars")),
         values: opt_map(spec.get("values")),
+        agent: opt_map(spec.get("agent")),
         name_span,
     }
 }
@@ -903,6 +915,7 @@ pub fn group(file: &str, node: &Node) -> Group {
         owner: s(spec.get("owner")),
         vars: opt_map(spec.get("vars")),
         values: opt_map(spec.get("values")),
+        agent: opt_map(spec.get("agent")),
         locked: locks(spec.get("locked")),
         name_span,
         spec_span: node.key_span("spec"),
@@ -938,6 +951,7 @@ pub fn unit(
         depends_on: names(spec.get("dependsOn")),
         values: opt_map(spec.get("values")),
         values_schema: opt_map(spec.get("valuesSchema")),
+        agent: opt_map(spec.get("agent")),
         allow_plaintext_secrets: spec
             .get("allowPlaintextSecrets")
             .and_then(Node::as_bool)
@@ -1067,6 +1081,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
             .and_then(|n| n.as_i64().map(|i| (i.max(0) as usize, n.span.clone()))),
         spread_by: s(spec.get("spreadBy")),
         values: opt_map(spec.get("values")),
+        agent: opt_map(spec.get("agent")),
         targets: spec
             .get("targets")
             .and_then(Node::as_seq)
@@ -1076,6 +1091,7 @@ pub fn placement(file: &str, node: &Node) -> Placement {
                         name: s(t.get("name")),
                         target: t.get("target").map_or_else(|| empty_target(t), target),
                         values: opt_map(t.get("values")),
+                        agent: opt_map(t.get("agent")),
                         version: s(t.get("version")),
                         patches: patches(t.get("patches")),
                         overrides: names(t.get("overrides")),

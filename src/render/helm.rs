@@ -83,6 +83,14 @@ pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Ve
         let mut node = Node::from_json(&obj, &h.span);
         if obj["kind"] == "HelmRelease" {
             with_values(&mut node, &ru.values.node);
+            // Agent settings (`agent.helmRelease`, checked in emit::settings),
+            // laid over the spec like a merge patch; their leaves keep their
+            // spans, so accept's CRD check points at them.
+            if let Some(setting) = ru.agent.as_ref().and_then(|a| a.get("helmRelease")) {
+                if let Some(spec) = node.as_map_mut().and_then(|m| m.get_mut("spec")) {
+                    super::patch::merge_patch(spec, setting);
+                }
+            }
         }
         Resource {
             api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),

@@ -27,6 +27,9 @@ pub struct ResolvedUnit {
     /// Index into `repo.placements`.
     pub placement: Option<usize>,
     pub values: Merged,
+    /// Settings of its agent objects (`spec.agent`, layered like values);
+    /// None when no layer sets any.
+    pub agent: Option<Node>,
     pub version: Option<String>,
     /// Policies: the resolved mode on this cluster.
     pub mode: Option<crate::load::model::Mode>,
@@ -432,6 +435,42 @@ impl<'a> Layering<'a, '_> {
         values
     }
 
+    /// A unit's agent settings: its own, the Fleet's, its groups', the
+    /// cluster's, then `placed` (a placement's and its matching targets',
+    /// all in `placed_file`). None when no layer sets any: the common case
+    /// costs no merge.
+    fn agent(
+        &self,
+        u: &crate::load::model::Unit,
+        placed_file: &str,
+        placed: &[Option<&Node>],
+        diags: &mut Diags,
+    ) -> Option<Node> {
+        let (fleet, c) = (self.fleet, self.cluster);
+        let mut layers = vec![
+            (u.agent.as_ref(), u.file.as_str()),
+            (sub(fleet.agent.as_ref(), &u.name), fleet.file.as_str()),
+        ];
+        for g in &self.groups {
+            layers.push((sub(g.agent.as_ref(), &u.name), g.file.as_str()));
+        }
+        layers.push((sub(c.agent.as_ref(), &u.name), c.file.as_str()));
+        layers.extend(placed.iter().map(|n| (*n, placed_file)));
+        if layers.iter().all(|(n, _)| n.is_none()) {
+            return None;
+        }
+        let layers: Vec<Layer<'_>> = layers
+            .into_iter()
+            .map(|(node, file)| Layer {
+                node,
+                file,
+                locks: vec![],
+            })
+            .collect();
+        let root = format!("agent.{}", u.name);
+        Some(merge::merge(&layers, &root, &u.name_span, diags).node)
+    }
+
     /// A component placed here by placement `pi`: its values (with the
     /// placement, its matching customizations and, once promoted, its
     /// rollout on top), version and patches.
@@ -460,9 +499,11 @@ impl<'a> Layering<'a, '_> {
             .collect();
         let mut version = u.version.clone();
         let mut applied = Vec::new();
+        let mut agent_layers = vec![p.agent.as_ref()];
         for (ti, (t, selects)) in p.targets.iter().zip(&per.customized).enumerate() {
             if selects.contains(&c.name) {
                 applied.push(ti);
+                agent_layers.push(t.agent.as_ref());
                 if let Some(v) = &t.version {
                     version = Some(v.clone());
                 }
@@ -491,6 +532,7 @@ impl<'a> Layering<'a, '_> {
         ResolvedUnit {
             unit: ui,
             placement: Some(pi),
+            agent: self.agent(u, &p.file, &agent_layers, diags),
             values: self.values(u, layers, diags),
             version,
             mode: None,
@@ -507,6 +549,7 @@ impl<'a> Layering<'a, '_> {
         ResolvedUnit {
             unit: ui,
             placement: None,
+            agent: self.agent(u, &u.file, &[], diags),
             values: self.values(u, layers, diags),
             version: u.version.clone(),
             mode: Some(on.mode),

@@ -2,6 +2,7 @@
 // Tests locate external tools through the environment (cargo xtask test sets it).
 #![allow(clippy::disallowed_methods)]
 
+mod agent_settings;
 mod agents;
 pub mod cases;
 mod ci;
