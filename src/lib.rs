@@ -19,6 +19,7 @@ pub mod driver;
 pub mod emit;
 pub mod explain;
 pub mod git;
+pub mod import;
 pub mod load;
 pub mod promote;
 pub mod render;

@@ -77,13 +77,21 @@ pub fn files(name: &str) -> Vec<(String, String)> {
         ),
         (".gitignore".to_string(), "/rendered/\n".to_string()),
     ];
-    for (kind, file) in SCHEMAS {
-        let schema = crate::schema::bundled(kind)
-            .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default() + "\n")
-            .unwrap_or_default();
-        out.push((format!("schemas/{file}"), schema));
-    }
+    out.extend(schema_files());
     out
+}
+
+/// The editor schemas a new fleet keeps under `schemas/`: (path, text).
+pub fn schema_files() -> Vec<(String, String)> {
+    SCHEMAS
+        .iter()
+        .map(|(kind, file)| {
+            let schema = crate::schema::bundled(kind)
+                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default() + "\n")
+                .unwrap_or_default();
+            (format!("schemas/{file}"), schema)
+        })
+        .collect()
 }
 
 /// What to do next, printed after the files are written (`dir` as the
@@ -101,7 +109,7 @@ pub fn next_steps(dir: &str) -> String {
 
 /// `body` with the editor comment naming its kind's schema, for a file
 /// `depth` directories below the fleet's root.
-fn with_schema(schema: &str, depth: usize, body: &str) -> String {
+pub fn with_schema(schema: &str, depth: usize, body: &str) -> String {
     format!(
         "# yaml-language-server: $schema={}schemas/{schema}.schema.json\n{body}",
         "../".repeat(depth)

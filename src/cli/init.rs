@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
 
 /// A directory fleetc may write a new fleet into: missing, or with
 /// nothing in it but a `.git`.
-fn refuse_unless_empty(dir: &Path, shown: &str) -> Result<(), Failure> {
+pub fn refuse_unless_empty(dir: &Path, shown: &str) -> Result<(), Failure> {
     let entries = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -94,11 +94,11 @@ fn refuse_unless_empty(dir: &Path, shown: &str) -> Result<(), Failure> {
         Diagnostic::error(
             Code::OutputRefused,
             format!(
-                "{shown} is not empty ({}{more}): fleetc init writes a new fleet and never overwrites files",
+                "{shown} is not empty ({}{more}): fleetc writes a new fleet there and never overwrites files",
                 found.join(", ")
             ),
         )
-        .help("name a new or empty directory: `fleetc init my-fleet`"),
+        .help("name a new or empty directory (`fleetc init my-fleet`, `fleetc import kustomize ... -o my-fleet`)"),
     ))
 }
 

@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod diff;
 mod exit;
 mod explain;
+mod import;
 mod init;
 mod input;
 mod limits;
@@ -87,6 +88,8 @@ enum Command {
     Schema(schema::Args),
     /// Start a new fleet in DIR: a minimal fleet that validates and renders, with editor schemas, pre-commit and CI.
     Init(init::Args),
+    /// Import an existing layout as a new fleet: `import kustomize OVERLAY... -o FLEET`.
+    Import(import::Args),
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
@@ -179,6 +182,7 @@ fn run(ctx: &Ctx, command: Command) -> Result<Exit, Failure> {
         Command::Promote(a) => promote::run(ctx, a),
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => init::run(ctx, a),
+        Command::Import(a) => import::run(ctx, a),
     }
 }
 

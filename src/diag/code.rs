@@ -187,6 +187,8 @@ codes! {
         "Rename one of the objects, or keep it in only one component placed on the cluster.";
     PatchMatchesNothing = "patch-matches-nothing", "a placement patch matches no resource on any cluster",
         "Check the patch target's kind, name and namespace (after defaulting) against the component's resources.";
+    ImportUnsupported = "import-unsupported", "`fleetc import kustomize` met something in the layout it cannot convert faithfully (a kustomize field, a patch target, a missing file)",
+        "Change the layout as the message says (or convert that part by hand after importing the rest): fleetc imports a result only when it is the same objects `kubectl kustomize` builds.";
     AgentSetting = "agent-setting", "an agent setting (`spec.agent`) names a field fleetc sets itself or that would change the rendered objects, or configures a HelmRelease for a component without `helm`",
         "Keep to the fields docs/agent-settings.md lists for each agent object; say the rest in the fleet (the component's `namespace`, `dependsOn`, `helm`, values, placement patches) so that validate checks what the cluster receives.";
     ValueUnread = "value-unread", "a value is set for a component or policy without a valuesSchema, and none of its templates reads it",

@@ -20,7 +20,7 @@ fn objects(name: &str, text: &str) -> Vec<String> {
     v
 }
 
-fn canonical(v: &serde_json::Value) -> String {
+pub fn canonical(v: &serde_json::Value) -> String {
     fn sort(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Object(m) => {

@@ -16,6 +16,7 @@ mod explain;
 mod git;
 mod golden;
 mod hostile;
+mod import;
 mod independence;
 mod init;
 mod k8s_schemas;

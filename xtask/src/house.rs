@@ -21,7 +21,7 @@ pub const LAYERS: &[&str] = &[
     "diag", "date", "suggest", "memo", "source", "yaml", "kube", "schema", // lower layer
     "load", "validate", "resolve", "render", "accept", "admit", "emit", // the stages
     "diff", "git", "driver", // comparing, git, running the stages
-    "explain", "report", "promote", "scaffold", // commands' libraries
+    "explain", "report", "promote", "scaffold", "import", // commands' libraries
 ];
 
 /// A function longer than this many lines is long.

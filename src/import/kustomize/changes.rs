@@ -1,0 +1,551 @@
+//! An overlay's changes to its components, in the order kustomize applies
+//! them (`patchesStrategicMerge`, `patches`, `patchesJson6902`,
+//! `replicas`, `images`), each as the patch files of a placement entry:
+//! a patch file is kept byte for byte when all of it goes to one
+//! component; `replicas` and `images` become generated patch files.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{unsupported, Kust, Reader};
+use crate::diag::{Diagnostic, Span};
+use crate::import::{join, label_of, Change, ObjectId};
+use crate::yaml::{Node, Value};
+
+/// A target as fleetc's patch entries have it: group, version, kind, name.
+type Target = [Option<String>; 4];
+
+/// Kinds whose `spec.replicas` kustomize's `replicas` sets.
+const SCALABLE: [&str; 4] = [
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "ReplicationController",
+];
+
+pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usize, Vec<Change>> {
+    let mut c = Changes {
+        r,
+        comps,
+        dir: &k.dir,
+        out: BTreeMap::new(),
+        inline: 0,
+    };
+    for (entry, span) in c.r.strings(k, "patchesStrategicMerge") {
+        if let Some((name, bytes)) = c.content(Some(entry), None, &span) {
+            c.patch(&name, bytes, None, &span);
+        }
+    }
+    for field in ["patches", "patchesJson6902"] {
+        for entry in k.node.get(field).and_then(Node::as_seq).unwrap_or_default() {
+            c.entry(field, entry);
+        }
+    }
+    if let Some(list) = k.node.get("replicas").and_then(Node::as_seq) {
+        c.replicas(list);
+    }
+    if let Some(list) = k.node.get("images").and_then(Node::as_seq) {
+        c.images(list);
+    }
+    c.out
+}
+
+struct Changes<'r, 'a> {
+    r: &'r mut Reader<'a>,
+    comps: &'r [usize],
+    dir: &'r str,
+    out: BTreeMap<usize, Vec<Change>>,
+    /// Inline patches so far (they become `patch-<n>.yaml`).
+    inline: usize,
+}
+
+fn group_version(api_version: &str) -> (String, String) {
+    match api_version.split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (String::new(), api_version.to_string()),
+    }
+}
+
+/// Whether `t` (and `namespace`) selects object `o`, whose component puts
+/// it in `default_ns` (a base's `namespace` wins over the object's own).
+fn matches(o: &ObjectId, default_ns: Option<&str>, t: &Target, namespace: Option<&str>) -> bool {
+    let (g, v) = group_version(&o.api_version);
+    let same = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
+    same(&t[0], &g)
+        && same(&t[1], &v)
+        && same(&t[2], &o.kind)
+        && same(&t[3], &o.name)
+        && namespace.is_none_or(|ns| default_ns.or(o.namespace.as_deref()) == Some(ns))
+}
+
+impl Changes<'_, '_> {
+    /// A patch's (file name, bytes): from its file, or inline.
+    fn content(
+        &mut self,
+        path: Option<&str>,
+        inline: Option<&str>,
+        span: &Span,
+    ) -> Option<(String, Vec<u8>)> {
+        let file = path.map(|p| join(self.dir, p));
+        if let Some(f) = file.as_deref().filter(|f| self.r.tree.is_file(f)) {
+            if !f.starts_with(&format!("{}/", self.dir)) {
+                self.r.diags.push(unsupported(
+                    span,
+                    format!("patch file {f} is outside the overlay {}", self.dir),
+                    "kubectl kustomize loads patches only from inside the kustomization's directory (and fails here); keep a copy in the overlay",
+                ));
+                return None;
+            }
+        }
+        match (file, inline) {
+            (Some(f), _) if self.r.tree.is_file(&f) => {
+                let bytes = self.r.read_bytes(&f)?;
+                Some((f.rsplit('/').next().unwrap_or(&f).to_string(), bytes))
+            }
+            (Some(_), None) if path.is_some_and(|p| p.contains('\n')) => self.inline_patch(path),
+            (None, Some(text)) => self.inline_patch(Some(text)),
+            (Some(f), _) => {
+                self.r.diags.push(unsupported(
+                    span,
+                    format!("patch file {f} does not exist"),
+                    "kubectl kustomize would fail on it too",
+                ));
+                None
+            }
+            (None, None) => {
+                self.r.diags.push(unsupported(
+                    span,
+                    "a patch without `path` or `patch`".into(),
+                    "kubectl kustomize would fail on it too",
+                ));
+                None
+            }
+        }
+    }
+
+    fn inline_patch(&mut self, text: Option<&str>) -> Option<(String, Vec<u8>)> {
+        self.inline += 1;
+        Some((
+            format!("patch-{}.yaml", self.inline),
+            text.unwrap_or_default().as_bytes().to_vec(),
+        ))
+    }
+
+    /// One entry of `patches` or `patchesJson6902`.
+    fn entry(&mut self, field: &str, e: &Node) {
+        for (key, _) in e.as_map().into_iter().flatten() {
+            if !["path", "patch", "target"].contains(&key.name.as_str()) {
+                self.r.diags.push(unsupported(
+                    &key.span,
+                    format!("`{}` of an entry of `{field}` cannot be imported", key.name),
+                    "fleetc patches neither rename objects nor change their kind",
+                ));
+                return;
+            }
+        }
+        let target = match e.get("target") {
+            Some(t) => match self.target(t) {
+                Some(t) => Some(t),
+                None => return,
+            },
+            None => None,
+        };
+        let path = e.get("path").and_then(Node::as_str);
+        let inline = e.get("patch").and_then(Node::as_str);
+        if let Some((name, bytes)) = self.content(path, inline, &e.span) {
+            self.patch(&name, bytes, target, &e.span);
+        }
+    }
+
+    /// A kustomize target as fleetc's, with its namespace if it has one.
+    fn target(&mut self, t: &Node) -> Option<(Target, Option<String>)> {
+        let mut out: Target = Default::default();
+        let mut namespace = None;
+        for (key, v) in t.as_map().into_iter().flatten() {
+            let s = v.as_str().map(String::from);
+            match key.name.as_str() {
+                "group" => out[0] = s,
+                "version" => out[1] = s,
+                "kind" => out[2] = s,
+                "name" => {
+                    if s.as_deref()
+                        .is_some_and(|n| n.contains(['*', '?', '[', '(', '|', '^', '$', '+', '\\']))
+                    {
+                        self.r.diags.push(unsupported(
+                            &v.span,
+                            "a target name that is a regular expression cannot be imported".into(),
+                            "list one patch entry per object name",
+                        ));
+                        return None;
+                    }
+                    out[3] = s;
+                }
+                "namespace" => namespace = s,
+                other => {
+                    self.r.diags.push(unsupported(
+                        &key.span,
+                        format!("a patch target's `{other}` cannot be imported"),
+                        "fleetc targets a patch by group, version, kind and name",
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some((out, namespace))
+    }
+
+    /// Components with an object `t` (and `namespace`) matches. A namespace
+    /// must not be needed to tell objects of one component apart: fleetc's
+    /// patch targets have none.
+    fn matching(&mut self, t: &Target, namespace: Option<&str>, at: &Span) -> Vec<usize> {
+        let mut found = Vec::new();
+        for &c in self.comps {
+            let comp = &self.r.comps[c].comp;
+            let ns = comp.namespace.as_deref();
+            let with = comp
+                .objects
+                .iter()
+                .filter(|o| matches(o, ns, t, namespace))
+                .count();
+            let without = comp
+                .objects
+                .iter()
+                .filter(|o| matches(o, ns, t, None))
+                .count();
+            if with > 0 && with != without {
+                self.r.diags.push(unsupported(
+                    at,
+                    format!(
+                        "the patch targets one namespace, and `{}` has objects of the same kind and name in others",
+                        self.r.comps[c].comp.name
+                    ),
+                    "fleetc's patch targets have no namespace; give the objects distinct names",
+                ));
+            }
+            if with > 0 {
+                found.push(c);
+            }
+        }
+        found
+    }
+
+    fn push(&mut self, comp: usize, change: Change) {
+        self.out.entry(comp).or_default().push(change);
+    }
+
+    /// A patch file's contents, with the entry's target if any.
+    fn patch(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        target: Option<(Target, Option<String>)>,
+        at: &Span,
+    ) {
+        let shown = format!("{}/{name}", self.dir);
+        let Some((src, docs)) = self.r.parse_text(&shown, &bytes) else {
+            return;
+        };
+        let docs: Vec<Node> = docs.into_iter().filter(|d| !d.is_null()).collect();
+        let json6902 = docs.first().is_some_and(|d| matches!(d.v, Value::Seq(_)));
+        match target {
+            Some((t, ns)) => {
+                for c in self.matching(&t, ns.as_deref(), at) {
+                    self.push(
+                        c,
+                        Change {
+                            file_name: name.to_string(),
+                            bytes: bytes.clone(),
+                            target: Some(t.clone()),
+                        },
+                    );
+                }
+            }
+            None if json6902 => self.r.diags.push(unsupported(
+                &Span::file(&src),
+                format!("{shown} holds JSON 6902 operations, and its entry has no target"),
+                "kubectl kustomize would fail on it too",
+            )),
+            None => self.by_name(name, &bytes, &docs),
+        }
+    }
+
+    /// Strategic merge patches that name their objects: each document goes
+    /// to the components with its object; the file is kept as it is when
+    /// it all goes to one.
+    fn by_name(&mut self, name: &str, bytes: &[u8], docs: &[Node]) {
+        let mut per: BTreeMap<usize, Vec<&Node>> = BTreeMap::new();
+        let mut split = false;
+        for d in docs {
+            let s = |p: &[&str]| d.get_path(p).and_then(Node::as_str).map(String::from);
+            let (g, v) = group_version(&s(&["apiVersion"]).unwrap_or_default());
+            let t: Target = [Some(g), Some(v), s(&["kind"]), s(&["metadata", "name"])];
+            let found = self.matching(&t, s(&["metadata", "namespace"]).as_deref(), &d.span);
+            if found.is_empty() {
+                self.r.diags.push(
+                    Diagnostic::error(
+                        crate::diag::Code::ImportUnsupported,
+                        format!(
+                            "the patch names {} `{}`, which no resource of the overlay has",
+                            t[2].clone().unwrap_or_default(),
+                            t[3].clone().unwrap_or_default()
+                        ),
+                    )
+                    .at(&d.span)
+                    .help("kubectl kustomize would fail on it too; check its apiVersion, kind and name"),
+                );
+            }
+            split |= found.len() > 1;
+            for c in found {
+                per.entry(c).or_default().push(d);
+            }
+        }
+        if per.len() == 1 && !split {
+            if let Some((&c, _)) = per.iter().next() {
+                self.push(
+                    c,
+                    Change {
+                        file_name: name.to_string(),
+                        bytes: bytes.to_vec(),
+                        target: None,
+                    },
+                );
+            }
+            return;
+        }
+        let stem = name.rsplit_once('.').map_or(name, |(s, _)| s).to_string();
+        for (c, ds) in per {
+            let text: Vec<String> = ds.iter().map(|d| crate::yaml::write::to_yaml(d)).collect();
+            let file_name = format!("{stem}-{}.yaml", self.r.comps[c].comp.name);
+            self.push(
+                c,
+                Change {
+                    file_name,
+                    bytes: text.join("---\n").into_bytes(),
+                    target: None,
+                },
+            );
+        }
+    }
+
+    /// `replicas: [{name, count}]`: a strategic merge patch of
+    /// `spec.replicas` per scalable object of that name.
+    fn replicas(&mut self, list: &[Node]) {
+        let mut per: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for e in list {
+            let (Some(name), Some(count)) = (
+                e.get("name").and_then(Node::as_str),
+                e.get("count").and_then(Node::as_i64),
+            ) else {
+                self.r.diags.push(unsupported(
+                    &e.span,
+                    "a `replicas` entry needs `name` and `count`".into(),
+                    "as kubectl kustomize reads it",
+                ));
+                continue;
+            };
+            for &c in self.comps {
+                for o in &self.r.comps[c].comp.objects {
+                    if o.name == name && SCALABLE.contains(&o.kind.as_str()) {
+                        let mut meta = json!({ "name": o.name });
+                        if let Some(ns) = &o.namespace {
+                            meta["namespace"] = json!(ns);
+                        }
+                        let doc = json!({
+                            "apiVersion": o.api_version,
+                            "kind": o.kind,
+                            "metadata": meta,
+                            "spec": { "replicas": count },
+                        });
+                        per.entry(c).or_default().push(yaml_of(&doc));
+                    }
+                }
+            }
+        }
+        for (c, docs) in per {
+            self.push(
+                c,
+                Change {
+                    file_name: "replicas.yaml".into(),
+                    bytes: docs.join("---\n").into_bytes(),
+                    target: None,
+                },
+            );
+        }
+    }
+
+    /// `images: [{name, newName, newTag, digest}]`: per object with such a
+    /// container image, JSON 6902 operations that replace it.
+    fn images(&mut self, list: &[Node]) {
+        let mut rules = Vec::new();
+        for e in list {
+            let s = |k: &str| e.get(k).and_then(Node::as_str).map(String::from);
+            let tag = s("newTag").or_else(|| {
+                e.get("newTag")
+                    .and_then(Node::as_i64)
+                    .map(|i| i.to_string())
+            });
+            match s("name") {
+                Some(name) => rules.push(ImageRule {
+                    name,
+                    new_name: s("newName"),
+                    new_tag: tag,
+                    digest: s("digest"),
+                }),
+                None => self.r.diags.push(unsupported(
+                    &e.span,
+                    "an `images` entry needs `name`".into(),
+                    "as kubectl kustomize reads it",
+                )),
+            }
+        }
+        for &c in self.comps {
+            let read = &self.r.comps[c];
+            let mut changes = Vec::new();
+            for (o, d) in read.comp.objects.iter().zip(&read.docs) {
+                let mut ops = Vec::new();
+                image_ops(d, &mut Vec::new(), &rules, &mut ops, false);
+                if ops.is_empty() {
+                    continue;
+                }
+                let (g, v) = group_version(&o.api_version);
+                let target: Target = [Some(g), Some(v), Some(o.kind.clone()), Some(o.name.clone())];
+                let file_name = format!("images-{}-{}.yaml", label_of(&o.kind), label_of(&o.name));
+                changes.push(Change {
+                    file_name,
+                    bytes: yaml_of(&json!(ops)).into_bytes(),
+                    target: Some(target),
+                });
+            }
+            for ch in changes {
+                self.push(c, ch);
+            }
+        }
+    }
+}
+
+struct ImageRule {
+    name: String,
+    new_name: Option<String>,
+    new_tag: Option<String>,
+    digest: Option<String>,
+}
+
+/// The image a rule makes of `image`, if the rule is for it.
+fn new_image(image: &str, rules: &[ImageRule]) -> Option<String> {
+    let (name, suffix) = match image.find('@') {
+        Some(i) => (&image[..i], &image[i..]),
+        None => match image.rfind(':') {
+            Some(i) if !image[i..].contains('/') => (&image[..i], &image[i..]),
+            _ => (image, ""),
+        },
+    };
+    let rule = rules.iter().find(|r| r.name == name)?;
+    let name = rule.new_name.as_deref().unwrap_or(name);
+    let suffix = match (&rule.digest, &rule.new_tag) {
+        (Some(d), _) => format!("@{d}"),
+        (None, Some(t)) => format!(":{t}"),
+        (None, None) => suffix.to_string(),
+    };
+    Some(format!("{name}{suffix}"))
+}
+
+/// Walk `n` for `image` fields of `containers` and `initContainers` items,
+/// at any depth, collecting replace operations.
+fn image_ops(
+    n: &Node,
+    path: &mut Vec<String>,
+    rules: &[ImageRule],
+    ops: &mut Vec<serde_json::Value>,
+    in_list: bool,
+) {
+    match &n.v {
+        Value::Map(m) => {
+            if in_list {
+                if let Some(new) = m
+                    .get("image")
+                    .and_then(Node::as_str)
+                    .and_then(|i| new_image(i, rules))
+                {
+                    if m.get("image").and_then(Node::as_str) != Some(new.as_str()) {
+                        ops.push(json!({ "op": "replace", "path": format!("/{}/image", path.join("/")), "value": new }));
+                    }
+                }
+            }
+            for (k, v) in m {
+                path.push(k.name.replace('~', "~0").replace('/', "~1"));
+                let list = matches!(k.name.as_str(), "containers" | "initContainers");
+                if let (true, Value::Seq(items)) = (list, &v.v) {
+                    for (i, item) in items.iter().enumerate() {
+                        path.push(i.to_string());
+                        image_ops(item, path, rules, ops, true);
+                        path.pop();
+                    }
+                } else {
+                    image_ops(v, path, rules, ops, false);
+                }
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                image_ops(item, path, rules, ops, false);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn yaml_of(v: &serde_json::Value) -> String {
+    let span = Span::file(&crate::diag::Source::new("<generated>", ""));
+    crate::yaml::write::to_yaml(&Node::from_json(v, &span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(
+        name: &str,
+        new_name: Option<&str>,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> ImageRule {
+        ImageRule {
+            name: name.into(),
+            new_name: new_name.map(String::from),
+            new_tag: tag.map(String::from),
+            digest: digest.map(String::from),
+        }
+    }
+
+    #[test]
+    fn images_are_replaced_as_kustomize_does() {
+        let r = [rule("nginx", None, Some("1.27"), None)];
+        assert_eq!(new_image("nginx", &r).as_deref(), Some("nginx:1.27"));
+        assert_eq!(new_image("nginx:1.25", &r).as_deref(), Some("nginx:1.27"));
+        assert_eq!(
+            new_image("nginx@sha256:ab", &r).as_deref(),
+            Some("nginx:1.27")
+        );
+        assert_eq!(new_image("nginx-extra:1", &r), None);
+        let r = [rule(
+            "registry:5000/app",
+            Some("ghcr.io/acme/app"),
+            None,
+            None,
+        )];
+        assert_eq!(
+            new_image("registry:5000/app:v1", &r).as_deref(),
+            Some("ghcr.io/acme/app:v1")
+        );
+        assert_eq!(
+            new_image("registry:5000/app", &r).as_deref(),
+            Some("ghcr.io/acme/app")
+        );
+        let r = [rule("app", None, Some("v2"), Some("sha256:cd"))];
+        assert_eq!(new_image("app:v1", &r).as_deref(), Some("app@sha256:cd"));
+    }
+}

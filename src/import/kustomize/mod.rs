@@ -1,0 +1,502 @@
+//! Reading a kustomize layout: the kustomization of each overlay, the
+//! bases it lists (recursively, as one component each), and its changes.
+//!
+//! Bases hold resources (files, or directories of further plain
+//! kustomizations) and may set `namespace`. Overlays list bases and
+//! resource files and change them with `patchesStrategicMerge`, `patches`,
+//! `patchesJson6902`, `replicas` and `images`, which kustomize applies in
+//! that order; each becomes patch files in the same order. Every other
+//! field is reported with the reason it is not imported.
+
+mod changes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{join, label_of, Cluster, Component, Layout, ObjectId, Overlay, Tree};
+use crate::diag::{Code, Diagnostic, Diags, Source, Span};
+use crate::yaml::{parse_documents, Budget, Node};
+
+const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+const OVERLAY_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "patchesStrategicMerge",
+    "patches",
+    "patchesJson6902",
+    "replicas",
+    "images",
+    "sortOptions",
+];
+const BASE_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "namespace",
+    "sortOptions",
+];
+/// Nesting of bases in bases.
+const MAX_DEPTH: usize = 16;
+
+/// Why a kustomization field is not imported.
+fn why_not(field: &str, overlay: bool) -> String {
+    let s = match field {
+        "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
+        "namespace" => "it moves every object of the overlay's bases to another namespace; give the base its `namespace`, or patch `metadata.namespace`",
+        "commonLabels" | "labels" | "commonAnnotations" => "labels and annotations added to every object (and, for commonLabels, to selectors) are not imported yet; add them to the base's files or patch them",
+        "configMapGenerator" | "secretGenerator" | "generatorOptions" => "generated ConfigMaps and Secrets carry a content hash in their name that references are rewritten to; not imported yet: write the object as a resource file",
+        "components" => "kustomize components are not imported yet; list their resources and patches in the overlay",
+        "helmCharts" | "helmGlobals" => "the chart would be inflated by Helm; make it a Helm component (`helm`) of the new fleet",
+        "replacements" | "vars" => "it copies fields between objects; write the values in place",
+        "transformers" | "generators" | "validators" => "plugins run code fleetc cannot see",
+        "crds" | "configurations" | "openapi" => "it changes kustomize's knowledge of schemas, which fleetc cannot follow",
+        "buildMetadata" => "it adds kustomize's own labels and annotations",
+        "patchesStrategicMerge" | "patches" | "patchesJson6902" | "replicas" | "images" if !overlay => {
+            "changes in a shared base apply on every cluster; apply them to the base's files (or import the base's directory as an overlay)"
+        }
+        _ => "fleetc does not know this kustomization field",
+    };
+    s.to_string()
+}
+
+fn unsupported(at: &Span, message: String, help: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(Code::ImportUnsupported, message)
+        .at(at)
+        .help(help)
+}
+
+struct Kust {
+    dir: String,
+    node: Node,
+}
+
+/// A component being read: its public part and its parsed documents.
+struct Read {
+    comp: Component,
+    docs: Vec<Node>,
+}
+
+struct Reader<'a> {
+    tree: &'a dyn Tree,
+    budget: Budget,
+    diags: Diags,
+    comps: Vec<Read>,
+    /// Base directory → component.
+    bases: BTreeMap<String, usize>,
+    /// Local resource files (sorted) → component.
+    locals: BTreeMap<Vec<String>, usize>,
+    names: BTreeSet<String>,
+}
+
+/// Read the layout of `overlays`; every problem at once.
+pub fn read(tree: &dyn Tree, overlays: &[Overlay]) -> Result<Layout, Diags> {
+    let mut r = Reader {
+        tree,
+        budget: Budget::default(),
+        diags: Diags::default(),
+        comps: Vec::new(),
+        bases: BTreeMap::new(),
+        locals: BTreeMap::new(),
+        names: BTreeSet::new(),
+    };
+    let mut clusters = Vec::new();
+    let mut cluster_names = BTreeSet::new();
+    for o in overlays {
+        let name = o
+            .name
+            .clone()
+            .unwrap_or_else(|| label_of(o.dir.rsplit('/').next().unwrap_or(&o.dir)));
+        if !cluster_names.insert(name.clone()) {
+            r.diags.push(Diagnostic::error(
+                Code::Usage,
+                format!(
+                    "two overlays become cluster `{name}`: name one of them (`NAME={}`)",
+                    o.dir
+                ),
+            ));
+            continue;
+        }
+        if let Some(c) = r.overlay(&name, &o.dir) {
+            clusters.push(c);
+        }
+    }
+    if r.diags.has_errors() {
+        r.diags.normalize();
+        return Err(r.diags);
+    }
+    Ok(Layout {
+        components: r.comps.into_iter().map(|c| c.comp).collect(),
+        clusters,
+    })
+}
+
+impl Reader<'_> {
+    fn read_bytes(&mut self, path: &str) -> Option<Vec<u8>> {
+        match self.tree.read(path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                self.diags.push(Diagnostic::error(
+                    Code::Io,
+                    format!("cannot read {path}: {e}"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Parse `bytes`, shown as `path` in messages.
+    fn parse_text(&mut self, path: &str, bytes: &[u8]) -> Option<(Arc<Source>, Vec<Node>)> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            self.diags.push(Diagnostic::error(
+                Code::Io,
+                format!("{path} is not UTF-8 text"),
+            ));
+            return None;
+        };
+        let src = Source::new(path, text);
+        match parse_documents(&src, &self.budget) {
+            Ok(docs) => Some((src, docs)),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn parse(&mut self, path: &str) -> Option<(Arc<Source>, Vec<Node>)> {
+        let bytes = self.read_bytes(path)?;
+        self.parse_text(path, &bytes)
+    }
+
+    fn kustomization(&mut self, dir: &str, from: Option<&Span>) -> Option<Kust> {
+        let Some(file) = FILE_NAMES
+            .iter()
+            .map(|f| join(dir, f))
+            .find(|p| self.tree.is_file(p))
+        else {
+            let mut d = Diagnostic::error(
+                Code::ImportUnsupported,
+                format!("{dir} has no kustomization.yaml"),
+            )
+            .help("each overlay and each base is a directory that `kubectl kustomize` builds");
+            if let Some(at) = from {
+                d = d.at(at);
+            }
+            self.diags.push(d);
+            return None;
+        };
+        let (src, docs) = self.parse(&file)?;
+        let Some(node) = docs.into_iter().next().filter(|n| n.as_map().is_some()) else {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::ImportUnsupported,
+                    format!("{file} is not a kustomization"),
+                )
+                .at(&Span::file(&src)),
+            );
+            return None;
+        };
+        Some(Kust {
+            dir: dir.to_string(),
+            node,
+        })
+    }
+
+    /// Report the fields of `k` outside `allowed`.
+    fn check_fields(&mut self, k: &Kust, allowed: &[&str], overlay: bool) {
+        let role = if overlay { "an overlay" } else { "a base" };
+        for (key, _) in k.node.as_map().into_iter().flatten() {
+            if !allowed.contains(&key.name.as_str()) {
+                self.diags.push(unsupported(
+                    &key.span,
+                    format!("`{}` in {role} cannot be imported", key.name),
+                    why_not(&key.name, overlay),
+                ));
+            }
+        }
+    }
+
+    /// The entries of a list of strings (`resources`, `bases`, ...).
+    fn strings<'n>(&mut self, k: &'n Kust, field: &str) -> Vec<(&'n str, Span)> {
+        let Some(n) = k.node.get(field) else {
+            return Vec::new();
+        };
+        let Some(items) = n.as_seq() else {
+            self.diags.push(unsupported(
+                &n.span,
+                format!("`{field}` must be a list"),
+                "as kubectl kustomize reads it",
+            ));
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|i| match i.as_str() {
+                Some(s) => Some((s, i.span.clone())),
+                None => {
+                    self.diags.push(unsupported(
+                        &i.span,
+                        format!("an entry of `{field}` must be a string"),
+                        "as kubectl kustomize reads it",
+                    ));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn overlay(&mut self, name: &str, dir: &str) -> Option<Cluster> {
+        let k = self.kustomization(dir, None)?;
+        self.check_fields(&k, OVERLAY_FIELDS, true);
+        let mut components = Vec::new();
+        let mut local = Vec::new();
+        let mut entries = self.strings(&k, "resources");
+        entries.extend(self.strings(&k, "bases"));
+        for (entry, span) in entries {
+            if entry.contains("://") || entry.starts_with("github.com/") {
+                self.diags.push(unsupported(
+                    &span,
+                    format!("remote resource `{entry}` cannot be imported"),
+                    "copy what it holds into the layout first",
+                ));
+                continue;
+            }
+            let path = join(&k.dir, entry);
+            if self.tree.is_dir(&path) {
+                if let Some(c) = self.base(&path, &span) {
+                    components.push(c);
+                }
+            } else if self.tree.is_file(&path) {
+                local.push(path);
+            } else {
+                self.diags.push(unsupported(
+                    &span,
+                    format!("resource `{entry}` ({path}) does not exist"),
+                    "kubectl kustomize would fail on it too",
+                ));
+            }
+        }
+        if !local.is_empty() {
+            if let Some(c) = self.local(name, dir, local) {
+                components.push(c);
+            }
+        }
+        components.sort_unstable();
+        components.dedup();
+        let changes = changes::changes(self, &k, &components);
+        Some(Cluster {
+            name: name.to_string(),
+            dir: dir.to_string(),
+            components,
+            changes,
+        })
+    }
+
+    fn unique_name(&mut self, preferred: &str, fallback: &str) -> String {
+        let mut name = label_of(preferred);
+        if self.names.contains(&name) {
+            name = label_of(fallback);
+        }
+        let stem = name.clone();
+        let mut n = 2;
+        while self.names.contains(&name) {
+            name = format!("{stem}-{n}");
+            n += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// A base directory as a component (read once, however many overlays list it).
+    fn base(&mut self, dir: &str, from: &Span) -> Option<usize> {
+        if let Some(i) = self.bases.get(dir) {
+            return Some(*i);
+        }
+        let k = self.kustomization(dir, Some(from))?;
+        self.check_fields(&k, BASE_FIELDS, false);
+        let segs: Vec<&str> = dir.split('/').filter(|s| *s != "..").collect();
+        let preferred = match segs.as_slice() {
+            [.., parent, last] if matches!(*last, "base" | "bases") => parent.to_string(),
+            [.., last] => last.to_string(),
+            [] => "base".into(),
+        };
+        let name = self.unique_name(&preferred, &segs.join("-"));
+        let mut read = Read {
+            comp: Component {
+                name,
+                from: dir.to_string(),
+                namespace: k
+                    .node
+                    .get("namespace")
+                    .and_then(Node::as_str)
+                    .map(String::from),
+                renders_namespace: false,
+                defines_kinds: Vec::new(),
+                templates: Vec::new(),
+                objects: Vec::new(),
+            },
+            docs: Vec::new(),
+        };
+        let mut seen = BTreeSet::new();
+        self.base_resources(&k, dir, &mut read, &mut seen, 0);
+        Some(self.add(read, Some(dir)))
+    }
+
+    /// The resources of kustomization `k` (a base, or a directory nested in
+    /// one), with paths under `templates/` relative to the base `root`.
+    fn base_resources(
+        &mut self,
+        k: &Kust,
+        root: &str,
+        read: &mut Read,
+        seen: &mut BTreeSet<String>,
+        depth: usize,
+    ) {
+        let mut entries = self.strings(k, "resources");
+        entries.extend(self.strings(k, "bases"));
+        for (entry, span) in entries {
+            let path = join(&k.dir, entry);
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if self.tree.is_dir(&path) && depth < MAX_DEPTH {
+                let Some(inner) = self.kustomization(&path, Some(&span)) else {
+                    continue;
+                };
+                self.check_fields(&inner, BASE_FIELDS, false);
+                if let Some(ns) = inner.node.get("namespace") {
+                    self.diags.push(unsupported(
+                        &ns.span,
+                        "`namespace` in a kustomization nested in a base cannot be imported".into(),
+                        "set it on the base the overlays list",
+                    ));
+                }
+                self.base_resources(&inner, root, read, seen, depth + 1);
+            } else if self.tree.is_file(&path) {
+                let rel = relative_to(&path, root);
+                self.resource_file(&path, rel, read);
+            } else {
+                self.diags.push(unsupported(
+                    &span,
+                    format!("resource `{entry}` ({path}) does not exist, or nests too deep"),
+                    "kubectl kustomize would fail on it too",
+                ));
+            }
+        }
+    }
+
+    /// One resource file: its objects, kept as a template.
+    fn resource_file(&mut self, path: &str, rel: String, read: &mut Read) {
+        let Some(bytes) = self.read_bytes(path) else {
+            return;
+        };
+        let Some((src, docs)) = self.parse_text(path, &bytes) else {
+            return;
+        };
+        let rel = if rel.ends_with(".yaml") || rel.ends_with(".yml") {
+            rel
+        } else {
+            format!("{rel}.yaml")
+        };
+        for d in docs.into_iter().filter(|d| !d.is_null()) {
+            let field = |k: &str| d.get(k).and_then(Node::as_str).map(String::from);
+            let meta = |k: &str| {
+                d.get_path(&["metadata", k])
+                    .and_then(Node::as_str)
+                    .map(String::from)
+            };
+            let (Some(api_version), Some(kind), Some(name)) =
+                (field("apiVersion"), field("kind"), meta("name"))
+            else {
+                self.diags.push(unsupported(
+                    &Span::file(&src),
+                    format!("{path} holds a document that is not a Kubernetes object with a name"),
+                    "every resource needs apiVersion, kind and metadata.name",
+                ));
+                continue;
+            };
+            if kind == "List" || kind.ends_with("List") && d.get("items").is_some() {
+                self.diags.push(unsupported(
+                    &d.key_span("kind"),
+                    format!("a `{kind}` in {path} cannot be imported"),
+                    "write each item as its own document",
+                ));
+                continue;
+            }
+            if kind == "Namespace" && read.comp.namespace.as_deref() == Some(name.as_str()) {
+                read.comp.renders_namespace = true;
+            }
+            if kind == "CustomResourceDefinition" {
+                let spec = |p: &[&str]| d.get_path(p).and_then(Node::as_str).map(String::from);
+                if let (Some(k), Some(g)) =
+                    (spec(&["spec", "names", "kind"]), spec(&["spec", "group"]))
+                {
+                    read.comp.defines_kinds.push(format!("{k}.{g}"));
+                }
+            }
+            read.comp.objects.push(ObjectId {
+                api_version,
+                kind,
+                name,
+                namespace: meta("namespace"),
+            });
+            read.docs.push(d);
+        }
+        read.comp.templates.push((rel, bytes));
+    }
+
+    /// Resource files an overlay lists itself: a component of their own,
+    /// shared by the overlays that list the same files.
+    fn local(&mut self, cluster: &str, dir: &str, mut files: Vec<String>) -> Option<usize> {
+        files.sort();
+        files.dedup();
+        if let Some(i) = self.locals.get(&files) {
+            return Some(*i);
+        }
+        let name = self.unique_name(&format!("{cluster}-resources"), &format!("{dir}-resources"));
+        let mut read = Read {
+            comp: Component {
+                name,
+                from: dir.to_string(),
+                namespace: None,
+                renders_namespace: false,
+                defines_kinds: Vec::new(),
+                templates: Vec::new(),
+                objects: Vec::new(),
+            },
+            docs: Vec::new(),
+        };
+        for f in &files {
+            let rel = f.rsplit('/').next().unwrap_or(f).to_string();
+            self.resource_file(f, rel, &mut read);
+        }
+        let i = self.add(read, None);
+        self.locals.insert(files, i);
+        Some(i)
+    }
+
+    fn add(&mut self, read: Read, base: Option<&str>) -> usize {
+        let i = self.comps.len();
+        self.comps.push(read);
+        if let Some(dir) = base {
+            self.bases.insert(dir.to_string(), i);
+        }
+        i
+    }
+}
+
+/// `path` relative to directory `root` (a path under it, or its file name).
+fn relative_to(path: &str, root: &str) -> String {
+    path.strip_prefix(root)
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|r| !r.starts_with(".."))
+        .map_or_else(
+            || path.rsplit('/').next().unwrap_or(path).to_string(),
+            String::from,
+        )
+}

@@ -1,0 +1,272 @@
+//! `fleetc import kustomize`: the test of truth is `kubectl kustomize`.
+//! For each layout under tests/import-layouts/ (written for these tests,
+//! in the shapes of kustomize's own hello-world example, a Flux monorepo
+//! and Rancher Fleet's multi-cluster kustomize example), the imported
+//! fleet renders, for every overlay's cluster, exactly the objects
+//! `kubectl kustomize OVERLAY` builds (fleetc's own labels and source
+//! annotation aside). Inputs it cannot convert faithfully are refused at
+//! their line, with nothing written.
+
+use std::path::Path;
+use std::process::Command;
+
+use fleetc::diag::Source;
+use fleetc::yaml::{parse_documents, Budget};
+
+use crate::common::*;
+use crate::kustomize::kubectl;
+
+/// Every object of a YAML text, without fleetc's own labels and source
+/// annotation, as key-sorted JSON.
+fn objects(name: &str, text: &str) -> Vec<String> {
+    let docs = parse_documents(&Source::new(name, text), &Budget::default())
+        .unwrap_or_else(|e| panic!("{name}: {}", e.message));
+    let mut out = Vec::new();
+    for d in docs.iter().filter(|d| !d.is_null()) {
+        let mut j = d.to_json();
+        if let Some(meta) = j.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            for (field, own) in [
+                (
+                    "labels",
+                    &["app.kubernetes.io/managed-by", "fleetc.dev/cluster"][..],
+                ),
+                ("annotations", &["fleetc.dev/source"][..]),
+            ] {
+                if let Some(m) = meta.get_mut(field).and_then(|m| m.as_object_mut()) {
+                    for k in own {
+                        m.remove(*k);
+                    }
+                    if m.is_empty() {
+                        meta.remove(field);
+                    }
+                }
+            }
+        }
+        out.push(crate::kustomize::canonical(&j));
+    }
+    out
+}
+
+/// Import `overlays` (run in `layout`), render the fleet as plain
+/// manifests, and compare every cluster with `kubectl kustomize`.
+fn import_and_compare(
+    layout: &str,
+    overlays: &[(&str, &str)],
+    extra: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let k = kubectl();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = dir.path();
+    let src = tmp.join("layout");
+    copy_dir(&root().join("tests/import-layouts").join(layout), &src);
+    let mut args = vec!["import", "kustomize"];
+    let named: Vec<String> = overlays.iter().map(|(n, d)| format!("{n}={d}")).collect();
+    args.extend(named.iter().map(String::as_str));
+    args.extend(["-o", "../fleet"]);
+    args.extend(extra);
+    let o = fleetc(&args, &src);
+    assert_eq!(code(&o), 0, "{layout}: {}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("the new fleet validates"),
+        "{}",
+        text(&o.stdout)
+    );
+    let fleet = tmp.join("fleet");
+    let out = tmp.join("rendered");
+    let o = render_as(&fleet, &out, "plain");
+    assert_eq!(code(&o), 0, "{layout}: {}", text(&o.stderr));
+    for (name, dir) in overlays {
+        let built = Command::new(&k)
+            .arg("kustomize")
+            .arg(src.join(dir))
+            .output()
+            .expect("kubectl");
+        assert!(built.status.success(), "{}", text(&built.stderr));
+        let mut want = objects("kustomize", &text(&built.stdout));
+        let mut got = Vec::new();
+        for (p, bytes) in read_tree(&out.join("clusters").join(name)) {
+            if !p.ends_with("kustomization.yaml") {
+                got.extend(objects(&p, &text(&bytes)));
+            }
+        }
+        want.sort();
+        got.sort();
+        assert_eq!(
+            want, got,
+            "{layout}: cluster {name} differs from kubectl kustomize {dir}"
+        );
+        assert!(!want.is_empty());
+    }
+    (dir, fleet)
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn hello_world_overlays_import_to_the_same_objects() {
+    let (_tmp, fleet) = import_and_compare(
+        "hello",
+        &[
+            ("staging", "overlays/staging"),
+            ("production", "overlays/production"),
+        ],
+        &[],
+    );
+    // Resources and patch files are kept byte for byte.
+    let layout = root().join("tests/import-layouts/hello");
+    assert_eq!(
+        read(&fleet.join("components/base/templates/deployment.yaml")),
+        read(&layout.join("base/deployment.yaml"))
+    );
+    assert_eq!(
+        read(&fleet.join("patches/base/production/deployment.yaml")),
+        read(&layout.join("overlays/production/deployment.yaml"))
+    );
+    // The resource only production lists is a component of its own, placed there.
+    let p = read(&fleet.join("placements/production-resources.yaml"));
+    assert!(p.contains("clusters: [\"production\"]"), "{p}");
+    // Both overlays set the same image, last: one entry for both, after
+    // each one's own patches.
+    let p = read(&fleet.join("placements/base.yaml"));
+    assert!(
+        p.ends_with("    - name: \"staging-production\"\n      target: {groups: [\"staging-production\"]}\n      patches:\n        - path: ../patches/base/staging-production/images-deployment-the-deployment.yaml\n          target: {group: \"apps\", version: \"v1\", kind: \"Deployment\", name: \"the-deployment\"}\n"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_flux_monorepo_imports_to_the_same_objects_and_renders_for_flux() {
+    let (_tmp, fleet) = import_and_compare(
+        "flux-apps",
+        &[
+            ("staging", "apps/staging"),
+            ("production", "apps/production"),
+        ],
+        &["--repository", "https://git.example.com/platform/fleet.git"],
+    );
+    let c = read(&fleet.join("components/podinfo/component.yaml"));
+    assert!(c.contains("namespace: \"podinfo\""), "{c}");
+    assert!(
+        !c.contains("createNamespace"),
+        "the base renders its namespace: {c}"
+    );
+    let cluster = read(&fleet.join("clusters/staging.yaml"));
+    assert!(
+        cluster.contains("existingKinds: [\"HelmRelease.helm.toolkit.fluxcd.io\", \"HelmRepository.source.toolkit.fluxcd.io\"]"),
+        "{cluster}"
+    );
+    let o = fleetc(&["validate"], &fleet);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let out = fleet.join("../flux");
+    let o = render_as(&fleet, &out, "flux");
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+}
+
+#[test]
+fn shared_changes_go_to_one_entry_and_order_is_kept() {
+    let (_tmp, fleet) = import_and_compare(
+        "multi-cluster",
+        &[
+            ("dev", "overlays/dev"),
+            ("test", "overlays/test"),
+            ("prod", "overlays/prod"),
+        ],
+        &[],
+    );
+    let p = read(&fleet.join("placements/base.yaml"));
+    // Every overlay's first change: the placement's own patch.
+    assert!(
+        p.contains("  patches:\n    - path: ../patches/base/all/team-annotation.yaml\n"),
+        "{p}"
+    );
+    // The change test and prod share: one target, for the group of both.
+    assert!(
+        p.contains("    - name: \"test-prod\"\n      target: {groups: [\"test-prod\"]}\n      patches:\n        - path: ../patches/base/test-prod/ha.yaml\n"),
+        "{p}"
+    );
+    let g = read(&fleet.join("groups/test-prod.yaml"));
+    assert!(g.contains("  clusters: [\"test\", \"prod\"]\n"), "{g}");
+    // Nested kustomizations of the base keep their directories.
+    assert!(fleet
+        .join("components/base/templates/redis/redis-slave.yaml")
+        .is_file());
+}
+
+/// What kustomize would do but fleetc cannot express faithfully is
+/// refused: every instance at its line, exit 2, nothing written.
+#[test]
+fn what_cannot_be_converted_is_refused_at_its_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("layout");
+    copy_dir(&root().join("tests/import-layouts/hello"), &src);
+    let k = src.join("overlays/production/kustomization.yaml");
+    let text_k = read(&k);
+    std::fs::write(
+        &k,
+        format!("{text_k}namePrefix: prod-\nconfigMapGenerator:\n  - name: extra\n    literals: [a=b]\n"),
+    )
+    .expect("write");
+    let o = fleetc(
+        &[
+            "import",
+            "kustomize",
+            "overlays/staging",
+            "overlays/production",
+            "-o",
+            "../fleet",
+        ],
+        &src,
+    );
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    for want in [
+        "error[import-unsupported]: `namePrefix` in an overlay cannot be imported",
+        "--> overlays/production/kustomization.yaml:17:1",
+        "error[import-unsupported]: `configMapGenerator` in an overlay cannot be imported",
+        "--> overlays/production/kustomization.yaml:18:1",
+    ] {
+        assert!(err.contains(want), "lacks {want:?}:\n{err}");
+    }
+    assert!(!tmp.path().join("fleet").exists(), "nothing is written");
+
+    // A patch kustomize itself could not load is refused too.
+    std::fs::write(
+        &k,
+        text_k.replace("path: deployment.yaml", "path: ../staging/map.yaml"),
+    )
+    .expect("write");
+    let o = fleetc(
+        &[
+            "import",
+            "kustomize",
+            "overlays/production",
+            "-o",
+            "../fleet",
+        ],
+        &src,
+    );
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains(
+            "patch file overlays/staging/map.yaml is outside the overlay overlays/production"
+        ),
+        "{err}"
+    );
+
+    // A non-empty target directory is never written into.
+    std::fs::create_dir_all(tmp.path().join("taken")).expect("mkdir");
+    std::fs::write(tmp.path().join("taken/keep.txt"), "mine").expect("write");
+    let o = fleetc(
+        &["import", "kustomize", "overlays/staging", "-o", "../taken"],
+        &src,
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is not empty"),
+        "{}",
+        text(&o.stderr)
+    );
+}
