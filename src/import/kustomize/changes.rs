@@ -31,16 +31,34 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
         dir: &k.dir,
         out: BTreeMap::new(),
         inline: 0,
+        deleted: Vec::new(),
     };
     for (entry, span) in c.r.strings(k, "patchesStrategicMerge") {
         if let Some((name, bytes)) = c.content(Some(entry), None, &span) {
             c.patch(&name, bytes, None, &span);
         }
     }
-    for field in ["patches", "patchesJson6902"] {
-        for entry in k.node.get(field).and_then(Node::as_seq).unwrap_or_default() {
-            c.entry(field, entry);
-        }
+    for entry in k
+        .node
+        .get("patches")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
+        c.entry("patches", entry);
+    }
+    if let Some(list) = k.node.get("labels").and_then(Node::as_seq) {
+        c.labels(list);
+    }
+    if let Some(map) = k.node.get("commonAnnotations") {
+        c.annotations(map);
+    }
+    for entry in k
+        .node
+        .get("patchesJson6902")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
+        c.entry("patchesJson6902", entry);
     }
     if let Some(list) = k.node.get("replicas").and_then(Node::as_seq) {
         c.replicas(list);
@@ -58,6 +76,9 @@ struct Changes<'r, 'a> {
     out: BTreeMap<usize, Vec<Change>>,
     /// Inline patches so far (they become `patch-<n>.yaml`).
     inline: usize,
+    /// Objects a patch so far deleted (`$patch: delete`): later generated
+    /// patches leave them out, as kustomize no longer has them.
+    deleted: Vec<(usize, ObjectId)>,
 }
 
 fn group_version(api_version: &str) -> (String, String) {
@@ -296,6 +317,18 @@ impl Changes<'_, '_> {
                 );
             }
             split |= found.len() > 1;
+            if str_of(d, &["$patch"]) == Some("delete") {
+                for &c in &found {
+                    let comp = &self.r.comps[c].comp;
+                    let ns = s(&["metadata", "namespace"]);
+                    let gone = comp
+                        .objects
+                        .iter()
+                        .filter(|o| matches(o, comp.namespace.as_deref(), &t, ns.as_deref()));
+                    let gone: Vec<ObjectId> = gone.cloned().collect();
+                    self.deleted.extend(gone.into_iter().map(|o| (c, o)));
+                }
+            }
             for c in found {
                 per.entry(c).or_default().push(d);
             }
@@ -346,7 +379,8 @@ impl Changes<'_, '_> {
             };
             for &c in self.comps {
                 for o in &self.r.comps[c].comp.objects {
-                    if o.name == name && SCALABLE.contains(&o.kind.as_str()) {
+                    let gone = self.deleted.iter().any(|(dc, d)| *dc == c && d == o);
+                    if o.name == name && SCALABLE.contains(&o.kind.as_str()) && !gone {
                         let mut meta = json!({ "name": o.name });
                         if let Some(ns) = &o.namespace {
                             meta["namespace"] = json!(ns);
@@ -403,6 +437,9 @@ impl Changes<'_, '_> {
             let read = &self.r.comps[c];
             let mut changes = Vec::new();
             for (o, d) in read.comp.objects.iter().zip(&read.docs) {
+                if self.deleted.iter().any(|(dc, x)| *dc == c && x == o) {
+                    continue;
+                }
                 let mut ops = Vec::new();
                 image_ops(d, &mut Vec::new(), &rules, &mut ops, false);
                 if ops.is_empty() {
@@ -421,6 +458,173 @@ impl Changes<'_, '_> {
                 self.push(c, ch);
             }
         }
+    }
+}
+
+/// Kinds whose pod template kustomize's label and annotation transformers
+/// reach, and where: (group, kind, paths of the template metadata).
+const TEMPLATES: &[(&str, &str, &[&[&str]])] = &[
+    ("", "ReplicationController", &[&["spec", "template"]]),
+    ("apps", "Deployment", &[&["spec", "template"]]),
+    ("apps", "ReplicaSet", &[&["spec", "template"]]),
+    ("apps", "DaemonSet", &[&["spec", "template"]]),
+    ("apps", "StatefulSet", &[&["spec", "template"]]),
+    ("batch", "Job", &[&["spec", "template"]]),
+    (
+        "batch",
+        "CronJob",
+        &[
+            &["spec", "jobTemplate"],
+            &["spec", "jobTemplate", "spec", "template"],
+        ],
+    ),
+];
+
+fn str_of<'n>(n: &'n Node, path: &[&str]) -> Option<&'n str> {
+    n.get_path(path).and_then(Node::as_str)
+}
+
+/// `{a: {b: {...leaf}}}` along `path`.
+fn nest(path: &[&str], leaf: serde_json::Value) -> serde_json::Value {
+    path.iter().rev().fold(leaf, |acc, k| json!({ *k: acc }))
+}
+
+impl Changes<'_, '_> {
+    /// `labels: [{pairs, includeSelectors, includeTemplates}]`: labels on
+    /// every object's metadata (and pod templates with `includeTemplates`).
+    fn labels(&mut self, list: &[Node]) {
+        let mut sets = Vec::new();
+        for e in list {
+            if e.get("includeSelectors").and_then(Node::as_bool) == Some(true) {
+                self.r.diags.push(unsupported(
+                    &e.key_span("includeSelectors"),
+                    "labels with `includeSelectors: true` cannot be imported".into(),
+                    "selectors are immutable on most workloads: add the labels to the base's files",
+                ));
+                continue;
+            }
+            if let Some(f) = e.as_map().into_iter().flatten().find(|(k, _)| {
+                !["pairs", "includeSelectors", "includeTemplates"].contains(&k.name.as_str())
+            }) {
+                self.r.diags.push(unsupported(
+                    &f.0.span,
+                    format!("`{}` of a `labels` entry cannot be imported", f.0.name),
+                    "fleetc adds labels to metadata and, with includeTemplates, to pod templates",
+                ));
+                continue;
+            }
+            let templates = e.get("includeTemplates").and_then(Node::as_bool) == Some(true);
+            if let Some(pairs) = self.string_map(e.get("pairs"), "pairs") {
+                sets.push((pairs, templates));
+            }
+        }
+        if !sets.is_empty() {
+            self.metadata_patches("labels", &sets, "labels.yaml");
+        }
+    }
+
+    /// `commonAnnotations`: annotations on every object and its pod template.
+    fn annotations(&mut self, map: &Node) {
+        if let Some(pairs) = self.string_map(Some(map), "commonAnnotations") {
+            self.metadata_patches("annotations", &[(pairs, true)], "annotations.yaml");
+        }
+    }
+
+    fn string_map(
+        &mut self,
+        n: Option<&Node>,
+        what: &str,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut out = serde_json::Map::new();
+        for (k, v) in n?.as_map().into_iter().flatten() {
+            let text = match &v.v {
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Float(f) => f.to_string(),
+                _ => {
+                    self.r.diags.push(unsupported(
+                        &v.span,
+                        format!("a value of `{what}` must be a string"),
+                        "as kubectl kustomize reads it",
+                    ));
+                    return None;
+                }
+            };
+            out.insert(k.name.clone(), json!(text));
+        }
+        Some(out)
+    }
+
+    /// A strategic merge patch per object (and pod template, where `sets`
+    /// say so) adding `field` (labels or annotations).
+    fn metadata_patches(
+        &mut self,
+        field: &str,
+        sets: &[(serde_json::Map<String, serde_json::Value>, bool)],
+        file_name: &str,
+    ) {
+        for &c in self.comps {
+            let comp = &self.r.comps[c].comp;
+            let mut docs = Vec::new();
+            for o in &comp.objects {
+                if self.deleted.iter().any(|(dc, d)| *dc == c && d == o) {
+                    continue;
+                }
+                let (g, _) = group_version(&o.api_version);
+                let mut meta = serde_json::Map::new();
+                let mut doc = json!({ "apiVersion": o.api_version, "kind": o.kind });
+                for (pairs, templates) in sets {
+                    meta.extend(pairs.clone());
+                    if !templates {
+                        continue;
+                    }
+                    let paths = TEMPLATES
+                        .iter()
+                        .find(|(tg, tk, _)| *tg == g && *tk == o.kind)
+                        .map_or(&[][..], |(_, _, p)| *p);
+                    for path in paths {
+                        let mut at: Vec<&str> = path.to_vec();
+                        at.extend(["metadata", field]);
+                        merge_json(&mut doc, nest(&at, json!(pairs)));
+                    }
+                }
+                let mut md = json!({ "name": o.name });
+                if let Some(ns) = &o.namespace {
+                    md["namespace"] = json!(ns);
+                }
+                md[field] = json!(meta);
+                doc["metadata"] = md;
+                docs.push(yaml_of(&doc));
+            }
+            if !docs.is_empty() {
+                self.push(
+                    c,
+                    Change {
+                        file_name: file_name.into(),
+                        bytes: docs.join("---\n").into_bytes(),
+                        target: None,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Deep-merge JSON maps (`b` wins on leaves).
+fn merge_json(a: &mut serde_json::Value, b: serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(am), serde_json::Value::Object(bm)) => {
+            for (k, v) in bm {
+                match am.get_mut(&k) {
+                    Some(slot) => merge_json(slot, v),
+                    None => {
+                        am.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 

@@ -29,6 +29,8 @@ const OVERLAY_FIELDS: &[&str] = &[
     "patchesJson6902",
     "replicas",
     "images",
+    "labels",
+    "commonAnnotations",
     "sortOptions",
 ];
 const BASE_FIELDS: &[&str] = &[
@@ -48,7 +50,8 @@ fn why_not(field: &str, overlay: bool) -> String {
     let s = match field {
         "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
         "namespace" => "it moves every object of the overlay's bases to another namespace; give the base its `namespace`, or patch `metadata.namespace`",
-        "commonLabels" | "labels" | "commonAnnotations" => "labels and annotations added to every object (and, for commonLabels, to selectors) are not imported yet; add them to the base's files or patch them",
+        "commonLabels" => "it adds labels to selectors too, which are immutable on most workloads; use `labels` (without includeSelectors), or add them to the base's files",
+        "labels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
         "configMapGenerator" | "secretGenerator" | "generatorOptions" => "generated ConfigMaps and Secrets carry a content hash in their name that references are rewritten to; not imported yet: write the object as a resource file",
         "components" => "kustomize components are not imported yet; list their resources and patches in the overlay",
         "helmCharts" | "helmGlobals" => "the chart would be inflated by Helm; make it a Helm component (`helm`) of the new fleet",
