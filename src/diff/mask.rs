@@ -130,8 +130,27 @@ fn mask(
     }
 }
 
+/// Whether a cluster-relative path is a file of a chart kept in the fleet
+/// (`components/<x>/chart/...`): the chart's source, copied as it is, not
+/// an object (its templates are not YAML until Helm renders them).
+fn is_chart_file(rel: &str) -> bool {
+    matches!(
+        rel.split('/').collect::<Vec<_>>().as_slice(),
+        ["components", _, "chart", _, ..]
+    )
+}
+
 /// Mask both sides of one file.
 pub fn mask_pair(rel: &str, old: Option<&str>, new: Option<&str>) -> Masked {
+    if is_chart_file(rel) {
+        return Masked {
+            old: old.map(String::from),
+            new: new.map(String::from),
+            object: Default::default(),
+            secret_keys: None,
+            encrypted: false,
+        };
+    }
     let old_docs = old.map(|t| parse(rel, t));
     let new_docs = new.map(|t| parse(rel, t));
     let unreadable = matches!(old_docs, Some(None)) || matches!(new_docs, Some(None));
@@ -195,6 +214,23 @@ pub fn mask_pair(rel: &str, old: Option<&str>, new: Option<&str>) -> Masked {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn chart_files_are_shown_as_text() {
+        let old = "ports:\n  {{- include \"x\" . | nindent 4 }}\n  - port: 80\n";
+        let new = old.replace("80", "8080");
+        let m = mask_pair(
+            "components/web/chart/templates/svc.yaml",
+            Some(old),
+            Some(&new),
+        );
+        assert!(!m.encrypted);
+        assert_eq!(m.new.as_deref(), Some(new.as_str()));
+        // The same text as an object file is unreadable, so not shown.
+        let m = mask_pair("components/web/web/svc.yaml", Some(old), Some(&new));
+        assert!(m.encrypted);
+    }
+
     use super::*;
 
     #[test]

@@ -23,7 +23,7 @@ use settings::Part;
 /// Namespace of the Argo CD control plane on the hub.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 /// Name of the Flux `GitRepository` of the rendered branch.
-pub const FLUX_SOURCE: &str = "fleet-rendered";
+pub use crate::render::helm::FLUX_SOURCE;
 /// Name of the root Flux `Kustomization` and of the root Argo CD `Application`.
 pub const ROOT: &str = "fleet";
 /// The in-cluster API server, as Argo CD names it.
@@ -324,6 +324,16 @@ impl Application<'_> {
         let out = repo.output();
         let cluster = &self.cluster.name;
         let source = match &u.helm {
+            Some(h) if h.path.is_some() => {
+                // A chart kept in the fleet: its copy in the rendered branch.
+                let mut src = json!({
+                    "repoURL": out.repository.clone().unwrap_or_default(),
+                    "targetRevision": out.branch,
+                    "path": crate::render::helm::chart_dir(cluster, u),
+                });
+                src["helm"] = helm_values(u, ru.values.node.to_json());
+                src
+            }
             Some(h) => helm_source(u, h, ru.version.as_deref(), ru.values.node.to_json()),
             None => json!({
                 "repoURL": out.repository.clone().unwrap_or_default(),
@@ -385,7 +395,7 @@ pub fn check_settings(repo: &Repo, resolved: &Resolved, format: Format) -> Diags
                     agent: None,
                     ..ru.clone()
                 };
-                crate::render::helm::flux_objects(u, h, &bare, &repo.output().interval)
+                crate::render::helm::flux_objects(u, h, &bare, &repo.output().interval, &rc.name)
                     .into_iter()
                     .find(|r| r.kind == "HelmRelease")
                     .map_or(Json::Null, |r| r.node.to_json())
@@ -404,10 +414,7 @@ fn helm_source(
     version: Option<&str>,
     values: Json,
 ) -> Json {
-    let mut helm = json!({ "releaseName": u.name });
-    if values.as_object().is_some_and(|m| !m.is_empty()) {
-        helm["valuesObject"] = values;
-    }
+    let helm = helm_values(u, values);
     let mut src = if h.is_oci() {
         json!({
             "repoURL": format!("{}/{}", h.repository.trim_end_matches('/'), h.chart),
@@ -419,6 +426,15 @@ fn helm_source(
     src["targetRevision"] = json!(version.unwrap_or_default());
     src["helm"] = helm;
     src
+}
+
+/// The `helm` of an Argo CD Helm source: the release name and the values.
+fn helm_values(u: &Unit, values: Json) -> Json {
+    let mut helm = json!({ "releaseName": u.name });
+    if values.as_object().is_some_and(|m| !m.is_empty()) {
+        helm["valuesObject"] = values;
+    }
+    helm
 }
 
 /// `bootstrap/argocd.yaml`: the Application health check that makes sync

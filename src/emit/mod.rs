@@ -76,6 +76,9 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> 
         }
         paths.push(&u.file);
         paths.extend(u.templates.iter().map(|t| t.path.as_str()));
+        if let Some(h) = &u.helm {
+            paths.extend(h.files.iter().map(String::as_str));
+        }
     }
     paths.extend(repo.declared_crd_files());
     paths.sort_unstable();
@@ -189,6 +192,16 @@ impl<'a> Emitter<'a> {
             for s in &ru.sops {
                 listed.push(s.rel.clone());
                 files.push((format!("{base}/{dir}/{}", s.rel), s.bytes.to_vec()));
+            }
+            // A chart kept in the fleet goes along, beside what the unit's
+            // kustomization.yaml lists: the agent builds it from here.
+            let chart = repo.units[ru.unit].helm.as_ref();
+            if let (Some(root), Some(h)) = (chart.and_then(|h| h.path.as_deref()), chart) {
+                for f in &h.files {
+                    let rel = f.strip_prefix(root).unwrap_or(f).trim_start_matches('/');
+                    let bytes = self.fs.get(f).map(|b| b.to_vec()).unwrap_or_default();
+                    files.push((format!("{base}/{dir}/chart/{rel}"), bytes));
+                }
             }
             listed.sort();
             if has_dir {

@@ -134,8 +134,84 @@ pub fn load(fs: &FileSet, budget: &Budget) -> (Repo, Diags) {
     }
     read_declared_crds(fs, &mut repo, budget, &mut diags);
     patch_files::read(fs, &mut repo, budget, &mut diags);
+    chart_files(fs, &mut repo, budget, &mut diags);
     default_versions(&mut repo, &mut diags);
     (repo, diags)
+}
+
+/// Helm components whose chart is kept in the fleet repository
+/// (`helm.path`): the chart's files, and its name and version from its
+/// Chart.yaml; the component's `version` defaults to the chart's and must
+/// not say another.
+fn chart_files(fs: &FileSet, repo: &mut Repo, budget: &Budget, diags: &mut Diags) {
+    for u in &mut repo.units {
+        let Some(h) = u.helm.as_mut() else { continue };
+        let Some(dir) = h.path.clone() else { continue };
+        let prefix = format!("{dir}/");
+        if dir == format!("{}/templates", u.dir)
+            || prefix.starts_with(&format!("{}/templates/", u.dir))
+        {
+            diags.push(Diagnostic::error(Code::HelmComponent, format!("the chart of `{}` is under templates/", u.name))
+                .at(&h.span)
+                .help("templates/ holds the component's own resources; keep the chart beside it, e.g. `helm: {path: chart}`"));
+            continue;
+        }
+        h.files = fs
+            .files
+            .keys()
+            .filter(|p| p.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let chart_yaml = format!("{dir}/Chart.yaml");
+        let Some(bytes) = fs.get(&chart_yaml) else {
+            diags.push(Diagnostic::error(Code::HelmComponent, format!("{dir}/ has no Chart.yaml: it is not a Helm chart")).at(&h.span)
+                .help("`helm.path` names the chart's directory (the one with Chart.yaml), relative to the component's directory"));
+            continue;
+        };
+        let src = crate::diag::Source::new(
+            chart_yaml.as_str(),
+            String::from_utf8_lossy(bytes).into_owned(),
+        );
+        let chart = match crate::yaml::parse_documents(&src, budget) {
+            Ok(docs) => docs.into_iter().next(),
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let field = |k: &str| {
+            chart
+                .as_ref()
+                .and_then(|c| c.get(k))
+                .and_then(|n| match &n.v {
+                    crate::yaml::Value::Str(s) => Some(s.clone()),
+                    crate::yaml::Value::Int(i) => Some(i.to_string()),
+                    crate::yaml::Value::Float(f) => Some(f.to_string()),
+                    _ => None,
+                })
+        };
+        let (Some(name), Some(version)) = (field("name"), field("version")) else {
+            diags.push(
+                Diagnostic::error(
+                    Code::HelmComponent,
+                    format!("{chart_yaml} has no `name` and `version`"),
+                )
+                .at(&crate::diag::Span::file(&src))
+                .help("a chart's Chart.yaml names it and gives its version"),
+            );
+            continue;
+        };
+        h.chart = name;
+        match &u.version {
+            Some(v) if *v != version => diags.push(
+                Diagnostic::error(Code::HelmComponent, format!(
+                    "`{}` says version {v}, and its chart in {dir}/ is version {version}", u.name))
+                .at(&h.span)
+                .help("a chart kept in the fleet has one version, its Chart.yaml's: drop `spec.version`, or change the chart")),
+            _ => u.version = Some(version.clone()),
+        }
+        h.chart_version = Some(version);
+    }
 }
 
 /// Clusters without `kubernetesVersion` get the Fleet's; with neither,

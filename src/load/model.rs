@@ -304,8 +304,16 @@ pub struct TemplateFile {
 /// `Component.spec.helm`: a chart fleetc does not render itself.
 #[derive(Clone, Debug)]
 pub struct Helm {
+    /// The chart's name (a path chart's, from its Chart.yaml).
     pub chart: String,
+    /// Empty for a chart kept in the fleet repository.
     pub repository: String,
+    /// A chart kept in the fleet repository: its directory (repository
+    /// path, e.g. `components/web/chart`), its files (repository paths,
+    /// sorted) and its Chart.yaml `version` (see `load::chart_files`).
+    pub path: Option<String>,
+    pub files: Vec<String>,
+    pub chart_version: Option<String>,
     /// The `helm:` key.
     pub span: Span,
 }
@@ -972,6 +980,9 @@ pub fn unit(
             Some(Helm {
                 chart: s(h.get("chart")).unwrap_or_default(),
                 repository: s(h.get("repository")).unwrap_or_default(),
+                path: s(h.get("path")).map(|p| format!("{dir}/{}", p.trim_end_matches('/'))),
+                files: Vec::new(),
+                chart_version: None,
                 span: spec.key_span("helm"),
             })
         }),

@@ -15,19 +15,39 @@ use crate::yaml::{Key, Node};
 
 /// Namespace of every Flux object fleetc writes.
 pub const FLUX_NAMESPACE: &str = "flux-system";
+/// Name of the Flux `GitRepository` of the rendered branch.
+pub const FLUX_SOURCE: &str = "fleet-rendered";
+
+/// Where the rendered tree keeps the copy of a chart kept in the fleet:
+/// the unit's directory on that cluster, `chart/`.
+pub fn chart_dir(cluster: &str, u: &Unit) -> String {
+    format!("clusters/{cluster}/{}/{}/chart", u.kind.dir(), u.name)
+}
 
 /// The media type of a Helm chart's layer in an OCI artifact.
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-/// The source (`HelmRepository`, or `OCIRepository` for an `oci://`
-/// chart) and the `HelmRelease` of a Helm component on one cluster.
-///
-/// An OCI chart is an `OCIRepository` of the chart's artifact, pinned to
-/// the version's tag, that the release names with `chartRef`: the form
-/// Flux's documentation points OCI charts to (a `HelmRepository` of type
-/// `oci` lacks, among others, signature verification of the chart).
-pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Vec<Resource> {
-    let (source, chart_of_release) = if h.is_oci() {
+/// The source of a Helm component's chart (none for a chart kept in the
+/// fleet: the rendered branch's GitRepository is its source) and how its
+/// HelmRelease names the chart (`chart` or `chartRef`).
+fn chart_source(
+    u: &Unit,
+    h: &Helm,
+    ru: &ResolvedUnit,
+    interval: &str,
+    cluster: &str,
+) -> (Option<serde_json::Value>, (&'static str, serde_json::Value)) {
+    if h.path.is_some() {
+        // A chart kept in the fleet: its copy in the unit's directory of the
+        // rendered branch, built by Flux from the GitRepository of that
+        // branch, again whenever the branch changes (not only on a version bump).
+        let chart = json!({
+            "chart": format!("./{}", chart_dir(cluster, u)),
+            "sourceRef": { "kind": "GitRepository", "name": FLUX_SOURCE, "namespace": FLUX_NAMESPACE },
+            "reconcileStrategy": "Revision",
+        });
+        (None, ("chart", json!({ "spec": chart })))
+    } else if h.is_oci() {
         let mut spec = json!({
             "interval": interval,
             "url": format!("{}/{}", h.repository.trim_end_matches('/'), h.chart),
@@ -44,7 +64,7 @@ pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Ve
         });
         let chart_ref =
             json!({ "kind": "OCIRepository", "name": u.name, "namespace": FLUX_NAMESPACE });
-        (source, ("chartRef", chart_ref))
+        (Some(source), ("chartRef", chart_ref))
     } else {
         let source = json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -59,8 +79,25 @@ pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Ve
         if let Some(v) = &ru.version {
             chart["version"] = json!(v);
         }
-        (source, ("chart", json!({ "spec": chart })))
-    };
+        (Some(source), ("chart", json!({ "spec": chart })))
+    }
+}
+
+/// The source (`HelmRepository`, or `OCIRepository` for an `oci://`
+/// chart) and the `HelmRelease` of a Helm component on one cluster.
+///
+/// An OCI chart is an `OCIRepository` of the chart's artifact, pinned to
+/// the version's tag, that the release names with `chartRef`: the form
+/// Flux's documentation points OCI charts to (a `HelmRepository` of type
+/// `oci` lacks, among others, signature verification of the chart).
+pub fn flux_objects(
+    u: &Unit,
+    h: &Helm,
+    ru: &ResolvedUnit,
+    interval: &str,
+    cluster: &str,
+) -> Vec<Resource> {
+    let (source, chart_of_release) = chart_source(u, h, ru, interval, cluster);
     let mut spec = json!({ "interval": interval, "releaseName": u.name });
     spec[chart_of_release.0] = chart_of_release.1;
     spec["install"] = json!({ "createNamespace": true });
@@ -74,36 +111,35 @@ pub fn flux_objects(u: &Unit, h: &Helm, ru: &ResolvedUnit, interval: &str) -> Ve
         "metadata": { "name": u.name, "namespace": FLUX_NAMESPACE },
         "spec": spec,
     });
-    [
-        ("source.toolkit.fluxcd.io", source),
-        ("helm.toolkit.fluxcd.io", release),
-    ]
-    .into_iter()
-    .map(|(group, obj)| {
-        let mut node = Node::from_json(&obj, &h.span);
-        if obj["kind"] == "HelmRelease" {
-            with_values(&mut node, &ru.values.node);
-            // Agent settings (`agent.helmRelease`, checked in emit::settings),
-            // laid over the spec like a merge patch; their leaves keep their
-            // spans, so accept's CRD check points at them.
-            if let Some(setting) = ru.agent.as_ref().and_then(|a| a.get("helmRelease")) {
-                if let Some(spec) = node.as_map_mut().and_then(|m| m.get_mut("spec")) {
-                    super::patch::merge_patch(spec, setting);
+    source
+        .map(|s| ("source.toolkit.fluxcd.io", s))
+        .into_iter()
+        .chain([("helm.toolkit.fluxcd.io", release)])
+        .map(|(group, obj)| {
+            let mut node = Node::from_json(&obj, &h.span);
+            if obj["kind"] == "HelmRelease" {
+                with_values(&mut node, &ru.values.node);
+                // Agent settings (`agent.helmRelease`, checked in emit::settings),
+                // laid over the spec like a merge patch; their leaves keep their
+                // spans, so accept's CRD check points at them.
+                if let Some(setting) = ru.agent.as_ref().and_then(|a| a.get("helmRelease")) {
+                    if let Some(spec) = node.as_map_mut().and_then(|m| m.get_mut("spec")) {
+                        super::patch::merge_patch(spec, setting);
+                    }
                 }
             }
-        }
-        Resource {
-            api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),
-            group: group.to_string(),
-            kind: obj["kind"].as_str().unwrap_or_default().to_string(),
-            name: u.name.clone(),
-            namespace: Some(FLUX_NAMESPACE.to_string()),
-            source: u.file.clone(),
-            path: String::new(),
-            node,
-        }
-    })
-    .collect()
+            Resource {
+                api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),
+                group: group.to_string(),
+                kind: obj["kind"].as_str().unwrap_or_default().to_string(),
+                name: u.name.clone(),
+                namespace: Some(FLUX_NAMESPACE.to_string()),
+                source: u.file.clone(),
+                path: String::new(),
+                node,
+            }
+        })
+        .collect()
 }
 
 /// Set `spec.values` to the merged values (kept as parsed, spans and all),

@@ -436,8 +436,42 @@ impl<'a> Renderer<'a> {
     }
 
     /// Templates rendered and parsed: raw objects, nothing applied yet.
+    /// One template rendered for a cluster and parsed into `resources`.
+    /// `at`: the template's name, its path, its unit's directory, the cluster.
+    fn jinja(
+        &self,
+        prep: &Prepared,
+        at: (&str, &str, &str, &str),
+        ctx: &JValue,
+        resources: &mut Vec<Resource>,
+        d: &mut Diags,
+    ) {
+        let (name, path, unit_dir, cluster) = at;
+        let env = prep.env.as_ref().expect("env exists when templates do");
+        match template::render(env, name, ctx, self.limits) {
+            Ok(text) => {
+                let src = Arc::new(Source {
+                    path: path.to_string(),
+                    text: text.into(),
+                    note: Some(format!("rendered for cluster {cluster}")),
+                });
+                match yaml::parse_documents(&src, self.budget) {
+                    Ok(docs) => objects(docs, path, resources, d),
+                    Err(mut e) => {
+                        if e.code == Code::YamlSyntax {
+                            e.code = Code::RenderedYaml;
+                        }
+                        let help = yaml_help(prep.sources.get(name).map(|s| &*s.text));
+                        d.push(e.on_cluster(cluster).help(help))
+                    }
+                }
+            }
+            Err(e) => d.push(template_diag(&e, prep, path, unit_dir, cluster)),
+        }
+    }
+
     fn phase1(&self, rc: &ResolvedCluster) -> (RenderedCluster, Diags) {
-        let (repo, limits, budget) = (self.repo, self.limits, self.budget);
+        let repo = self.repo;
         let mut d = Diags::default();
         let mut units = Vec::new();
         for ru in &rc.units {
@@ -448,7 +482,13 @@ impl<'a> Renderer<'a> {
             let mut resources = Vec::new();
             let mut sops = Vec::new();
             if let (Some(h), Format::Flux) = (&u.helm, self.format) {
-                resources.extend(helm::flux_objects(u, h, ru, &repo.output().interval));
+                resources.extend(helm::flux_objects(
+                    u,
+                    h,
+                    ru,
+                    &repo.output().interval,
+                    &rc.name,
+                ));
             }
             for item in &prep.items {
                 match item {
@@ -458,28 +498,13 @@ impl<'a> Renderer<'a> {
                         bytes: bytes.clone(),
                     }),
                     Item::Jinja { name, path } => {
-                        let env = prep.env.as_ref().expect("env exists when templates do");
-                        match template::render(env, name, &ctx, limits) {
-                            Ok(text) => {
-                                let src = Arc::new(Source {
-                                    path: path.clone(),
-                                    text: text.into(),
-                                    note: Some(format!("rendered for cluster {}", rc.name)),
-                                });
-                                match yaml::parse_documents(&src, budget) {
-                                    Ok(docs) => objects(docs, path, &mut resources, &mut d),
-                                    Err(mut e) => {
-                                        if e.code == Code::YamlSyntax {
-                                            e.code = Code::RenderedYaml;
-                                        }
-                                        let help =
-                                            yaml_help(prep.sources.get(name).map(|s| &*s.text));
-                                        d.push(e.on_cluster(&rc.name).help(help))
-                                    }
-                                }
-                            }
-                            Err(e) => d.push(template_diag(&e, prep, path, &u.dir, &rc.name)),
-                        }
+                        let at = (
+                            name.as_str(),
+                            path.as_str(),
+                            u.dir.as_str(),
+                            rc.name.as_str(),
+                        );
+                        self.jinja(prep, at, &ctx, &mut resources, &mut d);
                     }
                 }
             }

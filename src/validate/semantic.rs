@@ -247,11 +247,46 @@ pub(super) fn helm_components(repo: &Repo, _: &Settings, diags: &mut Diags) {
                 )),
             );
         }
+        if h.path.is_some() {
+            path_chart_versions(repo, u, diags);
+        }
         if let Some(t) = u.templates.first() {
             diags.push(
                 Diagnostic::error(Code::HelmComponent, format!("Helm component `{}` also has templates ({})", u.name, t.path))
                     .at(&h.span)
                     .help("a component is either a Helm chart or templates; put extra resources in their own component that `dependsOn` this one"),
+            );
+        }
+    }
+}
+
+/// A chart kept in the fleet has the one version of its Chart.yaml: a
+/// placement target or rollout cannot install another.
+fn path_chart_versions(repo: &Repo, u: &crate::load::model::Unit, diags: &mut Diags) {
+    for p in repo
+        .placements
+        .iter()
+        .filter(|p| p.component.name == u.name)
+    {
+        let spans = p
+            .targets
+            .iter()
+            .filter(|t| t.version.is_some())
+            .map(|_| p.name_span.clone())
+            .chain(
+                p.rollout
+                    .iter()
+                    .filter(|r| r.version.is_some())
+                    .map(|r| r.span.clone()),
+            );
+        for at in spans {
+            diags.push(
+                Diagnostic::error(
+                    Code::HelmComponent,
+                    format!("placement `{}` sets a version of `{}`, whose chart is kept in the fleet", p.name, u.name),
+                )
+                .at(&at)
+                .help("the chart in the repository is the version every cluster gets; to run two versions, keep two charts (two components), or use a chart repository"),
             );
         }
     }

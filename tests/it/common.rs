@@ -116,6 +116,13 @@ pub fn golden_trees() -> Vec<PathBuf> {
     v
 }
 
+/// Whether a path of a rendered tree (relative to any directory of it) is
+/// a file of a chart kept in the fleet, copied as it is: Helm's to render,
+/// not a Kubernetes object.
+pub fn is_chart_file(p: &str) -> bool {
+    p.starts_with("chart/") || p.contains("/chart/")
+}
+
 /// `fleetc render -o OUT --format FORMAT` in `repo`.
 pub fn render_as(repo: &Path, out: &Path, format: &str) -> Output {
     let out = out.to_str().expect("utf-8 path");

@@ -192,7 +192,7 @@ fn flux_durations(v: &Json, at: &str, errs: &mut Vec<String>) {
 fn objects_of(path: &Path) -> Vec<(String, Json)> {
     let mut out = Vec::new();
     for (p, bytes) in read_tree(path) {
-        if !p.ends_with(".yaml") {
+        if !p.ends_with(".yaml") || is_chart_file(&p) {
             continue;
         }
         let docs = parse_documents(&Source::new(p.as_str(), text(&bytes)), &Budget::default())

@@ -64,8 +64,9 @@ fn check_cluster(k: &str, dir: &Path) {
     let built = objects("kustomize output", &text(&o.stdout));
     let mut ours = Vec::new();
     for (p, bytes) in read_tree(dir) {
-        // A cluster's flux/ has its own kustomization.yaml, applied by the root Kustomization.
-        if !p.ends_with("kustomization.yaml") && !p.starts_with("flux/") {
+        // A cluster's flux/ has its own kustomization.yaml, applied by the root Kustomization;
+        // a chart kept in the fleet (`<unit>/chart/`) is Helm's to build, not kustomize's.
+        if !p.ends_with("kustomization.yaml") && !p.starts_with("flux/") && !is_chart_file(&p) {
             ours.extend(objects(&p, &text(&bytes)));
         }
     }
@@ -128,8 +129,10 @@ fn agent_paths(tree: &Path) -> BTreeSet<String> {
                 }
                 ("argoproj.io/v1alpha1", "Application") => {
                     let src = d.get_path(&["spec", "source"]).expect("source");
-                    // Helm sources name a chart, not a directory of the rendered branch.
+                    // Helm sources name a chart (or a chart's directory), not a
+                    // directory of manifests.
                     let from_git = src.get("chart").is_none()
+                        && src.get("helm").is_none()
                         && !src
                             .get("repoURL")
                             .and_then(|r| r.as_str())

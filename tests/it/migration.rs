@@ -178,3 +178,103 @@ fn two_targets_patching_one_field_are_warned() {
         text(&o.stderr)
     );
 }
+
+/// A chart kept in the fleet (`helm.path`): copied byte for byte into the
+/// unit's directory of each cluster, installed from there by Flux (the
+/// rendered branch's GitRepository) and Argo CD (a path source); its files
+/// are the cluster's inputs, and its Chart.yaml decides the version.
+#[test]
+fn a_chart_kept_in_the_fleet_is_installed_from_the_rendered_branch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo = tmp.path().join("fleet");
+    copy_dir(&root().join("examples/fleet-repo"), &repo);
+    let unit = "clusters/prod-eu-west-1/components/status-page";
+    let flux = tmp.path().join("flux");
+    let o = render_as(&repo, &flux, "flux");
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    for f in [
+        "Chart.yaml",
+        "values.yaml",
+        "templates/deployment.yaml",
+        "templates/_helpers.tpl",
+    ] {
+        assert_eq!(
+            std::fs::read(flux.join(unit).join("chart").join(f)).expect("copied"),
+            std::fs::read(repo.join("components/status-page/chart").join(f)).expect("source"),
+            "{f}"
+        );
+    }
+    let release = std::fs::read_to_string(
+        flux.join(unit)
+            .join("flux-system/helmrelease.helm.toolkit.fluxcd.io_status-page.yaml"),
+    )
+    .expect("the HelmRelease");
+    assert!(
+        release.contains("      chart: ./clusters/prod-eu-west-1/components/status-page/chart\n      sourceRef:\n        kind: GitRepository\n        name: fleet-rendered\n        namespace: flux-system\n      reconcileStrategy: Revision\n"),
+        "{release}"
+    );
+    // No HelmRepository for it, and the unit lists only the release.
+    let listed =
+        std::fs::read_to_string(flux.join(unit).join("kustomization.yaml")).expect("listing");
+    assert_eq!(listed.matches("- ").count(), 1, "{listed}");
+    let argocd = tmp.path().join("argocd");
+    let o = render_as(&repo, &argocd, "argocd");
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let app = std::fs::read_to_string(argocd.join("argocd/prod-eu-west-1/status-page.yaml"))
+        .expect("app");
+    assert!(
+        app.contains("    targetRevision: rendered\n    path: clusters/prod-eu-west-1/components/status-page/chart\n    helm:\n      releaseName: status-page\n"),
+        "{app}"
+    );
+    assert!(argocd.join(unit).join("chart/Chart.yaml").is_file());
+
+    // The chart's files are inputs: a change to one is a change of the tree.
+    let tpl = repo.join("components/status-page/chart/templates/service.yaml");
+    let t = std::fs::read_to_string(&tpl).expect("read");
+    std::fs::write(&tpl, t.replace("port: 80", "port: 8080")).expect("write");
+    let o = fleetc(
+        &["render", "--check", "-o", flux.to_str().expect("utf-8")],
+        &repo,
+    );
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&format!("{unit}/chart/templates/service.yaml")),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Chart.yaml decides the version: another one is refused, as is a
+    // target's; and a directory without Chart.yaml is no chart.
+    let component = repo.join("components/status-page/component.yaml");
+    let c = std::fs::read_to_string(&component).expect("read");
+    std::fs::write(
+        &component,
+        c.replace("  helm:\n", "  version: 0.4.0\n  helm:\n"),
+    )
+    .expect("write");
+    let placement = repo.join("placements/status-page.yaml");
+    let p = std::fs::read_to_string(&placement).expect("read");
+    std::fs::write(
+        &placement,
+        format!("{p}  targets:\n    - target: {{groups: [region-eu]}}\n      version: 0.2.0\n"),
+    )
+    .expect("write");
+    let o = fleetc(&["validate"], &repo);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("`status-page` says version 0.4.0, and its chart in components/status-page/chart/ is version 0.3.0"), "{err}");
+    std::fs::write(&component, &c).expect("write");
+    let o = fleetc(&["validate"], &repo);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("placement `status-page` sets a version of `status-page`, whose chart is kept in the fleet"), "{err}");
+    std::fs::write(&placement, p).expect("write");
+    std::fs::remove_file(repo.join("components/status-page/chart/Chart.yaml")).expect("rm");
+    let o = fleetc(&["validate"], &repo);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains("components/status-page/chart/ has no Chart.yaml: it is not a Helm chart"),
+        "{err}"
+    );
+}
