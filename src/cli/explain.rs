@@ -59,6 +59,49 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
+/// Each patch of the unit on this cluster, in the order they apply, with
+/// the objects it matched there (as they were when it applied) or, when it
+/// deleted them, which.
+fn patch_hits(s: &driver::Streamed, cluster: &str, unit: &str) -> String {
+    let Some(ru) = s
+        .resolved
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.units.iter().find(|u| s.repo.units[u.unit].name == unit))
+    else {
+        return String::new();
+    };
+    if ru.patches.is_empty() {
+        return String::new();
+    }
+    let hits = s.patch_objects.get(cluster).map_or(&[][..], Vec::as_slice);
+    let mut out = String::from("patches (what each one matched on this cluster, in order):\n");
+    for (id, patch) in &ru.patches {
+        let here: Vec<String> = hits
+            .iter()
+            .filter(|h| h.patch == *id)
+            .map(|h| {
+                if h.deleted {
+                    format!("deleted {}", h.object)
+                } else {
+                    h.object.clone()
+                }
+            })
+            .collect();
+        let what = match (&patch.formats, here.is_empty()) {
+            (Some(f), true) if !f.contains(&s.format) => {
+                let f: Vec<&str> = f.iter().map(|x| x.as_str()).collect();
+                format!("not in this format ({} output only)", f.join(", "))
+            }
+            (_, true) => "nothing here".to_string(),
+            (_, false) => here.join(", "),
+        };
+        out.push_str(&format!("  {}  {what}\n", patch.span.location()));
+    }
+    out
+}
+
 /// What the cluster's own admission policies say of the objects of one
 /// component or policy: the cluster is rendered (nothing is written), and
 /// each result on an object from the unit's files is listed.
@@ -72,13 +115,17 @@ fn admission(
     let opts = Options {
         tree: false,
         admission_results: true,
+        patch_objects: true,
         clusters: vec![cluster.to_string()],
         ..ctx.options()
     };
     let (fs, planned, opts) = input::plan(ctx, repo, rev, opts)?;
     let (s, _) = driver::render_to(fs, planned, &opts, &write::Discard)?;
+    let mut out = patch_hits(&s, cluster, unit);
     let dirs = [format!("components/{unit}/"), format!("policies/{unit}/")];
-    let mut out = format!("admission (this cluster's policies on {unit}'s objects):\n");
+    out.push_str(&format!(
+        "\nadmission (this cluster's policies on {unit}'s objects):\n"
+    ));
     let mut any = false;
     for r in s
         .admission

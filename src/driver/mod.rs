@@ -53,6 +53,8 @@ pub struct Options {
     /// Keep every admission result, passes included (`report`); validate
     /// and render keep only the diagnostics.
     pub admission_results: bool,
+    /// Keep the objects each patch matched, per cluster (`explain`).
+    pub patch_objects: bool,
 }
 
 impl Options {
@@ -76,6 +78,7 @@ impl Options {
             max_cluster_units: Options::MAX_CLUSTER_UNITS,
             admission_cost: Options::ADMISSION_COST,
             admission_results: false,
+            patch_objects: false,
         }
     }
 }

@@ -19,6 +19,9 @@ pub struct Streamed {
     pub upgrade_blockers: Vec<crate::accept::Blocker>,
     /// Every admission result, when [`Options::admission_results`] asks.
     pub admission: Vec<crate::admit::Reported>,
+    /// Per cluster, the objects each patch matched, when
+    /// [`Options::patch_objects`] asks.
+    pub patch_objects: std::collections::BTreeMap<String, Vec<render::PatchHit>>,
 }
 
 /// Clusters rendered, serialised and handed to the sink before the next
@@ -55,7 +58,7 @@ pub fn render_to_in_batches(
     batch: usize,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
     let diags = std::mem::take(&mut p.diags);
-    let (clusters, resources, diags, upgrade_blockers, admission) = {
+    let (clusters, resources, diags, upgrade_blockers, admission, patch_objects) = {
         let mut s = Streaming::new(fs, &p, opts, diags);
         let mut inventory = opts.inventory.then(|| {
             s.emitter.inventory(emit::Stamp {
@@ -86,6 +89,7 @@ pub fn render_to_in_batches(
             diags,
             s.api.blockers(),
             s.admit.results(),
+            std::mem::take(&mut s.patch_objects),
         )
     };
     Ok((
@@ -98,6 +102,7 @@ pub fn render_to_in_batches(
             resources,
             upgrade_blockers,
             admission,
+            patch_objects,
         },
         diags,
     ))
@@ -121,6 +126,8 @@ pub struct Streaming<'a> {
     diags: Diags,
     applicable: std::collections::BTreeSet<resolve::PatchId>,
     matched: std::collections::BTreeSet<resolve::PatchId>,
+    /// Per cluster, the objects each patch matched (when asked).
+    patch_objects: std::collections::BTreeMap<String, Vec<render::PatchHit>>,
     /// Clusters and resources rendered so far.
     pub clusters: usize,
     pub resources: usize,
@@ -145,6 +152,7 @@ impl<'a> Streaming<'a> {
             &opts.template_limits,
             p.format,
         );
+        renderer = renderer.recording_patch_objects(opts.patch_objects);
         diags.extend(d);
         if mentions_crds(fs) {
             let scopes = p
@@ -170,6 +178,7 @@ impl<'a> Streaming<'a> {
             diags,
             applicable: Default::default(),
             matched: Default::default(),
+            patch_objects: Default::default(),
             clusters: 0,
             resources: 0,
         }
@@ -213,7 +222,11 @@ impl<'a> Streaming<'a> {
             })
             .collect();
         for d in done {
-            let (cr, entry, n) = d?;
+            let (mut cr, entry, n) = d?;
+            if !cr.patch_objects.is_empty() {
+                let hits = std::mem::take(&mut cr.patch_objects);
+                self.patch_objects.insert(cr.cluster.name.clone(), hits);
+            }
             self.diags.extend(cr.diags);
             self.applicable.extend(cr.applicable);
             self.matched.extend(cr.matched);

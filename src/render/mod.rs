@@ -363,6 +363,25 @@ pub struct ClusterRender {
     /// Patches that apply on this cluster, and those whose target matched.
     pub applicable: BTreeSet<PatchId>,
     pub matched: BTreeSet<PatchId>,
+    /// When the renderer records them ([`Renderer::recording_patch_objects`]):
+    /// each object a patch matched, in the order patches applied.
+    pub patch_objects: Vec<PatchHit>,
+}
+
+/// A patch that matched an object: the object (`Kind namespace/name`, as
+/// it was when the patch applied) and whether the patch deleted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchHit {
+    pub patch: PatchId,
+    pub object: String,
+    pub deleted: bool,
+}
+
+/// Which patches matched on a cluster and, when recording, what.
+#[derive(Default)]
+struct Hits {
+    matched: BTreeSet<PatchId>,
+    objects: Option<Vec<PatchHit>>,
 }
 
 /// What rendering needs once per fleet: every used unit prepared (plain
@@ -378,9 +397,17 @@ pub struct Renderer<'a> {
     prepared: BTreeMap<usize, Prepared>,
     fleet_labels: Vec<(String, String)>,
     crd_scopes: CrdScopes,
+    record_patch_objects: bool,
 }
 
 impl<'a> Renderer<'a> {
+    /// Record the objects each patch matches (for `explain`); off by
+    /// default, as every render but one cluster's explanation discards them.
+    pub fn recording_patch_objects(mut self, on: bool) -> Self {
+        self.record_patch_objects = on;
+        self
+    }
+
     /// Prepare every unit some cluster of `resolved` uses (diagnostics of
     /// broken files are returned here, once).
     pub fn new(
@@ -415,6 +442,7 @@ impl<'a> Renderer<'a> {
                 prepared,
                 fleet_labels,
                 crd_scopes: declared_scopes(repo),
+                record_patch_objects: false,
             },
             diags,
         )
@@ -544,14 +572,17 @@ impl<'a> Renderer<'a> {
     /// Defaulting, patches, labels, checks and file names, once the CRD
     /// scopes are set.
     fn phase2(&self, mut rc: RenderedCluster, mut d: Diags) -> ClusterRender {
-        let mut matched = BTreeSet::new();
+        let mut hits = Hits {
+            matched: BTreeSet::new(),
+            objects: self.record_patch_objects.then(Vec::new),
+        };
         namespaces::create(self.repo, &mut rc, self.format);
         finish_cluster(
             self.repo,
             &mut rc,
             &self.crd_scopes,
             &self.fleet_labels,
-            &mut matched,
+            &mut hits,
             &mut d,
         );
         namespaces::check(self.repo, &rc, &self.crd_scopes, self.format, &mut d);
@@ -564,7 +595,8 @@ impl<'a> Renderer<'a> {
             cluster: rc,
             diags: d,
             applicable,
-            matched,
+            matched: hits.matched,
+            patch_objects: hits.objects.unwrap_or_default(),
         }
     }
 
@@ -831,18 +863,29 @@ fn apply_patches(
     patches: &[(PatchId, std::sync::Arc<Patch>)],
     r: &mut Resource,
     cluster: &str,
-    matched: &mut BTreeSet<PatchId>,
+    hits: &mut Hits,
     d: &mut Diags,
 ) -> bool {
     for (id, p) in patches {
         if !patch_matches(&p.target, r) {
             continue;
         }
-        matched.insert(*id);
-        if let PatchBody::Merge(body) = &p.body {
-            if patch::deletes(body) {
-                return false;
-            }
+        hits.matched.insert(*id);
+        let deletes = matches!(&p.body, PatchBody::Merge(body) if patch::deletes(body));
+        if let Some(objects) = &mut hits.objects {
+            let ns = r
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
+            objects.push(PatchHit {
+                patch: *id,
+                object: format!("{} {ns}{}", r.kind, r.name),
+                deleted: deletes,
+            });
+        }
+        if deletes {
+            return false;
         }
         let result = match &p.body {
             PatchBody::Merge(body) if patch::is_builtin(&r.group) => {
@@ -1051,7 +1094,7 @@ fn finish_cluster(
     rc: &mut RenderedCluster,
     crd: &BTreeMap<(String, String), bool>,
     fleet_labels: &[(String, String)],
-    matched: &mut BTreeSet<PatchId>,
+    hits: &mut Hits,
     d: &mut Diags,
 ) {
     // (group, kind, namespace, name) → (unit, where the name is written)
@@ -1078,7 +1121,7 @@ fn finish_cluster(
                     set_string(child_map(top, "metadata", &span), "namespace", ns, &span);
                 }
             }
-            if !apply_patches(&ru.patches, r, &rc.name, matched, d) {
+            if !apply_patches(&ru.patches, r, &rc.name, hits, d) {
                 deleted.push(i);
                 continue;
             }

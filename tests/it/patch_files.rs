@@ -246,9 +246,19 @@ fn file_patches_and_deletes_render_as_kustomize_builds_them() {
         "    patches Deployment shop/web (patches/prod/web.yaml:1:1, from customization prod)",
         "    deletes ConfigMap shop/settings (patches/prod/gone.yaml:1:1, from customization prod)",
         "    patches Service web (patches/prod/ops.yaml:1:1, from customization prod)",
+        // Rendered: what each patch matched on this cluster, and what it deleted.
+        "patches (what each one matched on this cluster, in order):\n  patches/prod/web.yaml:1:1  Deployment shop/web\n  patches/prod/gone.yaml:1:1  deleted ConfigMap shop/settings\n  patches/prod/ops.yaml:1:1  Service shop/web\n",
     ] {
         assert!(said.contains(line), "{line}\n{said}");
     }
+    // On a cluster without the customization, the component has no patches.
+    let o = fleetc(&["explain", "dev-1", "--component", "web"], &repo);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let said = text(&o.stdout);
+    assert!(
+        said.contains("admission (") && !said.contains("patches (what each"),
+        "{said}"
+    );
 }
 
 #[test]
