@@ -155,16 +155,22 @@ fn assumed(layout: &Layout, c: &super::Cluster) -> (Vec<String>, Vec<String>) {
     let mut defined = BTreeSet::new();
     for &i in &c.components {
         let comp = &layout.components[i];
-        if let Some(ns) = &comp.namespace {
+        if let (Some(ns), None) = (&comp.namespace, &c.namespace) {
             used.insert(ns.clone());
         }
         defined.extend(comp.defines_kinds.iter().cloned());
         for o in &comp.objects {
-            if let Some(ns) = &o.namespace {
-                used.insert(ns.clone());
+            // Where the object ends up: the overlay's namespace, else its base's, else its own.
+            if super::namespaced(&o.api_version, &o.kind, &comp.cluster_kinds) {
+                let ns = c
+                    .namespace
+                    .as_ref()
+                    .or(comp.namespace.as_ref())
+                    .or(o.namespace.as_ref());
+                used.extend(ns.cloned());
             }
             if o.kind == "Namespace" {
-                made.insert(o.name.clone());
+                made.insert(c.namespace.clone().unwrap_or_else(|| o.name.clone()));
             }
             if !crate::kube::api::is_built_in(&o.api_version, &o.kind) {
                 let group = o.api_version.split_once('/').map_or("", |(g, _)| g);

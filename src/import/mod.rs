@@ -54,12 +54,25 @@ pub struct Component {
     pub namespace: Option<String>,
     /// Whether one of its resources is the Namespace `namespace`.
     pub renders_namespace: bool,
-    /// Custom resource kinds its CRDs define (`Kind.group`).
+    /// Custom resource kinds its CRDs define (`Kind.group`), and those of
+    /// them that are cluster-scoped.
     pub defines_kinds: Vec<String>,
+    pub cluster_kinds: Vec<String>,
     /// (path under `templates/`, the resource file's bytes).
     pub templates: Vec<(String, Vec<u8>)>,
     /// Every object of its resources: (apiVersion, kind, name, namespace).
     pub objects: Vec<ObjectId>,
+}
+
+/// Whether objects of this kind live in a namespace: built-in kinds as
+/// Kubernetes has them, custom kinds unless a CRD among `comps` says
+/// `scope: Cluster` (kustomize's rule too).
+pub fn namespaced(api_version: &str, kind: &str, cluster_kinds: &[String]) -> bool {
+    let group = api_version.split_once('/').map_or("", |(g, _)| g);
+    !crate::kube::known_cluster_scoped(group, kind)
+        && !cluster_kinds
+            .iter()
+            .any(|k| *k == format!("{kind}.{group}"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +98,8 @@ pub struct Change {
 pub struct Cluster {
     pub name: String,
     pub dir: String,
+    /// The overlay's `namespace`: every namespaced object is moved there.
+    pub namespace: Option<String>,
     pub components: Vec<usize>,
     pub changes: BTreeMap<usize, Vec<Change>>,
 }

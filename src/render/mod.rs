@@ -856,7 +856,8 @@ fn patch_matches(t: &PatchTarget, r: &Resource) -> bool {
 
 /// Apply every patch whose target matches `r` (SPEC §5): strategic merge for built-in
 /// kinds, JSON merge patch for custom resources, or RFC 6902 operations. The object's
-/// name and namespace are read again afterwards (a patch may change them).
+/// name and namespace are read again after each patch (a patch may change them, and
+/// the next one matches the object as it then is).
 /// Returns false when a patch deletes the object (`$patch: delete` at its
 /// top level, as kustomize does).
 fn apply_patches(
@@ -909,20 +910,22 @@ fn apply_patches(
                 .on_cluster(cluster),
             );
         }
+        // A patch may rename or move the object: later patches match it
+        // as it now is (as kustomize's do).
+        if let Some(n) = r
+            .node
+            .get_path(&["metadata", "name"])
+            .and_then(Node::as_str)
+        {
+            r.name = n.to_string();
+        }
+        r.namespace = r
+            .node
+            .get_path(&["metadata", "namespace"])
+            .and_then(Node::as_str)
+            .map(str::to_string)
+            .or(r.namespace.take());
     }
-    if let Some(n) = r
-        .node
-        .get_path(&["metadata", "name"])
-        .and_then(Node::as_str)
-    {
-        r.name = n.to_string();
-    }
-    r.namespace = r
-        .node
-        .get_path(&["metadata", "namespace"])
-        .and_then(Node::as_str)
-        .map(str::to_string)
-        .or(r.namespace.take());
     true
 }
 

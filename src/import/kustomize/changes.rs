@@ -32,6 +32,7 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
         out: BTreeMap::new(),
         inline: 0,
         deleted: Vec::new(),
+        ns: None,
     };
     for (entry, span) in c.r.strings(k, "patchesStrategicMerge") {
         if let Some((name, bytes)) = c.content(Some(entry), None, &span) {
@@ -45,6 +46,9 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
         .unwrap_or_default()
     {
         c.entry("patches", entry);
+    }
+    if let Some(ns) = k.node.get("namespace") {
+        c.namespace(ns);
     }
     if let Some(list) = k.node.get("labels").and_then(Node::as_seq) {
         c.labels(list);
@@ -79,6 +83,9 @@ struct Changes<'r, 'a> {
     /// Objects a patch so far deleted (`$patch: delete`): later generated
     /// patches leave them out, as kustomize no longer has them.
     deleted: Vec<(usize, ObjectId)>,
+    /// The overlay's `namespace`, once applied: later changes see the
+    /// objects in it.
+    ns: Option<String>,
 }
 
 fn group_version(api_version: &str) -> (String, String) {
@@ -222,18 +229,20 @@ impl Changes<'_, '_> {
     fn matching(&mut self, t: &Target, namespace: Option<&str>, at: &Span) -> Vec<usize> {
         let mut found = Vec::new();
         for &c in self.comps {
-            let comp = &self.r.comps[c].comp;
-            let ns = comp.namespace.as_deref();
-            let with = comp
+            // As kustomize, a target matches an object as it now is or as
+            // its base had it (before the overlay's namespace moved it).
+            let ids: Vec<(ObjectId, ObjectId)> = self.r.comps[c]
+                .comp
                 .objects
                 .iter()
-                .filter(|o| matches(o, ns, t, namespace))
-                .count();
-            let without = comp
-                .objects
-                .iter()
-                .filter(|o| matches(o, ns, t, None))
-                .count();
+                .map(|o| (self.current(c, o), self.current_in(c, o, None)))
+                .collect();
+            let hit = |ns: Option<&str>| {
+                ids.iter()
+                    .filter(|(now, was)| matches(now, None, t, ns) || matches(was, None, t, ns))
+                    .count()
+            };
+            let (with, without) = (hit(namespace), hit(None));
             if with > 0 && with != without {
                 self.r.diags.push(unsupported(
                     at,
@@ -380,6 +389,7 @@ impl Changes<'_, '_> {
             for &c in self.comps {
                 for o in &self.r.comps[c].comp.objects {
                     let gone = self.deleted.iter().any(|(dc, d)| *dc == c && d == o);
+                    let o = &self.current(c, o);
                     if o.name == name && SCALABLE.contains(&o.kind.as_str()) && !gone {
                         let mut meta = json!({ "name": o.name });
                         if let Some(ns) = &o.namespace {
@@ -446,7 +456,8 @@ impl Changes<'_, '_> {
                     continue;
                 }
                 let (g, v) = group_version(&o.api_version);
-                let target: Target = [Some(g), Some(v), Some(o.kind.clone()), Some(o.name.clone())];
+                let name = self.current(c, o).name;
+                let target: Target = [Some(g), Some(v), Some(o.kind.clone()), Some(name)];
                 let file_name = format!("images-{}-{}.yaml", label_of(&o.kind), label_of(&o.name));
                 changes.push(Change {
                     file_name,
@@ -589,6 +600,7 @@ impl Changes<'_, '_> {
                         merge_json(&mut doc, nest(&at, json!(pairs)));
                     }
                 }
+                let o = &self.current(c, o);
                 let mut md = json!({ "name": o.name });
                 if let Some(ns) = &o.namespace {
                     md["namespace"] = json!(ns);
@@ -609,6 +621,147 @@ impl Changes<'_, '_> {
             }
         }
     }
+}
+
+/// Kinds whose service references kustomize's namespace transformer
+/// rewrites, which the import does not follow.
+const SERVICE_REFERENCES: [&str; 3] = [
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+];
+
+impl Changes<'_, '_> {
+    /// Object `o` of component `c` as changes so far leave it: in its
+    /// base's namespace, then (namespaced objects) in the overlay's; a
+    /// Namespace object renamed to the overlay's namespace.
+    fn current(&self, c: usize, o: &ObjectId) -> ObjectId {
+        self.current_in(c, o, self.ns.as_ref())
+    }
+
+    /// [`Changes::current`] with the overlay's namespace `ns` (None: before it applies).
+    fn current_in(&self, c: usize, o: &ObjectId, ns: Option<&String>) -> ObjectId {
+        let comp = &self.r.comps[c].comp;
+        let mut now = o.clone();
+        if crate::import::namespaced(&o.api_version, &o.kind, &comp.cluster_kinds) {
+            now.namespace = ns
+                .cloned()
+                .or_else(|| comp.namespace.clone())
+                .or(now.namespace);
+        } else if o.kind == "Namespace" && o.api_version == "v1" {
+            if let Some(ns) = ns {
+                now.name = ns.clone();
+            }
+        }
+        now
+    }
+
+    /// `namespace:` of an overlay: every namespaced object moves there,
+    /// a Namespace object is renamed to it, and the ServiceAccount subjects
+    /// of role bindings that name a ServiceAccount of the overlay follow
+    /// it — as kustomize's namespace transformer does; JSON 6902
+    /// operations per object.
+    fn namespace(&mut self, n: &Node) {
+        let Some(ns) = n.as_str().map(String::from) else {
+            self.r.diags.push(unsupported(
+                &n.span,
+                "`namespace` must be a string".into(),
+                "as kubectl kustomize reads it",
+            ));
+            return;
+        };
+        let mut accounts = Vec::new();
+        for &c in self.comps {
+            for o in &self.r.comps[c].comp.objects {
+                if SERVICE_REFERENCES.contains(&o.kind.as_str()) {
+                    self.r.diags.push(unsupported(
+                        &n.span,
+                        format!("`namespace` with a {} (`{}`) cannot be imported", o.kind, o.name),
+                        "kustomize also moves the service it names; set the namespace in the base's files",
+                    ));
+                    return;
+                }
+                if o.kind == "ServiceAccount" && o.api_version == "v1" {
+                    let now = self.current(c, o);
+                    accounts.push((now.name, now.namespace.unwrap_or_else(|| "default".into())));
+                }
+            }
+        }
+        for &c in self.comps {
+            let mut changes = Vec::new();
+            let read = &self.r.comps[c];
+            for (o, d) in read.comp.objects.iter().zip(&read.docs) {
+                if self.deleted.iter().any(|(dc, x)| *dc == c && x == o) {
+                    continue;
+                }
+                let now = self.current(c, o);
+                let mut ops = Vec::new();
+                if o.kind == "Namespace" && o.api_version == "v1" {
+                    if now.name != ns {
+                        ops.push(json!({ "op": "replace", "path": "/metadata/name", "value": ns }));
+                    }
+                } else if crate::import::namespaced(
+                    &o.api_version,
+                    &o.kind,
+                    &read.comp.cluster_kinds,
+                ) && now.namespace.as_deref() != Some(ns.as_str())
+                {
+                    ops.push(json!({ "op": "add", "path": "/metadata/namespace", "value": ns }));
+                }
+                ops.extend(subject_ops(o, d, &ns, &accounts));
+                if ops.is_empty() {
+                    continue;
+                }
+                let (g, v) = group_version(&o.api_version);
+                let target: Target = [
+                    Some(g),
+                    Some(v),
+                    Some(o.kind.clone()),
+                    Some(now.name.clone()),
+                ];
+                let file_name = format!(
+                    "namespace-{}-{}.yaml",
+                    label_of(&o.kind),
+                    label_of(&now.name)
+                );
+                changes.push(Change {
+                    file_name,
+                    bytes: yaml_of(&json!(ops)).into_bytes(),
+                    target: Some(target),
+                });
+            }
+            for ch in changes {
+                self.push(c, ch);
+            }
+        }
+        self.ns = Some(ns);
+    }
+}
+
+/// The operations that move the ServiceAccount subjects of role binding
+/// `o` (document `d`) naming one of `accounts` (name, namespace) to `ns`.
+fn subject_ops(
+    o: &ObjectId,
+    d: &Node,
+    ns: &str,
+    accounts: &[(String, String)],
+) -> Vec<serde_json::Value> {
+    if !matches!(o.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+        return Vec::new();
+    }
+    let subjects = d.get("subjects").and_then(Node::as_seq).unwrap_or_default();
+    let mut ops = Vec::new();
+    for (i, sub) in subjects.iter().enumerate() {
+        let name = str_of(sub, &["name"]).unwrap_or_default();
+        let sub_ns = str_of(sub, &["namespace"]).unwrap_or("default");
+        let ours = accounts.iter().any(|(n, a)| n == name && a == sub_ns);
+        if str_of(sub, &["kind"]) == Some("ServiceAccount") && ours && sub_ns != ns {
+            ops.push(
+                json!({ "op": "add", "path": format!("/subjects/{i}/namespace"), "value": ns }),
+            );
+        }
+    }
+    ops
 }
 
 /// Deep-merge JSON maps (`b` wins on leaves).

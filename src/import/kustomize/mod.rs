@@ -31,6 +31,7 @@ const OVERLAY_FIELDS: &[&str] = &[
     "images",
     "labels",
     "commonAnnotations",
+    "namespace",
     "sortOptions",
 ];
 const BASE_FIELDS: &[&str] = &[
@@ -49,7 +50,6 @@ const MAX_DEPTH: usize = 16;
 fn why_not(field: &str, overlay: bool) -> String {
     let s = match field {
         "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
-        "namespace" => "it moves every object of the overlay's bases to another namespace; give the base its `namespace`, or patch `metadata.namespace`",
         "commonLabels" => "it adds labels to selectors too, which are immutable on most workloads; use `labels` (without includeSelectors), or add them to the base's files",
         "labels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
         "configMapGenerator" | "secretGenerator" | "generatorOptions" => "generated ConfigMaps and Secrets carry a content hash in their name that references are rewritten to; not imported yet: write the object as a resource file",
@@ -295,6 +295,11 @@ impl Reader<'_> {
         Some(Cluster {
             name: name.to_string(),
             dir: dir.to_string(),
+            namespace: k
+                .node
+                .get("namespace")
+                .and_then(Node::as_str)
+                .map(String::from),
             components,
             changes,
         })
@@ -340,6 +345,7 @@ impl Reader<'_> {
                     .map(String::from),
                 renders_namespace: false,
                 defines_kinds: Vec::new(),
+                cluster_kinds: Vec::new(),
                 templates: Vec::new(),
                 objects: Vec::new(),
             },
@@ -439,6 +445,9 @@ impl Reader<'_> {
                 if let (Some(k), Some(g)) =
                     (spec(&["spec", "names", "kind"]), spec(&["spec", "group"]))
                 {
+                    if spec(&["spec", "scope"]).as_deref() == Some("Cluster") {
+                        read.comp.cluster_kinds.push(format!("{k}.{g}"));
+                    }
                     read.comp.defines_kinds.push(format!("{k}.{g}"));
                 }
             }
@@ -469,6 +478,7 @@ impl Reader<'_> {
                 namespace: None,
                 renders_namespace: false,
                 defines_kinds: Vec::new(),
+                cluster_kinds: Vec::new(),
                 templates: Vec::new(),
                 objects: Vec::new(),
             },
