@@ -224,6 +224,13 @@ fn component(comp: &super::Component) -> String {
             spec.push_str("  # The base does not create its namespace: the clusters have it.\n  createNamespace: false\n");
         }
     }
+    if comp
+        .objects
+        .iter()
+        .any(|o| o.kind == "Secret" && o.api_version == "v1")
+    {
+        spec.push_str("  # The layout kept these Secrets' values in plain files, so does this\n  # component for now: encrypt them with SOPS, then drop this line.\n  allowPlaintextSecrets: true\n");
+    }
     let spec = if spec.is_empty() {
         "spec: {}\n".to_string()
     } else {

@@ -124,6 +124,17 @@ fn hello_world_overlays_import_to_the_same_objects() {
         read(&fleet.join("patches/base/production/deployment.yaml")),
         read(&layout.join("overlays/production/deployment.yaml"))
     );
+    // Generated objects carry kustomize's hash, and references follow it.
+    assert!(fleet
+        .join("components/base/templates/configmap-hello-settings.yaml")
+        .is_file());
+    let cm = read(&fleet.join("components/base/templates/configmap-hello-settings.yaml"));
+    assert!(cm.contains("name: hello-settings-"), "{cm}");
+    let c = read(&fleet.join("components/production-resources/component.yaml"));
+    assert!(
+        c.contains("allowPlaintextSecrets: true"),
+        "a generated Secret: {c}"
+    );
     // The resource only production lists is a component of its own, placed there.
     let p = read(&fleet.join("placements/production-resources.yaml"));
     assert!(p.contains("clusters: [\"production\"]"), "{p}");
@@ -203,9 +214,10 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
     copy_dir(&root().join("tests/import-layouts/hello"), &src);
     let k = src.join("overlays/production/kustomization.yaml");
     let text_k = read(&k);
+    let n = text_k.lines().count();
     std::fs::write(
         &k,
-        format!("{text_k}namePrefix: prod-\nconfigMapGenerator:\n  - name: extra\n    literals: [a=b]\n"),
+        format!("{text_k}namePrefix: prod-\ncommonLabels: {{app: hello}}\n"),
     )
     .expect("write");
     let o = fleetc(
@@ -222,14 +234,42 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
     let err = text(&o.stderr);
     assert_eq!(code(&o), 2, "{err}");
     for want in [
-        "error[import-unsupported]: `namePrefix` in an overlay cannot be imported",
-        "--> overlays/production/kustomization.yaml:17:1",
-        "error[import-unsupported]: `configMapGenerator` in an overlay cannot be imported",
-        "--> overlays/production/kustomization.yaml:18:1",
+        "error[import-unsupported]: `namePrefix` in an overlay cannot be imported".to_string(),
+        format!("--> overlays/production/kustomization.yaml:{}:1", n + 1),
+        "error[import-unsupported]: `commonLabels` in an overlay cannot be imported".to_string(),
+        format!("--> overlays/production/kustomization.yaml:{}:1", n + 2),
     ] {
-        assert!(err.contains(want), "lacks {want:?}:\n{err}");
+        assert!(err.contains(&want), "lacks {want:?}:\n{err}");
     }
     assert!(!tmp.path().join("fleet").exists(), "nothing is written");
+
+    // A patch that names a generated object would need kustomize's
+    // rewrite to its hashed name: refused, not silently left unhashed.
+    let patch = src.join("overlays/production/deployment.yaml");
+    let p = read(&patch);
+    std::fs::write(&k, &text_k).expect("write");
+    std::fs::write(
+        &patch,
+        p.replace(
+            "          resources:",
+            "          envFrom:\n            - configMapRef: {name: db}\n          resources:",
+        ),
+    )
+    .expect("write");
+    let o = fleetc(
+        &[
+            "import",
+            "kustomize",
+            "overlays/production",
+            "-o",
+            "../fleet",
+        ],
+        &src,
+    );
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("names the generated ConfigMap `db`"), "{err}");
+    std::fs::write(&patch, p).expect("write");
 
     // A patch kustomize itself could not load is refused too.
     std::fs::write(

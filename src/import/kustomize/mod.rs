@@ -9,6 +9,7 @@
 //! field is reported with the reason it is not imported.
 
 mod changes;
+mod generators;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -32,6 +33,8 @@ const OVERLAY_FIELDS: &[&str] = &[
     "labels",
     "commonAnnotations",
     "namespace",
+    "configMapGenerator",
+    "secretGenerator",
     "sortOptions",
 ];
 const BASE_FIELDS: &[&str] = &[
@@ -41,6 +44,8 @@ const BASE_FIELDS: &[&str] = &[
     "resources",
     "bases",
     "namespace",
+    "configMapGenerator",
+    "secretGenerator",
     "sortOptions",
 ];
 /// Nesting of bases in bases.
@@ -82,6 +87,11 @@ struct Kust {
 struct Read {
     comp: Component,
     docs: Vec<Node>,
+    /// Changes every cluster makes first: the base's generated names
+    /// written into its references.
+    first: Vec<super::Change>,
+    /// (kind, name) of the objects its generators made under another name.
+    generated: Vec<(&'static str, String)>,
 }
 
 struct Reader<'a> {
@@ -284,14 +294,23 @@ impl Reader<'_> {
                 ));
             }
         }
-        if !local.is_empty() {
-            if let Some(c) = self.local(name, dir, local) {
+        let generated = self.generators(&k);
+        if !local.is_empty() || !generated.is_empty() {
+            if let Some(c) = self.local(name, dir, local, &generated) {
                 components.push(c);
             }
         }
         components.sort_unstable();
         components.dedup();
-        let changes = changes::changes(self, &k, &components);
+        let mut changes = changes::changes(self, &k, &components);
+        self.generated_references(&components, &generated, &mut changes);
+        for &c in &components {
+            let first = &self.comps[c].first;
+            if !first.is_empty() {
+                let list = changes.entry(c).or_default();
+                list.splice(0..0, first.iter().cloned());
+            }
+        }
         Some(Cluster {
             name: name.to_string(),
             dir: dir.to_string(),
@@ -350,9 +369,16 @@ impl Reader<'_> {
                 objects: Vec::new(),
             },
             docs: Vec::new(),
+            first: Vec::new(),
+            generated: Vec::new(),
         };
         let mut seen = BTreeSet::new();
         self.base_resources(&k, dir, &mut read, &mut seen, 0);
+        let generated = self.generators(&k);
+        read.first = reference_changes(&read, &generated);
+        for g in &generated {
+            self.add_generated(g, &mut read);
+        }
         Some(self.add(read, Some(dir)))
     }
 
@@ -464,11 +490,19 @@ impl Reader<'_> {
 
     /// Resource files an overlay lists itself: a component of their own,
     /// shared by the overlays that list the same files.
-    fn local(&mut self, cluster: &str, dir: &str, mut files: Vec<String>) -> Option<usize> {
+    fn local(
+        &mut self,
+        cluster: &str,
+        dir: &str,
+        mut files: Vec<String>,
+        generated: &[generators::Generated],
+    ) -> Option<usize> {
         files.sort();
         files.dedup();
-        if let Some(i) = self.locals.get(&files) {
-            return Some(*i);
+        if generated.is_empty() {
+            if let Some(i) = self.locals.get(&files) {
+                return Some(*i);
+            }
         }
         let name = self.unique_name(&format!("{cluster}-resources"), &format!("{dir}-resources"));
         let mut read = Read {
@@ -483,14 +517,105 @@ impl Reader<'_> {
                 objects: Vec::new(),
             },
             docs: Vec::new(),
+            first: Vec::new(),
+            generated: Vec::new(),
         };
         for f in &files {
             let rel = f.rsplit('/').next().unwrap_or(f).to_string();
             self.resource_file(f, rel, &mut read);
         }
+        for g in generated {
+            self.add_generated(g, &mut read);
+        }
         let i = self.add(read, None);
-        self.locals.insert(files, i);
+        if generated.is_empty() {
+            self.locals.insert(files, i);
+        }
         Some(i)
+    }
+
+    /// A generated object as one of the component's resource files.
+    fn add_generated(&mut self, g: &generators::Generated, read: &mut Read) {
+        if g.hashed != g.name {
+            read.generated.push((g.kind, g.name.clone()));
+        }
+        let rel = format!("{}-{}.yaml", g.kind.to_ascii_lowercase(), g.name);
+        let path = format!("<generated {} {}>", g.kind, g.name);
+        let src = Source::new(path.as_str(), g.yaml.clone());
+        let Ok(docs) = parse_documents(&src, &self.budget) else {
+            return;
+        };
+        for d in docs {
+            read.comp.objects.push(ObjectId {
+                api_version: "v1".into(),
+                kind: g.kind.into(),
+                name: g.hashed.clone(),
+                namespace: d
+                    .get_path(&["metadata", "namespace"])
+                    .and_then(Node::as_str)
+                    .map(String::from),
+            });
+            read.docs.push(d);
+        }
+        read.comp.templates.push((rel, g.yaml.clone().into_bytes()));
+    }
+
+    /// An overlay's generated names written into the references of every
+    /// component on its cluster, after all its other changes (kustomize
+    /// fixes references at the end of the build). A patch of the overlay
+    /// that names a generated object itself is refused: its reference
+    /// would have to be rewritten too.
+    fn generated_references(
+        &mut self,
+        comps: &[usize],
+        generated: &[generators::Generated],
+        changes: &mut BTreeMap<usize, Vec<super::Change>>,
+    ) {
+        // Only names that change: a generator without the hash keeps its name.
+        let mut renamed: Vec<generators::Generated> = generated
+            .iter()
+            .filter(|g| g.hashed != g.name)
+            .map(generators::Generated::renamed)
+            .collect();
+        for &c in comps {
+            renamed.extend(self.comps[c].generated.iter().map(|(kind, name)| {
+                generators::Generated::renamed(&generators::Generated {
+                    kind,
+                    name: name.clone(),
+                    hashed: String::new(),
+                    yaml: String::new(),
+                })
+            }));
+        }
+        let mut found = Vec::new();
+        for (c, list) in changes.iter() {
+            for ch in list {
+                let src = Source::new(
+                    ch.file_name.as_str(),
+                    String::from_utf8_lossy(&ch.bytes).into_owned(),
+                );
+                let docs = parse_documents(&src, &self.budget).unwrap_or_default();
+                if let Some(g) = renamed.iter().find(|g| {
+                    docs.iter()
+                        .any(|d| !generators::reference_ops(d, std::slice::from_ref(*g)).is_empty())
+                }) {
+                    found.push((ch.file_name.clone(), *c, g.kind, g.name.clone()));
+                }
+            }
+        }
+        for (file, c, kind, name) in found {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::ImportUnsupported,
+                    format!("patch {file} of `{}` names the generated {kind} `{name}`", self.comps[c].comp.name),
+                )
+                .help("kustomize rewrites that reference to the generated name with its hash; write the hashed name in the patch, or set the generator's `options.disableNameSuffixHash: true`"),
+            );
+        }
+        for &c in comps {
+            let refs = reference_changes(&self.comps[c], generated);
+            changes.entry(c).or_default().extend(refs);
+        }
     }
 
     fn add(&mut self, read: Read, base: Option<&str>) -> usize {
@@ -501,6 +626,39 @@ impl Reader<'_> {
         }
         i
     }
+}
+
+/// The JSON 6902 changes that write generated names into the references
+/// of a component's objects, one per object that has any.
+fn reference_changes(read: &Read, generated: &[generators::Generated]) -> Vec<super::Change> {
+    let mut out = Vec::new();
+    if generated.is_empty() {
+        return out;
+    }
+    for (o, d) in read.comp.objects.iter().zip(&read.docs) {
+        let ops = generators::reference_ops(d, generated);
+        if ops.is_empty() {
+            continue;
+        }
+        let (g, v) = o
+            .api_version
+            .split_once('/')
+            .map_or((String::new(), o.api_version.clone()), |(g, v)| {
+                (g.into(), v.into())
+            });
+        let span = Span::file(&Source::new("<generated>", ""));
+        let yaml = crate::yaml::write::to_yaml(&Node::from_json(&serde_json::json!(ops), &span));
+        out.push(super::Change {
+            file_name: format!(
+                "references-{}-{}.yaml",
+                label_of(&o.kind),
+                label_of(&o.name)
+            ),
+            bytes: yaml.into_bytes(),
+            target: Some([Some(g), Some(v), Some(o.kind.clone()), Some(o.name.clone())]),
+        });
+    }
+    out
 }
 
 /// `path` relative to directory `root` (a path under it, or its file name).
