@@ -365,6 +365,10 @@ fn placement(
         for (clusters, changes) in rest {
             // One cluster: named; several: the group of them.
             let (mut name, target) = match clusters.as_slice() {
+                // Every cluster, after changes only some make.
+                all if all.len() == names.len() => {
+                    ("every-cluster".to_string(), "{all: true}".to_string())
+                }
                 [one] => (one.to_string(), format!("{{clusters: [{}]}}", quote(one))),
                 _ => {
                     let g = groups.of(&clusters);

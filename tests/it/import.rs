@@ -138,11 +138,11 @@ fn hello_world_overlays_import_to_the_same_objects() {
     // The resource only production lists is a component of its own, placed there.
     let p = read(&fleet.join("placements/production-resources.yaml"));
     assert!(p.contains("clusters: [\"production\"]"), "{p}");
-    // Both overlays set the same image, last: one entry for both, after
-    // each one's own patches.
+    // Both overlays set the same image after their own patches: one entry,
+    // for every cluster, after each one's own.
     let p = read(&fleet.join("placements/base.yaml"));
     assert!(
-        p.ends_with("    - name: \"staging-production\"\n      target: {groups: [\"staging-production\"]}\n      patches:\n        - path: ../patches/base/staging-production/images-deployment-the-deployment.yaml\n          target: {group: \"apps\", version: \"v1\", kind: \"Deployment\", name: \"the-deployment\"}\n"),
+        p.contains("    - name: \"every-cluster\"\n      target: {all: true}\n      patches:\n        - path: ../patches/base/every-cluster/images-deployment-the-deployment.yaml\n          target: {group: \"apps\", version: \"v1\", kind: \"Deployment\", name: \"the-deployment\"}\n"),
         "{p}"
     );
 }
@@ -187,18 +187,31 @@ fn shared_changes_go_to_one_entry_and_order_is_kept() {
         &[],
     );
     let p = read(&fleet.join("placements/base.yaml"));
-    // Every overlay's first change: the placement's own patch.
+    // The kustomize component's patch comes first on test and prod (a
+    // target for the group of both), then the change every overlay makes
+    // (a target for all of them, since it is not first everywhere), then
+    // the spread that test and prod share: each cluster sees its changes
+    // in kustomize's order.
     assert!(
-        p.contains("  patches:\n    - path: ../patches/base/all/team-annotation.yaml\n"),
-        "{p}"
-    );
-    // The change test and prod share: one target, for the group of both.
-    assert!(
-        p.contains("    - name: \"test-prod\"\n      target: {groups: [\"test-prod\"]}\n      patches:\n        - path: ../patches/base/test-prod/ha.yaml\n"),
+        p.contains(concat!(
+            "  targets:\n",
+            "    - name: \"test-prod\"\n      target: {groups: [\"test-prod\"]}\n      patches:\n",
+            "        - path: ../patches/base/test-prod/non-root.yaml\n",
+            "          target: {group: \"apps\", kind: \"Deployment\"}\n",
+            "    - name: \"every-cluster\"\n      target: {all: true}\n      patches:\n",
+            "        - path: ../patches/base/every-cluster/team-annotation.yaml\n",
+            "    - name: \"test-prod-2\"\n      target: {groups: [\"test-prod\"]}\n      patches:\n",
+            "        - path: ../patches/base/test-prod-2/ha.yaml\n",
+        )),
         "{p}"
     );
     let g = read(&fleet.join("groups/test-prod.yaml"));
     assert!(g.contains("  clusters: [\"test\", \"prod\"]\n"), "{g}");
+    // A kustomize component's resources: a component of the fleet, placed
+    // on the overlays that include it; its patch applies there.
+    let p = read(&fleet.join("placements/pod-security.yaml"));
+    assert!(p.contains("clusters: [\"test\", \"prod\"]"), "{p}");
+    assert!(read(&fleet.join("placements/base.yaml")).contains("non-root.yaml"));
     // Nested kustomizations of the base keep their directories.
     assert!(fleet
         .join("components/base/templates/redis/redis-slave.yaml")

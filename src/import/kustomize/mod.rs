@@ -1,11 +1,16 @@
 //! Reading a kustomize layout: the kustomization of each overlay, the
-//! bases it lists (recursively, as one component each), and its changes.
+//! bases it lists (recursively, as one component each), the kustomize
+//! components it includes, and its changes.
 //!
 //! Bases hold resources (files, or directories of further plain
-//! kustomizations) and may set `namespace`. Overlays list bases and
-//! resource files and change them with `patchesStrategicMerge`, `patches`,
-//! `patchesJson6902`, `replicas` and `images`, which kustomize applies in
-//! that order; each becomes patch files in the same order. Every other
+//! kustomizations), may set `namespace` and generate ConfigMaps and
+//! Secrets. Overlays list bases and resource files, include kustomize
+//! components, generate objects, and change them with
+//! `patchesStrategicMerge`, `patches`, `namespace`, `labels`,
+//! `commonAnnotations`, `patchesJson6902`, `replicas` and `images`, which
+//! kustomize applies in that order (a component's before the overlay's);
+//! each becomes patch files in the same order (`changes`), and generated
+//! names are written into references last (`generators`). Every other
 //! field is reported with the reason it is not imported.
 
 mod changes;
@@ -35,6 +40,22 @@ const OVERLAY_FIELDS: &[&str] = &[
     "namespace",
     "configMapGenerator",
     "secretGenerator",
+    "components",
+    "sortOptions",
+];
+/// What a kustomize component (`kind: Component`) an overlay includes may say.
+const COMPONENT_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "patchesStrategicMerge",
+    "patches",
+    "patchesJson6902",
+    "replicas",
+    "images",
+    "labels",
+    "commonAnnotations",
     "sortOptions",
 ];
 const BASE_FIELDS: &[&str] = &[
@@ -52,19 +73,42 @@ const BASE_FIELDS: &[&str] = &[
 const MAX_DEPTH: usize = 16;
 
 /// Why a kustomization field is not imported.
-fn why_not(field: &str, overlay: bool) -> String {
+/// Which kind of kustomization a field is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Overlay,
+    Base,
+    Component,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Overlay => "an overlay",
+            Role::Base => "a base",
+            Role::Component => "a kustomize component",
+        }
+    }
+}
+
+fn why_not(field: &str, role: Role) -> String {
     let s = match field {
+        "namespace" | "configMapGenerator" | "secretGenerator" if role == Role::Component => {
+            "not imported in a component yet: move it to the overlay that includes the component"
+        }
         "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
         "commonLabels" => "it adds labels to selectors too, which are immutable on most workloads; use `labels` (without includeSelectors), or add them to the base's files",
         "labels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
-        "configMapGenerator" | "secretGenerator" | "generatorOptions" => "generated ConfigMaps and Secrets carry a content hash in their name that references are rewritten to; not imported yet: write the object as a resource file",
-        "components" => "kustomize components are not imported yet; list their resources and patches in the overlay",
+        "generatorOptions" => "options for every generator (labels, annotations, immutable) are not imported: set them on the generated objects by hand after importing",
+        "components" => "a kustomize component can be included by an overlay, not by a base or another component",
         "helmCharts" | "helmGlobals" => "the chart would be inflated by Helm; make it a Helm component (`helm`) of the new fleet",
         "replacements" | "vars" => "it copies fields between objects; write the values in place",
         "transformers" | "generators" | "validators" => "plugins run code fleetc cannot see",
         "crds" | "configurations" | "openapi" => "it changes kustomize's knowledge of schemas, which fleetc cannot follow",
         "buildMetadata" => "it adds kustomize's own labels and annotations",
-        "patchesStrategicMerge" | "patches" | "patchesJson6902" | "replicas" | "images" if !overlay => {
+        "patchesStrategicMerge" | "patches" | "patchesJson6902" | "replicas" | "images"
+            if role == Role::Base =>
+        {
             "changes in a shared base apply on every cluster; apply them to the base's files (or import the base's directory as an overlay)"
         }
         _ => "fleetc does not know this kustomization field",
@@ -221,14 +265,13 @@ impl Reader<'_> {
     }
 
     /// Report the fields of `k` outside `allowed`.
-    fn check_fields(&mut self, k: &Kust, allowed: &[&str], overlay: bool) {
-        let role = if overlay { "an overlay" } else { "a base" };
+    fn check_fields(&mut self, k: &Kust, allowed: &[&str], role: Role) {
         for (key, _) in k.node.as_map().into_iter().flatten() {
             if !allowed.contains(&key.name.as_str()) {
                 self.diags.push(unsupported(
                     &key.span,
-                    format!("`{}` in {role} cannot be imported", key.name),
-                    why_not(&key.name, overlay),
+                    format!("`{}` in {} cannot be imported", key.name, role.as_str()),
+                    why_not(&key.name, role),
                 ));
             }
         }
@@ -263,13 +306,11 @@ impl Reader<'_> {
             .collect()
     }
 
-    fn overlay(&mut self, name: &str, dir: &str) -> Option<Cluster> {
-        let k = self.kustomization(dir, None)?;
-        self.check_fields(&k, OVERLAY_FIELDS, true);
-        let mut components = Vec::new();
-        let mut local = Vec::new();
-        let mut entries = self.strings(&k, "resources");
-        entries.extend(self.strings(&k, "bases"));
+    /// The resources a kustomization (an overlay, or a kustomize component
+    /// it includes) lists: bases become components, files local resources.
+    fn resource_entries(&mut self, k: &Kust, components: &mut Vec<usize>, local: &mut Vec<String>) {
+        let mut entries = self.strings(k, "resources");
+        entries.extend(self.strings(k, "bases"));
         for (entry, span) in entries {
             if entry.contains("://") || entry.starts_with("github.com/") {
                 self.diags.push(unsupported(
@@ -294,15 +335,55 @@ impl Reader<'_> {
                 ));
             }
         }
+    }
+
+    /// The kustomize components (`kind: Component`) an overlay includes:
+    /// their resources join the overlay's, and their changes apply, in
+    /// order, before the overlay's own (as kustomize applies them).
+    fn kustomize_components(&mut self, k: &Kust, components: &mut Vec<usize>) -> Vec<Kust> {
+        let mut out = Vec::new();
+        for (entry, span) in self.strings(k, "components") {
+            let path = join(&k.dir, entry);
+            let Some(ck) = self.kustomization(&path, Some(&span)) else {
+                continue;
+            };
+            self.check_fields(&ck, COMPONENT_FIELDS, Role::Component);
+            // Its resource files: a component of the fleet, shared by the
+            // overlays that include it.
+            let mut own = Vec::new();
+            self.resource_entries(&ck, components, &mut own);
+            if !own.is_empty() {
+                let preferred = path.rsplit('/').next().unwrap_or(&path).to_string();
+                if let Some(c) = self.local(&preferred, &path, own, &[]) {
+                    components.push(c);
+                }
+            }
+            out.push(ck);
+        }
+        out
+    }
+
+    fn overlay(&mut self, name: &str, dir: &str) -> Option<Cluster> {
+        let k = self.kustomization(dir, None)?;
+        self.check_fields(&k, OVERLAY_FIELDS, Role::Overlay);
+        let mut components = Vec::new();
+        let mut local = Vec::new();
+        self.resource_entries(&k, &mut components, &mut local);
+        let included = self.kustomize_components(&k, &mut components);
         let generated = self.generators(&k);
         if !local.is_empty() || !generated.is_empty() {
-            if let Some(c) = self.local(name, dir, local, &generated) {
+            if let Some(c) = self.local(&format!("{name}-resources"), dir, local, &generated) {
                 components.push(c);
             }
         }
         components.sort_unstable();
         components.dedup();
-        let mut changes = changes::changes(self, &k, &components);
+        let mut changes: BTreeMap<usize, Vec<super::Change>> = BTreeMap::new();
+        for kust in included.iter().chain([&k]) {
+            for (c, list) in changes::changes(self, kust, &components) {
+                changes.entry(c).or_default().extend(list);
+            }
+        }
         self.generated_references(&components, &generated, &mut changes);
         for &c in &components {
             let first = &self.comps[c].first;
@@ -345,7 +426,7 @@ impl Reader<'_> {
             return Some(*i);
         }
         let k = self.kustomization(dir, Some(from))?;
-        self.check_fields(&k, BASE_FIELDS, false);
+        self.check_fields(&k, BASE_FIELDS, Role::Base);
         let segs: Vec<&str> = dir.split('/').filter(|s| *s != "..").collect();
         let preferred = match segs.as_slice() {
             [.., parent, last] if matches!(*last, "base" | "bases") => parent.to_string(),
@@ -403,7 +484,7 @@ impl Reader<'_> {
                 let Some(inner) = self.kustomization(&path, Some(&span)) else {
                     continue;
                 };
-                self.check_fields(&inner, BASE_FIELDS, false);
+                self.check_fields(&inner, BASE_FIELDS, Role::Base);
                 if let Some(ns) = inner.node.get("namespace") {
                     self.diags.push(unsupported(
                         &ns.span,
@@ -488,11 +569,12 @@ impl Reader<'_> {
         read.comp.templates.push((rel, bytes));
     }
 
-    /// Resource files an overlay lists itself: a component of their own,
-    /// shared by the overlays that list the same files.
+    /// Resource files an overlay (or a kustomize component it includes)
+    /// lists itself: a component of their own, named `preferred`, shared
+    /// by the overlays that list the same files.
     fn local(
         &mut self,
-        cluster: &str,
+        preferred: &str,
         dir: &str,
         mut files: Vec<String>,
         generated: &[generators::Generated],
@@ -504,7 +586,7 @@ impl Reader<'_> {
                 return Some(*i);
             }
         }
-        let name = self.unique_name(&format!("{cluster}-resources"), &format!("{dir}-resources"));
+        let name = self.unique_name(preferred, &format!("{dir}-resources"));
         let mut read = Read {
             comp: Component {
                 name,
