@@ -22,8 +22,15 @@ const WORKFLOW: &str = include_str!("../examples/ci/github/fleetc.yml");
 /// anything but letters and digits made a `-` (a DNS label, as every
 /// fleet name must be); `fleet` when nothing is left.
 pub fn fleet_name(dir_name: &str) -> String {
+    dns_label(dir_name, "fleet")
+}
+
+/// A DNS-1123 label made from `s`: lower case, any run of other
+/// characters one `-`, at most 63 characters; `fallback` when nothing is
+/// left.
+pub fn dns_label(s: &str, fallback: &str) -> String {
     let mut name = String::new();
-    for c in dir_name.chars() {
+    for c in s.chars() {
         if c.is_ascii_alphanumeric() {
             name.push(c.to_ascii_lowercase());
         } else if !name.ends_with('-') {
@@ -33,7 +40,7 @@ pub fn fleet_name(dir_name: &str) -> String {
     let name: String = name.trim_matches('-').chars().take(63).collect();
     let name = name.trim_end_matches('-');
     if name.is_empty() {
-        "fleet".to_string()
+        fallback.to_string()
     } else {
         name.to_string()
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fleetc::diag::{plural, Code, Diagnostic};
+use fleetc::diag::plural;
 use fleetc::driver::Options;
 use fleetc::emit::write;
 use fleetc::import::{self, Overlay};
@@ -103,7 +103,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     };
     let shown_overlays: Vec<String> = overlays.iter().map(|o| o.dir.clone()).collect();
     let files = import::fleet::files(&layout, &opts, &shown_overlays);
-    write_all(&a.output, &files)?;
+    crate::init::write_new(
+        &a.output,
+        files.iter().map(|(p, b)| (p.as_str(), b.as_slice())),
+    )?;
     let patches = files.keys().filter(|p| p.starts_with("patches/")).count();
     ctx.ui.say(&format!(
         "imported {} into {shown}: {}, {}, {}",
@@ -134,32 +137,6 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             Err(f)
         }
     }
-}
-
-/// Write every file, or none (what was written is taken back on a failure).
-fn write_all(
-    root: &Path,
-    files: &std::collections::BTreeMap<String, Vec<u8>>,
-) -> Result<(), Failure> {
-    let mut written: Vec<PathBuf> = Vec::new();
-    for (rel, bytes) in files {
-        let path = root.join(rel);
-        let done = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, bytes));
-        if let Err(e) = done {
-            for p in &written {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(Failure::failed(Diagnostic::error(
-                Code::Io,
-                format!("cannot write {}: {e}", path.display()),
-            )));
-        }
-        written.push(path);
-    }
-    Ok(())
 }
 
 /// The last component of `dir`, made absolute first.

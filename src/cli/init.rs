@@ -35,15 +35,34 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         None => scaffold::fleet_name(&dir_name(&a.dir)),
     };
     let files = scaffold::files(&name);
+    write_new(
+        &a.dir,
+        files
+            .iter()
+            .map(|(rel, text)| (rel.as_str(), text.as_bytes())),
+    )?;
+    ctx.ui.say(&format!(
+        "created fleet `{name}` in {shown}: {} files (2 clusters, 1 group, 1 component, 1 placement)",
+        files.len()
+    ));
+    crate::ui::stdout(&scaffold::next_steps(&shown))?;
+    Ok(Exit::Success)
+}
+
+/// Write every file of a new fleet under `root`, or none: what this run
+/// wrote is taken back when a write fails.
+pub fn write_new<'f>(
+    root: &Path,
+    files: impl IntoIterator<Item = (&'f str, &'f [u8])>,
+) -> Result<(), Failure> {
     let mut written: Vec<PathBuf> = Vec::new();
-    for (rel, text) in &files {
-        let path = a.dir.join(rel);
+    for (rel, bytes) in files {
+        let path = root.join(rel);
         let done = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, text));
+            .and_then(|()| std::fs::write(&path, bytes));
         if let Err(e) = done {
-            // Nothing half-written: take back what this run wrote.
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
@@ -54,12 +73,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         }
         written.push(path);
     }
-    ctx.ui.say(&format!(
-        "created fleet `{name}` in {shown}: {} files (2 clusters, 1 group, 1 component, 1 placement)",
-        files.len()
-    ));
-    crate::ui::stdout(&scaffold::next_steps(&shown))?;
-    Ok(Exit::Success)
+    Ok(())
 }
 
 /// A directory fleetc may write a new fleet into: missing, or with

@@ -146,23 +146,7 @@ pub fn join(dir: &str, rel: &str) -> String {
 
 /// A DNS-1123 label made from `s`: lower case, other characters to `-`.
 pub fn label_of(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_end_matches('-').to_string();
-    out.truncate(63);
-    let out = out.trim_end_matches('-').to_string();
-    if out.is_empty() {
-        "imported".into()
-    } else {
-        out
-    }
+    crate::scaffold::dns_label(s, "imported")
 }
 
 #[cfg(test)]

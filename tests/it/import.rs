@@ -218,6 +218,18 @@ fn shared_changes_go_to_one_entry_and_order_is_kept() {
         .is_file());
 }
 
+/// `fleetc import kustomize OVERLAYS -o ../fleet` in `src`, which must
+/// refuse (exit 2): its stderr.
+fn refused(src: &Path, overlays: &[&str]) -> String {
+    let mut args = vec!["import", "kustomize"];
+    args.extend(overlays);
+    args.extend(["-o", "../fleet"]);
+    let o = fleetc(&args, src);
+    let err = text(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    err
+}
+
 /// What kustomize would do but fleetc cannot express faithfully is
 /// refused: every instance at its line, exit 2, nothing written.
 #[test]
@@ -233,19 +245,7 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
         format!("{text_k}namePrefix: prod-\ncommonLabels: {{app: hello}}\n"),
     )
     .expect("write");
-    let o = fleetc(
-        &[
-            "import",
-            "kustomize",
-            "overlays/staging",
-            "overlays/production",
-            "-o",
-            "../fleet",
-        ],
-        &src,
-    );
-    let err = text(&o.stderr);
-    assert_eq!(code(&o), 2, "{err}");
+    let err = refused(&src, &["overlays/staging", "overlays/production"]);
     for want in [
         "error[import-unsupported]: `namePrefix` in an overlay cannot be imported".to_string(),
         format!("--> overlays/production/kustomization.yaml:{}:1", n + 1),
@@ -269,18 +269,7 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
         ),
     )
     .expect("write");
-    let o = fleetc(
-        &[
-            "import",
-            "kustomize",
-            "overlays/production",
-            "-o",
-            "../fleet",
-        ],
-        &src,
-    );
-    let err = text(&o.stderr);
-    assert_eq!(code(&o), 2, "{err}");
+    let err = refused(&src, &["overlays/production"]);
     assert!(err.contains("names the generated ConfigMap `db`"), "{err}");
     std::fs::write(&patch, p).expect("write");
 
@@ -290,18 +279,7 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
         text_k.replace("path: deployment.yaml", "path: ../staging/map.yaml"),
     )
     .expect("write");
-    let o = fleetc(
-        &[
-            "import",
-            "kustomize",
-            "overlays/production",
-            "-o",
-            "../fleet",
-        ],
-        &src,
-    );
-    let err = text(&o.stderr);
-    assert_eq!(code(&o), 2, "{err}");
+    let err = refused(&src, &["overlays/production"]);
     assert!(
         err.contains(
             "patch file overlays/staging/map.yaml is outside the overlay overlays/production"

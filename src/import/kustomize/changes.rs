@@ -455,20 +455,35 @@ impl Changes<'_, '_> {
                 if ops.is_empty() {
                     continue;
                 }
-                let (g, v) = group_version(&o.api_version);
                 let name = self.current(c, o).name;
-                let target: Target = [Some(g), Some(v), Some(o.kind.clone()), Some(name)];
-                let file_name = format!("images-{}-{}.yaml", label_of(&o.kind), label_of(&o.name));
-                changes.push(Change {
-                    file_name,
-                    bytes: yaml_of(&json!(ops)).into_bytes(),
-                    target: Some(target),
-                });
+                changes.push(object_ops("images", &o.api_version, &o.kind, &name, &ops));
             }
             for ch in changes {
                 self.push(c, ch);
             }
         }
+    }
+}
+
+/// A generated patch file of JSON 6902 `ops` for one object, targeted by
+/// its group, version, kind and (current) name: `<what>-<kind>-<name>.yaml`.
+pub(super) fn object_ops(
+    what: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    ops: &[serde_json::Value],
+) -> Change {
+    let (g, v) = group_version(api_version);
+    Change {
+        file_name: format!("{what}-{}-{}.yaml", label_of(kind), label_of(name)),
+        bytes: yaml_of(&json!(ops)).into_bytes(),
+        target: Some([
+            Some(g),
+            Some(v),
+            Some(kind.to_string()),
+            Some(name.to_string()),
+        ]),
     }
 }
 
@@ -712,23 +727,13 @@ impl Changes<'_, '_> {
                 if ops.is_empty() {
                     continue;
                 }
-                let (g, v) = group_version(&o.api_version);
-                let target: Target = [
-                    Some(g),
-                    Some(v),
-                    Some(o.kind.clone()),
-                    Some(now.name.clone()),
-                ];
-                let file_name = format!(
-                    "namespace-{}-{}.yaml",
-                    label_of(&o.kind),
-                    label_of(&now.name)
-                );
-                changes.push(Change {
-                    file_name,
-                    bytes: yaml_of(&json!(ops)).into_bytes(),
-                    target: Some(target),
-                });
+                changes.push(object_ops(
+                    "namespace",
+                    &o.api_version,
+                    &o.kind,
+                    &now.name,
+                    &ops,
+                ));
             }
             for ch in changes {
                 self.push(c, ch);

@@ -138,6 +138,27 @@ struct Read {
     generated: Vec<(&'static str, String)>,
 }
 
+impl Read {
+    /// A component with nothing read into it yet.
+    fn new(name: String, from: &str, namespace: Option<String>) -> Read {
+        Read {
+            comp: Component {
+                name,
+                from: from.to_string(),
+                namespace,
+                renders_namespace: false,
+                defines_kinds: Vec::new(),
+                cluster_kinds: Vec::new(),
+                templates: Vec::new(),
+                objects: Vec::new(),
+            },
+            docs: Vec::new(),
+            first: Vec::new(),
+            generated: Vec::new(),
+        }
+    }
+}
+
 struct Reader<'a> {
     tree: &'a dyn Tree,
     budget: Budget,
@@ -434,25 +455,12 @@ impl Reader<'_> {
             [] => "base".into(),
         };
         let name = self.unique_name(&preferred, &segs.join("-"));
-        let mut read = Read {
-            comp: Component {
-                name,
-                from: dir.to_string(),
-                namespace: k
-                    .node
-                    .get("namespace")
-                    .and_then(Node::as_str)
-                    .map(String::from),
-                renders_namespace: false,
-                defines_kinds: Vec::new(),
-                cluster_kinds: Vec::new(),
-                templates: Vec::new(),
-                objects: Vec::new(),
-            },
-            docs: Vec::new(),
-            first: Vec::new(),
-            generated: Vec::new(),
-        };
+        let namespace = k
+            .node
+            .get("namespace")
+            .and_then(Node::as_str)
+            .map(String::from);
+        let mut read = Read::new(name, dir, namespace);
         let mut seen = BTreeSet::new();
         self.base_resources(&k, dir, &mut read, &mut seen, 0);
         let generated = self.generators(&k);
@@ -587,21 +595,7 @@ impl Reader<'_> {
             }
         }
         let name = self.unique_name(preferred, &format!("{dir}-resources"));
-        let mut read = Read {
-            comp: Component {
-                name,
-                from: dir.to_string(),
-                namespace: None,
-                renders_namespace: false,
-                defines_kinds: Vec::new(),
-                cluster_kinds: Vec::new(),
-                templates: Vec::new(),
-                objects: Vec::new(),
-            },
-            docs: Vec::new(),
-            first: Vec::new(),
-            generated: Vec::new(),
-        };
+        let mut read = Read::new(name, dir, None);
         for f in &files {
             let rel = f.rsplit('/').next().unwrap_or(f).to_string();
             self.resource_file(f, rel, &mut read);
@@ -719,26 +713,15 @@ fn reference_changes(read: &Read, generated: &[generators::Generated]) -> Vec<su
     }
     for (o, d) in read.comp.objects.iter().zip(&read.docs) {
         let ops = generators::reference_ops(d, generated);
-        if ops.is_empty() {
-            continue;
+        if !ops.is_empty() {
+            out.push(changes::object_ops(
+                "references",
+                &o.api_version,
+                &o.kind,
+                &o.name,
+                &ops,
+            ));
         }
-        let (g, v) = o
-            .api_version
-            .split_once('/')
-            .map_or((String::new(), o.api_version.clone()), |(g, v)| {
-                (g.into(), v.into())
-            });
-        let span = Span::file(&Source::new("<generated>", ""));
-        let yaml = crate::yaml::write::to_yaml(&Node::from_json(&serde_json::json!(ops), &span));
-        out.push(super::Change {
-            file_name: format!(
-                "references-{}-{}.yaml",
-                label_of(&o.kind),
-                label_of(&o.name)
-            ),
-            bytes: yaml.into_bytes(),
-            target: Some([Some(g), Some(v), Some(o.kind.clone()), Some(o.name.clone())]),
-        });
     }
     out
 }
