@@ -135,3 +135,55 @@ pub fn new_fleet(dir: &Path) -> PathBuf {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     dir.join("fleet")
 }
+
+/// Key-sorted JSON of a value (keys sorted at every depth).
+pub fn canonical(v: &serde_json::Value) -> String {
+    fn sort(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<_, _> =
+                    m.iter().map(|(k, x)| (k.clone(), sort(x))).collect();
+                serde_json::to_value(sorted).expect("json")
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),
+            x => x.clone(),
+        }
+    }
+    sort(v).to_string()
+}
+
+/// Every object of a YAML text, without fleetc's own labels
+/// (`app.kubernetes.io/managed-by`, `fleetc.dev/cluster`) and source
+/// annotation, as key-sorted JSON, sorted: what comparing fleetc's output
+/// with `kubectl kustomize`'s takes.
+pub fn objects_without_fleetc_marks(name: &str, text: &str) -> Vec<String> {
+    use fleetc::diag::Source;
+    use fleetc::yaml::{parse_documents, Budget};
+    let docs = parse_documents(&Source::new(name, text), &Budget::default())
+        .unwrap_or_else(|e| panic!("{name}: {}", e.message));
+    let mut out = Vec::new();
+    for d in docs.iter().filter(|d| !d.is_null()) {
+        let mut j = d.to_json();
+        if let Some(meta) = j.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            for (field, own) in [
+                (
+                    "labels",
+                    &["app.kubernetes.io/managed-by", "fleetc.dev/cluster"][..],
+                ),
+                ("annotations", &["fleetc.dev/source"][..]),
+            ] {
+                if let Some(m) = meta.get_mut(field).and_then(|m| m.as_object_mut()) {
+                    for k in own {
+                        m.remove(*k);
+                    }
+                    if m.is_empty() {
+                        meta.remove(field);
+                    }
+                }
+            }
+        }
+        out.push(canonical(&j));
+    }
+    out.sort();
+    out
+}

@@ -10,42 +10,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use fleetc::diag::Source;
-use fleetc::yaml::{parse_documents, Budget};
-
 use crate::common::*;
 use crate::kustomize::kubectl;
-
-/// Every object of a YAML text, without fleetc's own labels and source
-/// annotation, as key-sorted JSON.
-fn objects(name: &str, text: &str) -> Vec<String> {
-    let docs = parse_documents(&Source::new(name, text), &Budget::default())
-        .unwrap_or_else(|e| panic!("{name}: {}", e.message));
-    let mut out = Vec::new();
-    for d in docs.iter().filter(|d| !d.is_null()) {
-        let mut j = d.to_json();
-        if let Some(meta) = j.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            for (field, own) in [
-                (
-                    "labels",
-                    &["app.kubernetes.io/managed-by", "fleetc.dev/cluster"][..],
-                ),
-                ("annotations", &["fleetc.dev/source"][..]),
-            ] {
-                if let Some(m) = meta.get_mut(field).and_then(|m| m.as_object_mut()) {
-                    for k in own {
-                        m.remove(*k);
-                    }
-                    if m.is_empty() {
-                        meta.remove(field);
-                    }
-                }
-            }
-        }
-        out.push(crate::kustomize::canonical(&j));
-    }
-    out
-}
 
 /// Import `overlays` (run in `layout`), render the fleet as plain
 /// manifests, and compare every cluster with `kubectl kustomize`.
@@ -82,11 +48,11 @@ fn import_and_compare(
             .output()
             .expect("kubectl");
         assert!(built.status.success(), "{}", text(&built.stderr));
-        let mut want = objects("kustomize", &text(&built.stdout));
+        let mut want = objects_without_fleetc_marks("kustomize", &text(&built.stdout));
         let mut got = Vec::new();
         for (p, bytes) in read_tree(&out.join("clusters").join(name)) {
             if !p.ends_with("kustomization.yaml") {
-                got.extend(objects(&p, &text(&bytes)));
+                got.extend(objects_without_fleetc_marks(&p, &text(&bytes)));
             }
         }
         want.sort();

@@ -20,21 +20,6 @@ fn objects(name: &str, text: &str) -> Vec<String> {
     v
 }
 
-pub fn canonical(v: &serde_json::Value) -> String {
-    fn sort(v: &serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(m) => {
-                let sorted: std::collections::BTreeMap<_, _> =
-                    m.iter().map(|(k, x)| (k.clone(), sort(x))).collect();
-                serde_json::to_value(sorted).expect("json")
-            }
-            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),
-            x => x.clone(),
-        }
-    }
-    sort(v).to_string()
-}
-
 pub fn kubectl() -> String {
     let k = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into());
     let ok = Command::new(&k)

@@ -6,9 +6,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use fleetc::diag::Source;
-use fleetc::yaml::{parse_documents, Budget};
-
 use crate::common::*;
 
 const BASE: &str = "apiVersion: v1
@@ -148,42 +145,6 @@ spec:
     );
 }
 
-/// Key-sorted JSON of each object, without fleetc's labels and annotation.
-fn objects(name: &str, text: &str) -> Vec<String> {
-    let docs = parse_documents(&Source::new(name, text), &Budget::default())
-        .unwrap_or_else(|e| panic!("{name}: {}", e.message));
-    let mut out: Vec<String> = docs
-        .iter()
-        .map(|d| {
-            let mut j = d.to_json();
-            let md = &mut j["metadata"];
-            for (field, keys) in [
-                (
-                    "labels",
-                    &["app.kubernetes.io/managed-by", "fleetc.dev/cluster"][..],
-                ),
-                ("annotations", &["fleetc.dev/source"][..]),
-            ] {
-                if let Some(m) = md.get_mut(field).and_then(|m| m.as_object_mut()) {
-                    for k in keys {
-                        m.shift_remove(*k);
-                    }
-                    if m.is_empty() {
-                        md.as_object_mut().expect("metadata").shift_remove(field);
-                    }
-                }
-            }
-            // Sorted keys: serde_json's Value orders them when re-read.
-            let s = serde_json::to_string(&j).expect("json");
-            let v: std::collections::BTreeMap<String, serde_json::Value> =
-                serde_json::from_str(&s).expect("json");
-            serde_json::to_string(&v).expect("json")
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn kustomize(dir: &Path) -> String {
     let o = Command::new(crate::kustomize::kubectl())
         .arg("kustomize")
@@ -219,7 +180,7 @@ fn file_patches_and_deletes_render_as_kustomize_builds_them() {
     for (cluster, overlay) in [("prod-1", "prod"), ("dev-1", "base")] {
         let ours = kustomize(&out.join("clusters").join(cluster));
         let theirs = kustomize(&k.join(overlay));
-        let mut ours = objects(cluster, &ours);
+        let mut ours = objects_without_fleetc_marks(cluster, &ours);
         // The template that shows the version is fleetc's only.
         let version = ours
             .iter()
@@ -235,7 +196,11 @@ fn file_patches_and_deletes_render_as_kustomize_builds_them() {
             v.contains(&format!("\"version\":\"{want}\"")),
             "{cluster}: {v}"
         );
-        assert_eq!(ours, objects(overlay, &theirs), "{cluster}");
+        assert_eq!(
+            ours,
+            objects_without_fleetc_marks(overlay, &theirs),
+            "{cluster}"
+        );
     }
     // `explain` lists each patch with its file and line, and the deletes.
     let o = fleetc(&["explain", "prod-1", "--component", "web"], &repo);
