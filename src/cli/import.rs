@@ -43,12 +43,27 @@ pub struct KustomizeArgs {
     repository: Option<String>,
 }
 
-/// The layout on the file system, paths relative to the working directory.
-struct Fs;
+/// The layout on the file system, paths relative to the working
+/// directory; no file larger than `max_bytes` is read (`--limit file-bytes`).
+struct Fs {
+    max_bytes: u64,
+}
 
 impl import::Tree for Fs {
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(path).map_err(|e| e.to_string())
+        use std::io::Read as _;
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        file.take(self.max_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(format!(
+                "it is larger than {} bytes (--limit file-bytes)",
+                self.max_bytes
+            ));
+        }
+        Ok(bytes)
     }
     fn is_dir(&self, path: &str) -> bool {
         Path::new(path).is_dir()
@@ -92,7 +107,10 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             }
         }
     }
-    let layout = import::read(&Fs, &overlays).map_err(|diags| Failure {
+    let fs = Fs {
+        max_bytes: ctx.budgets.input.max_file_bytes,
+    };
+    let layout = import::read(&fs, &overlays).map_err(|diags| Failure {
         kind: crate::exit::Kind::Invalid,
         diags,
     })?;

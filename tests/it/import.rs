@@ -208,14 +208,14 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
     let n = text_k.lines().count();
     std::fs::write(
         &k,
-        format!("{text_k}namePrefix: prod-\ncommonLabels: {{app: hello}}\n"),
+        format!("{text_k}namePrefix: prod-\nhelmCharts: [{{name: podinfo}}]\n"),
     )
     .expect("write");
     let err = refused(&src, &["overlays/staging", "overlays/production"]);
     for want in [
         "error[import-unsupported]: `namePrefix` in an overlay cannot be imported".to_string(),
         format!("--> overlays/production/kustomization.yaml:{}:1", n + 1),
-        "error[import-unsupported]: `commonLabels` in an overlay cannot be imported".to_string(),
+        "error[import-unsupported]: `helmCharts` in an overlay cannot be imported".to_string(),
         format!("--> overlays/production/kustomization.yaml:{}:1", n + 2),
     ] {
         assert!(err.contains(&want), "lacks {want:?}:\n{err}");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{unsupported, Kust, Reader};
+use super::{state, unsupported, Kust, Reader};
 use crate::diag::{Diagnostic, Span};
 use crate::import::{join, label_of, Change, ObjectId};
 use crate::yaml::{Node, Value};
@@ -50,6 +50,9 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
     if let Some(ns) = k.node.get("namespace") {
         c.namespace(ns);
     }
+    if let Some(map) = k.node.get("commonLabels") {
+        c.common_labels(map);
+    }
     if let Some(list) = k.node.get("labels").and_then(Node::as_seq) {
         c.labels(list);
     }
@@ -88,7 +91,7 @@ struct Changes<'r, 'a> {
     ns: Option<String>,
 }
 
-fn group_version(api_version: &str) -> (String, String) {
+pub(super) fn group_version(api_version: &str) -> (String, String) {
     match api_version.split_once('/') {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), api_version.to_string()),
@@ -445,18 +448,27 @@ impl Changes<'_, '_> {
         }
         for &c in self.comps {
             let read = &self.r.comps[c];
+            // The images as the overlay's changes so far leave them.
+            let now = state::apply(
+                &read.comp.objects,
+                &read.docs,
+                read.comp.namespace.as_deref(),
+                self.out.get(&c).map_or(&[][..], Vec::as_slice),
+            );
             let mut changes = Vec::new();
-            for (o, d) in read.comp.objects.iter().zip(&read.docs) {
-                if self.deleted.iter().any(|(dc, x)| *dc == c && x == o) {
-                    continue;
-                }
+            for n in &now {
+                let Some(d) = &n.doc else { continue };
                 let mut ops = Vec::new();
                 image_ops(d, &mut Vec::new(), &rules, &mut ops, false);
-                if ops.is_empty() {
-                    continue;
+                if !ops.is_empty() {
+                    changes.push(object_ops(
+                        "images",
+                        &n.id.api_version,
+                        &n.id.kind,
+                        &n.id.name,
+                        &ops,
+                    ));
                 }
-                let name = self.current(c, o).name;
-                changes.push(object_ops("images", &o.api_version, &o.kind, &name, &ops));
             }
             for ch in changes {
                 self.push(c, ch);
@@ -519,33 +531,78 @@ impl Changes<'_, '_> {
     /// `labels: [{pairs, includeSelectors, includeTemplates}]`: labels on
     /// every object's metadata (and pod templates with `includeTemplates`).
     fn labels(&mut self, list: &[Node]) {
-        let mut sets = Vec::new();
         for e in list {
-            if e.get("includeSelectors").and_then(Node::as_bool) == Some(true) {
-                self.r.diags.push(unsupported(
-                    &e.key_span("includeSelectors"),
-                    "labels with `includeSelectors: true` cannot be imported".into(),
-                    "selectors are immutable on most workloads: add the labels to the base's files",
-                ));
-                continue;
-            }
             if let Some(f) = e.as_map().into_iter().flatten().find(|(k, _)| {
                 !["pairs", "includeSelectors", "includeTemplates"].contains(&k.name.as_str())
             }) {
                 self.r.diags.push(unsupported(
                     &f.0.span,
                     format!("`{}` of a `labels` entry cannot be imported", f.0.name),
-                    "fleetc adds labels to metadata and, with includeTemplates, to pod templates",
+                    "fleetc imports pairs, includeSelectors and includeTemplates (fieldSpecs are kustomize's own configuration)",
                 ));
                 continue;
             }
-            let templates = e.get("includeTemplates").and_then(Node::as_bool) == Some(true);
+            let flag = |k: &str| e.get(k).and_then(Node::as_bool) == Some(true);
+            const ONLY_METADATA: &[state::Spec] = &[];
+            let specs: &[&[state::Spec]] =
+                match (flag("includeSelectors"), flag("includeTemplates")) {
+                    (true, _) => &[state::METADATA, state::SELECTORS],
+                    (false, true) => &[state::METADATA],
+                    (false, false) => &[ONLY_METADATA],
+                };
             if let Some(pairs) = self.string_map(e.get("pairs"), "pairs") {
-                sets.push((pairs, templates));
+                self.label_changes(&pairs, specs);
             }
         }
-        if !sets.is_empty() {
-            self.metadata_patches("labels", &sets, "labels.yaml");
+    }
+
+    /// `commonLabels`: labels on every object, its pod templates and its
+    /// selectors (as `labels` with `includeSelectors`).
+    fn common_labels(&mut self, map: &Node) {
+        if let Some(pairs) = self.string_map(Some(map), "commonLabels") {
+            self.label_changes(&pairs, &[state::METADATA, state::SELECTORS]);
+        }
+    }
+
+    /// Per object, the operations that set `pairs` where `specs` say, on
+    /// the object as the overlay's changes so far leave it. An empty list
+    /// of specs means metadata labels only.
+    fn label_changes(
+        &mut self,
+        pairs: &serde_json::Map<String, serde_json::Value>,
+        specs: &[&[state::Spec]],
+    ) {
+        let metadata_only: &[&[state::Spec]] = &[&state::METADATA[..1]];
+        let specs = if specs.iter().all(|s| s.is_empty()) {
+            metadata_only
+        } else {
+            specs
+        };
+        for &c in self.comps {
+            let read = &self.r.comps[c];
+            let now = state::apply(
+                &read.comp.objects,
+                &read.docs,
+                read.comp.namespace.as_deref(),
+                self.out.get(&c).map_or(&[][..], Vec::as_slice),
+            );
+            let mut changes = Vec::new();
+            for n in &now {
+                let Some(doc) = &n.doc else { continue };
+                let ops = state::label_ops(&n.id, doc, specs, pairs);
+                if !ops.is_empty() {
+                    changes.push(object_ops(
+                        "labels",
+                        &n.id.api_version,
+                        &n.id.kind,
+                        &n.id.name,
+                        &ops,
+                    ));
+                }
+            }
+            for ch in changes {
+                self.push(c, ch);
+            }
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod changes;
 mod generators;
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ const OVERLAY_FIELDS: &[&str] = &[
     "patchesJson6902",
     "replicas",
     "images",
+    "commonLabels",
     "labels",
     "commonAnnotations",
     "namespace",
@@ -54,6 +56,7 @@ const COMPONENT_FIELDS: &[&str] = &[
     "patchesJson6902",
     "replicas",
     "images",
+    "commonLabels",
     "labels",
     "commonAnnotations",
     "sortOptions",
@@ -97,8 +100,7 @@ fn why_not(field: &str, role: Role) -> String {
             "not imported in a component yet: move it to the overlay that includes the component"
         }
         "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
-        "commonLabels" => "it adds labels to selectors too, which are immutable on most workloads; use `labels` (without includeSelectors), or add them to the base's files",
-        "labels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
+        "labels" | "commonLabels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
         "generatorOptions" => "options for every generator (labels, annotations, immutable) are not imported: set them on the generated objects by hand after importing",
         "components" => "a kustomize component can be included by an overlay, not by a base or another component",
         "helmCharts" | "helmGlobals" => "the chart would be inflated by Helm; make it a Helm component (`helm`) of the new fleet",
