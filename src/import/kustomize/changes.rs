@@ -447,14 +447,8 @@ impl Changes<'_, '_> {
             }
         }
         for &c in self.comps {
-            let read = &self.r.comps[c];
             // The images as the overlay's changes so far leave them.
-            let now = state::apply(
-                &read.comp.objects,
-                &read.docs,
-                read.comp.namespace.as_deref(),
-                self.out.get(&c).map_or(&[][..], Vec::as_slice),
-            );
+            let now = self.now(c);
             let mut changes = Vec::new();
             for n in &now {
                 let Some(d) = &n.doc else { continue };
@@ -556,6 +550,17 @@ impl Changes<'_, '_> {
         }
     }
 
+    /// Component `c`'s objects as the overlay's changes so far leave them.
+    fn now(&self, c: usize) -> Vec<state::Now> {
+        let read = &self.r.comps[c];
+        state::apply(
+            &read.comp.objects,
+            &read.docs,
+            read.comp.namespace.as_deref(),
+            self.out.get(&c).map_or(&[][..], Vec::as_slice),
+        )
+    }
+
     /// `commonLabels`: labels on every object, its pod templates and its
     /// selectors (as `labels` with `includeSelectors`).
     fn common_labels(&mut self, map: &Node) {
@@ -579,13 +584,7 @@ impl Changes<'_, '_> {
             specs
         };
         for &c in self.comps {
-            let read = &self.r.comps[c];
-            let now = state::apply(
-                &read.comp.objects,
-                &read.docs,
-                read.comp.namespace.as_deref(),
-                self.out.get(&c).map_or(&[][..], Vec::as_slice),
-            );
+            let now = self.now(c);
             let mut changes = Vec::new();
             for n in &now {
                 let Some(doc) = &n.doc else { continue };
