@@ -83,30 +83,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             a.kubernetes_version
         )));
     }
-    let overlays: Vec<Overlay> = a
-        .overlays
-        .iter()
-        .map(|o| match o.split_once('=') {
-            Some((name, dir)) => Overlay {
-                name: Some(name.to_string()),
-                dir: import::normalize(dir),
-            },
-            None => Overlay {
-                name: None,
-                dir: import::normalize(o),
-            },
-        })
-        .collect();
-    for o in &overlays {
-        if let Some(n) = &o.name {
-            if import::label_of(n) != *n {
-                return Err(Failure::usage(format!(
-                    "`{n}` is not a cluster name: lower-case letters, digits and `-` (e.g. `{}`)",
-                    import::label_of(n)
-                )));
-            }
-        }
-    }
+    let overlays = overlays_of(&a.overlays)?;
     let fs = Fs {
         max_bytes: ctx.budgets.input.max_file_bytes,
     };
@@ -155,6 +132,30 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             Err(f)
         }
     }
+}
+
+/// The overlays as given: `DIR` or `NAME=DIR`, a NAME being a cluster name.
+fn overlays_of(args: &[String]) -> Result<Vec<Overlay>, Failure> {
+    let mut out = Vec::new();
+    for o in args {
+        let (name, dir) = match o.split_once('=') {
+            Some((name, dir)) => (Some(name.to_string()), dir),
+            None => (None, o.as_str()),
+        };
+        if let Some(n) = &name {
+            if import::label_of(n) != *n {
+                return Err(Failure::usage(format!(
+                    "`{n}` is not a cluster name: lower-case letters, digits and `-` (e.g. `{}`)",
+                    import::label_of(n)
+                )));
+            }
+        }
+        out.push(Overlay {
+            name,
+            dir: import::normalize(dir),
+        });
+    }
+    Ok(out)
 }
 
 /// The last component of `dir`, made absolute first.

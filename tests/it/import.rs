@@ -178,6 +178,13 @@ fn shared_changes_go_to_one_entry_and_order_is_kept() {
     let p = read(&fleet.join("placements/pod-security.yaml"));
     assert!(p.contains("clusters: [\"test\", \"prod\"]"), "{p}");
     assert!(read(&fleet.join("placements/base.yaml")).contains("non-root.yaml"));
+    // dev's prefix renames its objects and the references to them (the
+    // HPA's target here).
+    let hpa = read(&fleet.join("patches/base/dev/names-horizontalpodautoscaler-frontend.yaml"));
+    assert!(
+        hpa.contains("path: /spec/scaleTargetRef/name\n  value: dev-frontend"),
+        "{hpa}"
+    );
     // Nested kustomizations of the base keep their directories.
     assert!(fleet
         .join("components/base/templates/redis/redis-slave.yaml")
@@ -208,12 +215,12 @@ fn what_cannot_be_converted_is_refused_at_its_line() {
     let n = text_k.lines().count();
     std::fs::write(
         &k,
-        format!("{text_k}namePrefix: prod-\nhelmCharts: [{{name: podinfo}}]\n"),
+        format!("{text_k}replacements: []\nhelmCharts: [{{name: podinfo}}]\n"),
     )
     .expect("write");
     let err = refused(&src, &["overlays/staging", "overlays/production"]);
     for want in [
-        "error[import-unsupported]: `namePrefix` in an overlay cannot be imported".to_string(),
+        "error[import-unsupported]: `replacements` in an overlay cannot be imported".to_string(),
         format!("--> overlays/production/kustomization.yaml:{}:1", n + 1),
         "error[import-unsupported]: `helmCharts` in an overlay cannot be imported".to_string(),
         format!("--> overlays/production/kustomization.yaml:{}:1", n + 2),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{state, unsupported, Kust, Reader};
+use super::{names, state, unsupported, Kust, Reader};
 use crate::diag::{Diagnostic, Span};
 use crate::import::{join, label_of, Change, ObjectId};
 use crate::yaml::{Node, Value};
@@ -33,6 +33,7 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
         inline: 0,
         deleted: Vec::new(),
         ns: None,
+        renames: Vec::new(),
     };
     for (entry, span) in c.r.strings(k, "patchesStrategicMerge") {
         if let Some((name, bytes)) = c.content(Some(entry), None, &span) {
@@ -49,6 +50,11 @@ pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usi
     }
     if let Some(ns) = k.node.get("namespace") {
         c.namespace(ns);
+    }
+    let affix = |f: &str| k.node.get(f).and_then(Node::as_str).unwrap_or_default();
+    let (prefix, suffix) = (affix("namePrefix"), affix("nameSuffix"));
+    if !prefix.is_empty() || !suffix.is_empty() {
+        c.names(prefix, suffix);
     }
     if let Some(map) = k.node.get("commonLabels") {
         c.common_labels(map);
@@ -89,6 +95,9 @@ struct Changes<'r, 'a> {
     /// The overlay's `namespace`, once applied: later changes see the
     /// objects in it.
     ns: Option<String>,
+    /// (kind, old name, new name) of the objects `namePrefix`/`nameSuffix`
+    /// renamed: a later patch's target by the old name follows.
+    renames: Vec<(String, String, String)>,
 }
 
 pub(super) fn group_version(api_version: &str) -> (String, String) {
@@ -282,8 +291,16 @@ impl Changes<'_, '_> {
         let docs: Vec<Node> = docs.into_iter().filter(|d| !d.is_null()).collect();
         let json6902 = docs.first().is_some_and(|d| matches!(d.v, Value::Seq(_)));
         match target {
-            Some((t, ns)) => {
-                for c in self.matching(&t, ns.as_deref(), at) {
+            Some((mut t, ns)) => {
+                let renamed = self.renames.iter().find(|(k, old, _)| {
+                    t[2].as_deref().is_none_or(|want| want == k) && t[3].as_deref() == Some(old)
+                });
+                let new_name = renamed.map(|(_, _, new)| new.clone());
+                let found = self.matching(&t, ns.as_deref(), at);
+                if new_name.is_some() {
+                    t[3] = new_name;
+                }
+                for c in found {
                     self.push(
                         c,
                         Change {
@@ -390,10 +407,13 @@ impl Changes<'_, '_> {
                 continue;
             };
             for &c in self.comps {
-                for o in &self.r.comps[c].comp.objects {
-                    let gone = self.deleted.iter().any(|(dc, d)| *dc == c && d == o);
-                    let o = &self.current(c, o);
-                    if o.name == name && SCALABLE.contains(&o.kind.as_str()) && !gone {
+                let now = self.now(c);
+                let base = &self.r.comps[c].comp.objects;
+                for (n, was) in now.iter().zip(base) {
+                    // kustomize finds the object by its name now or in its base.
+                    let named = n.id.name == name || was.name == name;
+                    let o = &n.id;
+                    if named && SCALABLE.contains(&o.kind.as_str()) && n.doc.is_some() {
                         let mut meta = json!({ "name": o.name });
                         if let Some(ns) = &o.namespace {
                             meta["namespace"] = json!(ns);
@@ -550,6 +570,19 @@ impl Changes<'_, '_> {
         }
     }
 
+    /// `namePrefix`/`nameSuffix`: every object renamed, references to them
+    /// rewritten (`names`); later targets by name follow the new names.
+    fn names(&mut self, prefix: &str, suffix: &str) {
+        let all: Vec<(usize, Vec<state::Now>)> =
+            self.comps.iter().map(|&c| (c, self.now(c))).collect();
+        let renamed = names::renamed(&all, prefix, suffix);
+        for (c, ch) in names::changes(&all, &renamed) {
+            self.push(c, ch);
+        }
+        self.renames
+            .extend(renamed.iter().map(names::Renamed::pair));
+    }
+
     /// Component `c`'s objects as the overlay's changes so far leave them.
     fn now(&self, c: usize) -> Vec<state::Now> {
         let read = &self.r.comps[c];
@@ -647,12 +680,10 @@ impl Changes<'_, '_> {
         file_name: &str,
     ) {
         for &c in self.comps {
-            let comp = &self.r.comps[c].comp;
+            let now = self.now(c);
             let mut docs = Vec::new();
-            for o in &comp.objects {
-                if self.deleted.iter().any(|(dc, d)| *dc == c && d == o) {
-                    continue;
-                }
+            for n in now.iter().filter(|n| n.doc.is_some()) {
+                let o = &n.id;
                 let (g, _) = group_version(&o.api_version);
                 let mut meta = serde_json::Map::new();
                 let mut doc = json!({ "apiVersion": o.api_version, "kind": o.kind });
@@ -671,7 +702,6 @@ impl Changes<'_, '_> {
                         merge_json(&mut doc, nest(&at, json!(pairs)));
                     }
                 }
-                let o = &self.current(c, o);
                 let mut md = json!({ "name": o.name });
                 if let Some(ns) = &o.namespace {
                     md["namespace"] = json!(ns);

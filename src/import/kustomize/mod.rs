@@ -15,6 +15,7 @@
 
 mod changes;
 mod generators;
+mod names;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,8 @@ const OVERLAY_FIELDS: &[&str] = &[
     "replicas",
     "images",
     "commonLabels",
+    "namePrefix",
+    "nameSuffix",
     "labels",
     "commonAnnotations",
     "namespace",
@@ -99,7 +102,8 @@ fn why_not(field: &str, role: Role) -> String {
         "namespace" | "configMapGenerator" | "secretGenerator" if role == Role::Component => {
             "not imported in a component yet: move it to the overlay that includes the component"
         }
-        "namePrefix" | "nameSuffix" => "it renames objects and every reference to them; rename them in the base's files instead",
+        "namePrefix" | "nameSuffix" if role == Role::Base => "a shared base's names are the same on every cluster; rename them in the base's files (an overlay's prefix and suffix are imported)",
+        "namePrefix" | "nameSuffix" => "not imported in a component yet: move it to the overlay that includes the component",
         "labels" | "commonLabels" | "commonAnnotations" => "labels and annotations of a shared base apply on every cluster; add them to the base's files (an overlay's are imported)",
         "generatorOptions" => "options for every generator (labels, annotations, immutable) are not imported: set them on the generated objects by hand after importing",
         "components" => "a kustomize component can be included by an overlay, not by a base or another component",
@@ -394,6 +398,18 @@ impl Reader<'_> {
         self.resource_entries(&k, &mut components, &mut local);
         let included = self.kustomize_components(&k, &mut components);
         let generated = self.generators(&k);
+        if let (Some(g), Some(at)) = (
+            generated.first(),
+            k.node
+                .get("namePrefix")
+                .or_else(|| k.node.get("nameSuffix")),
+        ) {
+            self.diags.push(unsupported(
+                &at.span,
+                format!("a name prefix or suffix with the overlay's own generated {} `{}` cannot be imported", g.kind, g.name),
+                "kustomize renames generated objects around their hash; generate them in a base, or write them as resource files",
+            ));
+        }
         if !local.is_empty() || !generated.is_empty() {
             if let Some(c) = self.local(&format!("{name}-resources"), dir, local, &generated) {
                 components.push(c);
