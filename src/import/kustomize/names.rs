@@ -26,6 +26,30 @@ const POD_SPECS: &[(&str, &str)] = &[
     ("ReplicationController", "spec/template/spec"),
 ];
 
+/// The kinds whose pod specs kustomize looks at for ConfigMaps and Secrets.
+const CONFIG_KINDS: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
+
+/// The kinds whose pod specs it looks at for ServiceAccounts, claims and
+/// priority classes.
+const POD_KINDS: &[&str] = &[
+    "Pod",
+    "StatefulSet",
+    "Deployment",
+    "ReplicationController",
+    "CronJob",
+    "Job",
+    "DaemonSet",
+];
+
 /// Referenced kind → fields inside a pod spec that name it. Which kinds
 /// carry which fields follows kustomize's table (e.g. `imagePullSecrets`
 /// and projected sources are not looked at in ReplicationControllers).
@@ -40,16 +64,7 @@ const IN_POD_SPEC: &[(&str, &[&str], &[&str])] = &[
             "initContainers/envFrom/configMapRef/name",
             "volumes/projected/sources/configMap/name",
         ],
-        &[
-            "Pod",
-            "PodTemplate",
-            "Deployment",
-            "ReplicaSet",
-            "DaemonSet",
-            "StatefulSet",
-            "Job",
-            "CronJob",
-        ],
+        CONFIG_KINDS,
     ),
     (
         "Secret",
@@ -62,56 +77,15 @@ const IN_POD_SPEC: &[(&str, &[&str], &[&str])] = &[
             "imagePullSecrets/name",
             "volumes/projected/sources/secret/name",
         ],
-        &[
-            "Pod",
-            "PodTemplate",
-            "Deployment",
-            "ReplicaSet",
-            "DaemonSet",
-            "StatefulSet",
-            "Job",
-            "CronJob",
-        ],
+        CONFIG_KINDS,
     ),
-    (
-        "ServiceAccount",
-        &["serviceAccountName"],
-        &[
-            "Pod",
-            "StatefulSet",
-            "Deployment",
-            "ReplicationController",
-            "CronJob",
-            "Job",
-            "DaemonSet",
-        ],
-    ),
+    ("ServiceAccount", &["serviceAccountName"], POD_KINDS),
     (
         "PersistentVolumeClaim",
         &["volumes/persistentVolumeClaim/claimName"],
-        &[
-            "Pod",
-            "StatefulSet",
-            "Deployment",
-            "ReplicationController",
-            "CronJob",
-            "Job",
-            "DaemonSet",
-        ],
+        POD_KINDS,
     ),
-    (
-        "PriorityClass",
-        &["priorityClassName"],
-        &[
-            "Pod",
-            "StatefulSet",
-            "Deployment",
-            "ReplicationController",
-            "CronJob",
-            "Job",
-            "DaemonSet",
-        ],
-    ),
+    ("PriorityClass", &["priorityClassName"], POD_KINDS),
 ];
 
 /// Referenced kind → (referring kind, its group if it must be one, path)
