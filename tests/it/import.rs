@@ -104,13 +104,18 @@ fn hello_world_overlays_import_to_the_same_objects() {
     // The resource only production lists is a component of its own, placed there.
     let p = read(&fleet.join("placements/production-resources.yaml"));
     assert!(p.contains("clusters: [\"production\"]"), "{p}");
-    // Both overlays set the same image after their own patches: one entry,
-    // for every cluster, after each one's own.
+    // The base's generated name goes into its references first, on every
+    // cluster: the placement's own patch.
     let p = read(&fleet.join("placements/base.yaml"));
     assert!(
-        p.contains("    - name: \"every-cluster\"\n      target: {all: true}\n      patches:\n        - path: ../patches/base/every-cluster/images-deployment-the-deployment.yaml\n          target: {group: \"apps\", version: \"v1\", kind: \"Deployment\", name: \"the-deployment\"}\n"),
+        p.contains("  patches:\n    - path: ../patches/base/all/references-deployment-the-deployment.yaml\n"),
         "{p}"
     );
+    // production's prefix: its objects renamed, the HPA's target following.
+    let hpa = read(&fleet.join(
+        "patches/production-resources/all/names-horizontalpodautoscaler-the-deployment.yaml",
+    ));
+    assert!(hpa.contains("value: prod-the-deployment"), "{hpa}");
 }
 
 #[test]

@@ -24,12 +24,19 @@ const SCALABLE: [&str; 4] = [
     "ReplicationController",
 ];
 
-pub(super) fn changes(r: &mut Reader, k: &Kust, comps: &[usize]) -> BTreeMap<usize, Vec<Change>> {
+/// The changes of kustomization `k` to `comps`, after `before` (which the
+/// result begins with).
+pub(super) fn changes(
+    r: &mut Reader,
+    k: &Kust,
+    comps: &[usize],
+    before: BTreeMap<usize, Vec<Change>>,
+) -> BTreeMap<usize, Vec<Change>> {
     let mut c = Changes {
         r,
         comps,
         dir: &k.dir,
-        out: BTreeMap::new(),
+        out: before,
         inline: 0,
         deleted: Vec::new(),
         ns: None,
@@ -575,7 +582,20 @@ impl Changes<'_, '_> {
     fn names(&mut self, prefix: &str, suffix: &str) {
         let all: Vec<(usize, Vec<state::Now>)> =
             self.comps.iter().map(|&c| (c, self.now(c))).collect();
-        let renamed = names::renamed(&all, prefix, suffix);
+        // Generated objects: a base's keep their hash after the new name;
+        // the overlay's own already have their final names.
+        let generated: Vec<names::GeneratedName> = self
+            .comps
+            .iter()
+            .flat_map(|&c| self.r.comps[c].generated.iter())
+            .map(|(kind, name, hashed)| names::GeneratedName {
+                kind,
+                name: name.clone(),
+                hashed: hashed.clone(),
+                is_final: self.r.final_names.contains(hashed),
+            })
+            .collect();
+        let renamed = names::renamed(&all, prefix, suffix, &generated);
         for (c, ch) in names::changes(&all, &renamed) {
             self.push(c, ch);
         }

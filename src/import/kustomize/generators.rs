@@ -178,10 +178,13 @@ impl Reader<'_> {
                 json!({ "data": data, "kind": "ConfigMap", "name": "" }),
             )
         };
+        // An overlay's prefix and suffix go around the name, before the hash.
+        let affix = |f: &str| k.node.get(f).and_then(Node::as_str).unwrap_or_default();
+        let full = format!("{}{name}{}", affix("namePrefix"), affix("nameSuffix"));
         let hashed = if no_hash {
-            name.clone()
+            full
         } else {
-            format!("{name}-{}", suffix(&encoding))
+            format!("{full}-{}", suffix(&encoding))
         };
         obj["metadata"]["name"] = json!(hashed);
         if let Some(ns) = g.get("namespace").and_then(Node::as_str) {

@@ -140,8 +140,9 @@ struct Read {
     /// Changes every cluster makes first: the base's generated names
     /// written into its references.
     first: Vec<super::Change>,
-    /// (kind, name) of the objects its generators made under another name.
-    generated: Vec<(&'static str, String)>,
+    /// (kind, generator name, object name) of the objects its generators
+    /// made under another name.
+    generated: Vec<(&'static str, String, String)>,
 }
 
 impl Read {
@@ -175,6 +176,9 @@ struct Reader<'a> {
     /// Local resource files (sorted) → component.
     locals: BTreeMap<Vec<String>, usize>,
     names: BTreeSet<String>,
+    /// The objects the overlay being read generates, by their final names
+    /// (a prefix or suffix does not rename them again).
+    final_names: BTreeSet<String>,
 }
 
 /// Read the layout of `overlays`; every problem at once.
@@ -187,6 +191,7 @@ pub fn read(tree: &dyn Tree, overlays: &[Overlay]) -> Result<Layout, Diags> {
         bases: BTreeMap::new(),
         locals: BTreeMap::new(),
         names: BTreeSet::new(),
+        final_names: BTreeSet::new(),
     };
     let mut clusters = Vec::new();
     let mut cluster_names = BTreeSet::new();
@@ -398,18 +403,8 @@ impl Reader<'_> {
         self.resource_entries(&k, &mut components, &mut local);
         let included = self.kustomize_components(&k, &mut components);
         let generated = self.generators(&k);
-        if let (Some(g), Some(at)) = (
-            generated.first(),
-            k.node
-                .get("namePrefix")
-                .or_else(|| k.node.get("nameSuffix")),
-        ) {
-            self.diags.push(unsupported(
-                &at.span,
-                format!("a name prefix or suffix with the overlay's own generated {} `{}` cannot be imported", g.kind, g.name),
-                "kustomize renames generated objects around their hash; generate them in a base, or write them as resource files",
-            ));
-        }
+        // Their names are final: the overlay's prefix and suffix are in them.
+        self.final_names = generated.iter().map(|g| g.hashed.clone()).collect();
         if !local.is_empty() || !generated.is_empty() {
             if let Some(c) = self.local(&format!("{name}-resources"), dir, local, &generated) {
                 components.push(c);
@@ -417,20 +412,17 @@ impl Reader<'_> {
         }
         components.sort_unstable();
         components.dedup();
-        let mut changes: BTreeMap<usize, Vec<super::Change>> = BTreeMap::new();
+        // The bases' own reference changes first, then each included
+        // component's changes, then the overlay's: each sees those before.
+        let mut changes: BTreeMap<usize, Vec<super::Change>> = components
+            .iter()
+            .filter(|&&c| !self.comps[c].first.is_empty())
+            .map(|&c| (c, self.comps[c].first.clone()))
+            .collect();
         for kust in included.iter().chain([&k]) {
-            for (c, list) in changes::changes(self, kust, &components) {
-                changes.entry(c).or_default().extend(list);
-            }
+            changes = changes::changes(self, kust, &components, changes);
         }
         self.generated_references(&components, &generated, &mut changes);
-        for &c in &components {
-            let first = &self.comps[c].first;
-            if !first.is_empty() {
-                let list = changes.entry(c).or_default();
-                list.splice(0..0, first.iter().cloned());
-            }
-        }
         Some(Cluster {
             name: name.to_string(),
             dir: dir.to_string(),
@@ -631,7 +623,8 @@ impl Reader<'_> {
     /// A generated object as one of the component's resource files.
     fn add_generated(&mut self, g: &generators::Generated, read: &mut Read) {
         if g.hashed != g.name {
-            read.generated.push((g.kind, g.name.clone()));
+            read.generated
+                .push((g.kind, g.name.clone(), g.hashed.clone()));
         }
         let rel = format!("{}-{}.yaml", g.kind.to_ascii_lowercase(), g.name);
         let path = format!("<generated {} {}>", g.kind, g.name);
@@ -672,7 +665,7 @@ impl Reader<'_> {
             .map(generators::Generated::renamed)
             .collect();
         for &c in comps {
-            renamed.extend(self.comps[c].generated.iter().map(|(kind, name)| {
+            renamed.extend(self.comps[c].generated.iter().map(|(kind, name, _)| {
                 generators::Generated::renamed(&generators::Generated {
                     kind,
                     name: name.clone(),
@@ -706,9 +699,30 @@ impl Reader<'_> {
                 .help("kustomize rewrites that reference to the generated name with its hash; write the hashed name in the patch, or set the generator's `options.disableNameSuffixHash: true`"),
             );
         }
+        // On the objects as the overlay's changes leave them (renamed, moved).
         for &c in comps {
-            let refs = reference_changes(&self.comps[c], generated);
-            changes.entry(c).or_default().extend(refs);
+            let read = &self.comps[c];
+            let list = changes.entry(c).or_default();
+            let now = state::apply(
+                &read.comp.objects,
+                &read.docs,
+                read.comp.namespace.as_deref(),
+                list,
+            );
+            for n in &now {
+                let Some(doc) = &n.doc else { continue };
+                let ops = generators::reference_ops(doc, generated);
+                if !ops.is_empty() {
+                    let id = &n.id;
+                    list.push(changes::object_ops(
+                        "references",
+                        &id.api_version,
+                        &id.kind,
+                        &id.name,
+                        &ops,
+                    ));
+                }
+            }
         }
     }
 

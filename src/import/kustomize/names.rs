@@ -291,20 +291,47 @@ fn renamed_kind(api_version: &str, kind: &str) -> bool {
     )
 }
 
+/// A generated object: its generator's name and its own (with the hash);
+/// `is_final` when the overlay's prefix and suffix are already in it.
+pub(super) struct GeneratedName {
+    pub kind: &'static str,
+    pub name: String,
+    pub hashed: String,
+    pub is_final: bool,
+}
+
 /// The objects of every component, as the changes so far leave them, that
-/// `prefix`/`suffix` rename.
-pub(super) fn renamed(all: &[(usize, Vec<Now>)], prefix: &str, suffix: &str) -> Vec<Renamed> {
+/// `prefix`/`suffix` rename. A generated object keeps its hash last, as
+/// kustomize names it (`<prefix><name><suffix>-<hash>`).
+pub(super) fn renamed(
+    all: &[(usize, Vec<Now>)],
+    prefix: &str,
+    suffix: &str,
+    generated: &[GeneratedName],
+) -> Vec<Renamed> {
     let mut out = Vec::new();
     for (_, objects) in all {
         for n in objects.iter().filter(|n| n.doc.is_some()) {
-            if renamed_kind(&n.id.api_version, &n.id.kind) {
-                out.push(Renamed {
-                    kind: n.id.kind.clone(),
-                    old: n.id.name.clone(),
-                    new: format!("{prefix}{}{suffix}", n.id.name),
-                    namespace: n.id.namespace.clone(),
-                });
+            if !renamed_kind(&n.id.api_version, &n.id.kind) {
+                continue;
             }
+            let g = generated
+                .iter()
+                .find(|g| g.kind == n.id.kind && g.hashed == n.id.name);
+            let new = match g {
+                Some(g) if g.is_final => continue,
+                Some(g) => {
+                    let hash = g.hashed.strip_prefix(g.name.as_str()).unwrap_or_default();
+                    format!("{prefix}{}{suffix}{hash}", g.name)
+                }
+                None => format!("{prefix}{}{suffix}", n.id.name),
+            };
+            out.push(Renamed {
+                kind: n.id.kind.clone(),
+                old: n.id.name.clone(),
+                new,
+                namespace: n.id.namespace.clone(),
+            });
         }
     }
     out
