@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use fleetc::driver;
-use fleetc::git::publish::{publish, Outcome};
+use fleetc::git::publish::{publish, tip_inputs_digest, Outcome};
 use fleetc::git::{short, Git};
 
 use crate::exit::{Exit, Failure};
@@ -24,7 +24,8 @@ pub struct Args {
     /// Commit subject (default: "Render <source>").
     #[arg(long, value_name = "M")]
     message: Option<String>,
-    /// Publish even when the branch was rendered from a newer source.
+    /// Publish even when the branch was rendered from a newer source, and
+    /// render even when the branch's inputs digest says nothing changed.
     #[arg(long)]
     force: bool,
 }
@@ -37,6 +38,28 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         source_rev: loaded.commit,
         ..ctx.options()
     };
+    // Same inputs as the branch's tip was rendered from: the same tree,
+    // so nothing is rendered to find that out (--force renders anyway,
+    // and so repairs a hand-edited branch).
+    let unchanged = if a.force {
+        None
+    } else {
+        tip_inputs_digest(&git, &a.branch)?
+    };
+    if let Some((tip, digest)) = unchanged {
+        if let Ok(planned) = driver::plan(&loaded.fs, &opts) {
+            if planned.inputs_digest == digest && !planned.diags.has_errors() {
+                ctx.ui.report(&planned.diags);
+                ctx.ui.say(&format!(
+                    "{} is up to date at {} (rendered from {}; same inputs, nothing rendered)",
+                    a.branch,
+                    short(tip),
+                    short(source)
+                ));
+                return Ok(Exit::Success);
+            }
+        }
+    }
     let (compiled, diags) = driver::compile(&loaded.fs, &opts);
     if ctx.ui.report(&diags) {
         return Err(Failure::reported());

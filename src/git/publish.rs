@@ -145,6 +145,36 @@ pub fn publish(
     )))
 }
 
+/// The tip of `branch` and the inputs digest its tree was rendered from
+/// (`inputsDigest` of its inventory.json), when it has both: equal digests
+/// mean the same tree, so `publish` can say "up to date" without
+/// rendering.
+pub fn tip_inputs_digest(git: &Git, branch: &str) -> Result<Option<(ObjectId, String)>, Failure> {
+    let name = branch_ref(branch)?;
+    let Some(tip) = tip_of(git, &name)? else {
+        return Ok(None);
+    };
+    let tree = git
+        .repo
+        .find_commit(tip)
+        .and_then(|c| c.tree_id().map(|t| t.detach()))
+        .map_err(|e| Failure::other(format!("cannot read {branch}'s tip {tip}: {e}")))?;
+    let tree = git
+        .repo
+        .find_tree(tree)
+        .map_err(|e| Failure::other(format!("cannot read {branch}'s tip tree: {e}")))?;
+    let Some(entry) = tree.find_entry("inventory.json") else {
+        return Ok(None);
+    };
+    let Ok(blob) = git.repo.find_blob(entry.object_id()) else {
+        return Ok(None);
+    };
+    let digest = serde_json::from_slice::<serde_json::Value>(&blob.data)
+        .ok()
+        .and_then(|v| v["inputsDigest"].as_str().map(String::from));
+    Ok(digest.map(|d| (tip, d)))
+}
+
 fn branch_ref(branch: &str) -> Result<FullName, Failure> {
     let full = if branch.starts_with("refs/") {
         branch.to_string()

@@ -317,12 +317,26 @@ fn publish_is_reproducible_and_never_touches_the_work_tree() {
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let first = git(&w, &["rev-parse", "rendered"]);
     same(&snapshot(&w), &before, "publish");
-    // Same source again: no new commit.
+    // Same source again: no new commit, and nothing rendered to know it
+    // (the tip's inventory.json records the inputs digest).
     let o = fleetc(&["publish", "fleet", "--branch", "rendered"], &w);
     assert_eq!(code(&o), 0);
-    assert!(text(&o.stdout).contains("up to date"));
+    assert!(
+        text(&o.stdout).contains("up to date") && text(&o.stdout).contains("nothing rendered"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_eq!(git(&w, &["rev-parse", "rendered"]), first);
     assert_eq!(git(&w, &["rev-list", "--count", "rendered"]), "1");
+    // --force renders: the tree is the same, so still no new commit.
+    let o = fleetc(&["publish", "fleet", "--branch", "rendered", "--force"], &w);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stdout).contains("nothing rendered"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_eq!(git(&w, &["rev-parse", "rendered"]), first);
     // The same source in another clone gives the same commit id.
     let other = tmp.path().join("other");
     git(
