@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 
 use super::settings;
-use crate::diag::{Diagnostic, Diags, Source, Span};
+use crate::diag::{Diagnostic, Diags};
 use crate::kube;
 use crate::load::model::{Format, Repo, Unit};
 use crate::render::helm::FLUX_NAMESPACE;
@@ -98,8 +98,7 @@ fn metadata(
 
 /// YAML of one generated object.
 fn yaml_of(obj: &Json) -> String {
-    let span = Span::file(&Source::new("<generated>", ""));
-    crate::yaml::write::to_yaml(&Node::from_json(obj, &span))
+    crate::yaml::write::json_to_yaml(obj)
 }
 
 fn unit_path(cluster: &str, u: &Unit) -> String {
@@ -165,8 +164,7 @@ fn flux_kustomization(
 
 /// YAML of a generated object with the unit's settings for `part` laid over it.
 fn yaml_with(obj: &Json, agent: Option<&Node>, part: Part) -> String {
-    let span = Span::file(&Source::new("<generated>", ""));
-    let mut node = Node::from_json(obj, &span);
+    let mut node = Node::generated(obj);
     if let Some(setting) = settings::part_of(agent, part) {
         settings::apply(&mut node, setting);
     }
@@ -266,8 +264,7 @@ pub fn argocd_cluster(
             fleet_labels,
         };
         let obj = app.build(repo, u, resolved);
-        let span = Span::file(&Source::new("<generated>", ""));
-        let mut node = Node::from_json(&obj, &span);
+        let mut node = Node::generated(&obj);
         if let Some(setting) = settings::part_of(resolved.agent.as_ref(), Part::Application) {
             settings::apply(&mut node, setting);
             if u.namespace.is_some() {
@@ -303,11 +300,7 @@ fn keep_create_namespace(app: &mut Node) {
             .is_some_and(|o| o.starts_with("CreateNamespace="))
     });
     if !says_it {
-        let span = options
-            .first()
-            .map(|o| o.span.clone())
-            .unwrap_or_else(|| Span::file(&Source::new("<generated>", "")));
-        options.insert(0, Node::new(Value::Str(CREATE_NAMESPACE.into()), span));
+        options.insert(0, Node::generated(&json!(CREATE_NAMESPACE)));
     }
 }
 

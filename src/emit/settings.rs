@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
 
-use crate::diag::{Code, Diagnostic, Diags, Source, Span};
+use crate::diag::{Code, Diagnostic, Diags};
 use crate::load::model::{Format, Repo, Unit};
 use crate::resolve::{Resolved, ResolvedCluster, ResolvedUnit};
 use crate::yaml::Node;
@@ -142,14 +142,9 @@ pub fn part_of(agent: Option<&Node>, part: Part) -> Option<&Node> {
         .filter(|n| n.as_map().is_some_and(|m| !m.is_empty()))
 }
 
-/// Lay `setting` over the `spec` of the object `obj` (JSON merge patch:
-/// maps merge, null deletes, the rest replaces). The setting's leaves keep
-/// their spans.
-pub fn apply(obj: &mut Node, setting: &Node) {
-    if let Some(spec) = obj.as_map_mut().and_then(|m| m.get_mut("spec")) {
-        crate::render::patch::merge_patch(spec, setting);
-    }
-}
+/// Lay `setting` over the `spec` of the object `obj`
+/// ([`crate::render::patch::merge_into_spec`]).
+pub use crate::render::patch::merge_into_spec as apply;
 
 /// Check every distinct setting of the fleet once (a unit's merged
 /// settings are usually the same on many clusters).
@@ -226,8 +221,7 @@ fn against_crd(part: Part, u: &Unit, obj: Json, setting: &Node, diags: &mut Diag
     let Some(schema) = crate::accept::agent_schema(&api_version, &kind) else {
         return;
     };
-    let span = Span::file(&Source::new("<generated>", ""));
-    let mut node = Node::from_json(&obj, &span);
+    let mut node = Node::generated(&obj);
     apply(&mut node, setting);
     let what = format!("the {} of `{}`", part.object(), u.name);
     // Fields are named as the user wrote them: `agent.<part>.x`, not `spec.x`.

@@ -123,9 +123,7 @@ pub fn flux_objects(
                 // laid over the spec like a merge patch; their leaves keep their
                 // spans, so accept's CRD check points at them.
                 if let Some(setting) = ru.agent.as_ref().and_then(|a| a.get("helmRelease")) {
-                    if let Some(spec) = node.as_map_mut().and_then(|m| m.get_mut("spec")) {
-                        super::patch::merge_patch(spec, setting);
-                    }
+                    super::patch::merge_into_spec(&mut node, setting);
                 }
             }
             Resource {

@@ -343,6 +343,15 @@ fn order(
     out
 }
 
+/// Lay `setting` over the `spec` of object `obj` as a JSON merge patch
+/// (agent settings on the objects fleetc builds for the agents). The
+/// setting's leaves keep their spans.
+pub fn merge_into_spec(obj: &mut Node, setting: &Node) {
+    if let Some(spec) = obj.as_map_mut().and_then(|m| m.get_mut("spec")) {
+        merge_patch(spec, setting);
+    }
+}
+
 /// RFC 7386 JSON merge patch (custom resources): maps merge, null deletes, the rest replaces.
 pub fn merge_patch(target: &mut Node, patch: &Node) {
     let Value::Map(pm) = &patch.v else {

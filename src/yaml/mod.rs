@@ -200,6 +200,13 @@ impl Node {
     }
 
     /// Build a node from a JSON value; every span points at `span`.
+    /// [`Node::from_json`] for an object fleetc builds itself: every node
+    /// at the start of a source named `<generated>`.
+    pub fn generated(v: &serde_json::Value) -> Node {
+        let src = crate::diag::Source::new("<generated>", "");
+        Node::from_json(v, &Span::file(&src))
+    }
+
     pub fn from_json(v: &serde_json::Value, span: &Span) -> Node {
         let value = match v {
             serde_json::Value::Null => Value::Null,

@@ -8,6 +8,11 @@
 
 use crate::yaml::{Node, Value};
 
+/// One document written from JSON fleetc builds itself.
+pub fn json_to_yaml(v: &serde_json::Value) -> String {
+    to_yaml(&Node::generated(v))
+}
+
 /// One document, with a trailing newline.
 pub fn to_yaml(node: &Node) -> String {
     let mut out = String::new();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{names, state, unsupported, Kust, Reader};
+use super::{names, state, unsupported, Kust, Read, Reader};
 use crate::diag::{Diagnostic, Span};
 use crate::import::{join, label_of, Change, ObjectId};
 use crate::yaml::{Node, Value};
@@ -38,8 +38,6 @@ pub(super) fn changes(
         dir: &k.dir,
         out: before,
         inline: 0,
-        deleted: Vec::new(),
-        ns: None,
         renames: Vec::new(),
     };
     for (entry, span) in c.r.strings(k, "patchesStrategicMerge") {
@@ -47,12 +45,8 @@ pub(super) fn changes(
             c.patch(&name, bytes, None, &span);
         }
     }
-    for entry in k
-        .node
-        .get("patches")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-    {
+    let seq = |f: &str| k.node.get(f).and_then(Node::as_seq).unwrap_or_default();
+    for entry in seq("patches") {
         c.entry("patches", entry);
     }
     if let Some(ns) = k.node.get("namespace") {
@@ -72,12 +66,7 @@ pub(super) fn changes(
     if let Some(map) = k.node.get("commonAnnotations") {
         c.annotations(map);
     }
-    for entry in k
-        .node
-        .get("patchesJson6902")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-    {
+    for entry in seq("patchesJson6902") {
         c.entry("patchesJson6902", entry);
     }
     if let Some(list) = k.node.get("replicas").and_then(Node::as_seq) {
@@ -96,12 +85,6 @@ struct Changes<'r, 'a> {
     out: BTreeMap<usize, Vec<Change>>,
     /// Inline patches so far (they become `patch-<n>.yaml`).
     inline: usize,
-    /// Objects a patch so far deleted (`$patch: delete`): later generated
-    /// patches leave them out, as kustomize no longer has them.
-    deleted: Vec<(usize, ObjectId)>,
-    /// The overlay's `namespace`, once applied: later changes see the
-    /// objects in it.
-    ns: Option<String>,
     /// (kind, old name, new name) of the objects `namePrefix`/`nameSuffix`
     /// renamed: a later patch's target by the old name follows.
     renames: Vec<(String, String, String)>,
@@ -114,16 +97,15 @@ pub(super) fn group_version(api_version: &str) -> (String, String) {
     }
 }
 
-/// Whether `t` (and `namespace`) selects object `o`, whose component puts
-/// it in `default_ns` (a base's `namespace` wins over the object's own).
-fn matches(o: &ObjectId, default_ns: Option<&str>, t: &Target, namespace: Option<&str>) -> bool {
+/// Whether `t` (and `namespace`) selects object `o`.
+pub(super) fn matches(o: &ObjectId, t: &Target, namespace: Option<&str>) -> bool {
     let (g, v) = group_version(&o.api_version);
     let same = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
     same(&t[0], &g)
         && same(&t[1], &v)
         && same(&t[2], &o.kind)
         && same(&t[3], &o.name)
-        && namespace.is_none_or(|ns| default_ns.or(o.namespace.as_deref()) == Some(ns))
+        && namespace.is_none_or(|ns| o.namespace.as_deref() == Some(ns))
 }
 
 impl Changes<'_, '_> {
@@ -249,16 +231,21 @@ impl Changes<'_, '_> {
         let mut found = Vec::new();
         for &c in self.comps {
             // As kustomize, a target matches an object as it now is or as
-            // its base had it (before the overlay's namespace moved it).
-            let ids: Vec<(ObjectId, ObjectId)> = self.r.comps[c]
-                .comp
-                .objects
+            // its base had it (before the overlay moved or renamed it).
+            let ids: Vec<(ObjectId, ObjectId)> = self
+                .now(c)
                 .iter()
-                .map(|o| (self.current(c, o), self.current_in(c, o, None)))
+                .zip(&self.r.comps[c].comp.objects)
+                .map(|(n, o)| {
+                    (
+                        placed(&self.r.comps[c].comp, &n.id),
+                        placed(&self.r.comps[c].comp, o),
+                    )
+                })
                 .collect();
             let hit = |ns: Option<&str>| {
                 ids.iter()
-                    .filter(|(now, was)| matches(now, None, t, ns) || matches(was, None, t, ns))
+                    .filter(|(now, was)| matches(now, t, ns) || matches(was, t, ns))
                     .count()
             };
             let (with, without) = (hit(namespace), hit(None));
@@ -353,18 +340,6 @@ impl Changes<'_, '_> {
                 );
             }
             split |= found.len() > 1;
-            if str_of(d, &["$patch"]) == Some("delete") {
-                for &c in &found {
-                    let comp = &self.r.comps[c].comp;
-                    let ns = s(&["metadata", "namespace"]);
-                    let gone = comp
-                        .objects
-                        .iter()
-                        .filter(|o| matches(o, comp.namespace.as_deref(), &t, ns.as_deref()));
-                    let gone: Vec<ObjectId> = gone.cloned().collect();
-                    self.deleted.extend(gone.into_iter().map(|o| (c, o)));
-                }
-            }
             for c in found {
                 per.entry(c).or_default().push(d);
             }
@@ -473,29 +448,48 @@ impl Changes<'_, '_> {
                 )),
             }
         }
-        for &c in self.comps {
-            // The images as the overlay's changes so far leave them.
-            let now = self.now(c);
-            let mut changes = Vec::new();
-            for n in &now {
-                let Some(d) = &n.doc else { continue };
-                let mut ops = Vec::new();
-                image_ops(d, &mut Vec::new(), &rules, &mut ops, false);
-                if !ops.is_empty() {
-                    changes.push(object_ops(
-                        "images",
-                        &n.id.api_version,
-                        &n.id.kind,
-                        &n.id.name,
-                        &ops,
-                    ));
-                }
-            }
-            for ch in changes {
-                self.push(c, ch);
-            }
+        self.per_object("images", |_, doc, _| {
+            let mut ops = Vec::new();
+            image_ops(doc, &mut Vec::new(), &rules, &mut ops, false);
+            ops
+        });
+    }
+}
+
+/// Object `o` of component `comp` in the namespace it is put in when it
+/// names none: the component's (namespaced kinds only).
+fn placed(comp: &crate::import::Component, o: &ObjectId) -> ObjectId {
+    let mut id = o.clone();
+    if id.namespace.is_none()
+        && crate::import::namespaced(&o.api_version, &o.kind, &comp.cluster_kinds)
+    {
+        id.namespace = comp.namespace.clone();
+    }
+    id
+}
+
+/// For every object of component `read` as the changes `before` leave it
+/// (deleted ones aside), the JSON 6902 operations `ops_of` gives (the
+/// object in its namespace, its document, the component's cluster-scoped
+/// custom kinds), as a `<what>-<kind>-<name>.yaml` change.
+pub(super) fn object_changes(
+    read: &Read,
+    before: &[Change],
+    what: &str,
+    ops_of: &impl Fn(&ObjectId, &Node, &[String]) -> Vec<serde_json::Value>,
+) -> Vec<Change> {
+    let comp = &read.comp;
+    let now = state::apply(&comp.objects, &read.docs, comp.namespace.as_deref(), before);
+    let mut out = Vec::new();
+    for n in &now {
+        let Some(doc) = &n.doc else { continue };
+        let id = placed(comp, &n.id);
+        let ops = ops_of(&id, doc, &comp.cluster_kinds);
+        if !ops.is_empty() {
+            out.push(object_ops(what, &id.api_version, &id.kind, &id.name, &ops));
         }
     }
+    out
 }
 
 /// A generated patch file of JSON 6902 `ops` for one object, targeted by
@@ -564,12 +558,11 @@ impl Changes<'_, '_> {
                 continue;
             }
             let flag = |k: &str| e.get(k).and_then(Node::as_bool) == Some(true);
-            const ONLY_METADATA: &[state::Spec] = &[];
             let specs: &[&[state::Spec]] =
                 match (flag("includeSelectors"), flag("includeTemplates")) {
                     (true, _) => &[state::METADATA, state::SELECTORS],
                     (false, true) => &[state::METADATA],
-                    (false, false) => &[ONLY_METADATA],
+                    (false, false) => &[state::METADATA_ONLY],
                 };
             if let Some(pairs) = self.string_map(e.get("pairs"), "pairs") {
                 self.label_changes(&pairs, specs);
@@ -603,6 +596,21 @@ impl Changes<'_, '_> {
             .extend(renamed.iter().map(names::Renamed::pair));
     }
 
+    /// [`object_changes`] for every component of the overlay, after its
+    /// changes so far.
+    fn per_object(
+        &mut self,
+        what: &str,
+        ops_of: impl Fn(&ObjectId, &Node, &[String]) -> Vec<serde_json::Value>,
+    ) {
+        for &c in self.comps {
+            let before = self.out.get(&c).map_or(&[][..], Vec::as_slice);
+            for ch in object_changes(&self.r.comps[c], before, what, &ops_of) {
+                self.push(c, ch);
+            }
+        }
+    }
+
     /// Component `c`'s objects as the overlay's changes so far leave them.
     fn now(&self, c: usize) -> Vec<state::Now> {
         let read = &self.r.comps[c];
@@ -623,39 +631,15 @@ impl Changes<'_, '_> {
     }
 
     /// Per object, the operations that set `pairs` where `specs` say, on
-    /// the object as the overlay's changes so far leave it. An empty list
-    /// of specs means metadata labels only.
+    /// the object as the overlay's changes so far leave it.
     fn label_changes(
         &mut self,
         pairs: &serde_json::Map<String, serde_json::Value>,
         specs: &[&[state::Spec]],
     ) {
-        let metadata_only: &[&[state::Spec]] = &[&state::METADATA[..1]];
-        let specs = if specs.iter().all(|s| s.is_empty()) {
-            metadata_only
-        } else {
-            specs
-        };
-        for &c in self.comps {
-            let now = self.now(c);
-            let mut changes = Vec::new();
-            for n in &now {
-                let Some(doc) = &n.doc else { continue };
-                let ops = state::label_ops(&n.id, doc, specs, pairs);
-                if !ops.is_empty() {
-                    changes.push(object_ops(
-                        "labels",
-                        &n.id.api_version,
-                        &n.id.kind,
-                        &n.id.name,
-                        &ops,
-                    ));
-                }
-            }
-            for ch in changes {
-                self.push(c, ch);
-            }
-        }
+        self.per_object("labels", |id, doc, _| {
+            state::label_ops(id, doc, specs, pairs)
+        });
     }
 
     /// `commonAnnotations`: annotations on every object and its pod template.
@@ -753,30 +737,6 @@ const SERVICE_REFERENCES: [&str; 3] = [
 ];
 
 impl Changes<'_, '_> {
-    /// Object `o` of component `c` as changes so far leave it: in its
-    /// base's namespace, then (namespaced objects) in the overlay's; a
-    /// Namespace object renamed to the overlay's namespace.
-    fn current(&self, c: usize, o: &ObjectId) -> ObjectId {
-        self.current_in(c, o, self.ns.as_ref())
-    }
-
-    /// [`Changes::current`] with the overlay's namespace `ns` (None: before it applies).
-    fn current_in(&self, c: usize, o: &ObjectId, ns: Option<&String>) -> ObjectId {
-        let comp = &self.r.comps[c].comp;
-        let mut now = o.clone();
-        if crate::import::namespaced(&o.api_version, &o.kind, &comp.cluster_kinds) {
-            now.namespace = ns
-                .cloned()
-                .or_else(|| comp.namespace.clone())
-                .or(now.namespace);
-        } else if o.kind == "Namespace" && o.api_version == "v1" {
-            if let Some(ns) = ns {
-                now.name = ns.clone();
-            }
-        }
-        now
-    }
-
     /// `namespace:` of an overlay: every namespaced object moves there,
     /// a Namespace object is renamed to it, and the ServiceAccount subjects
     /// of role bindings that name a ServiceAccount of the overlay follow
@@ -793,7 +753,8 @@ impl Changes<'_, '_> {
         };
         let mut accounts = Vec::new();
         for &c in self.comps {
-            for o in &self.r.comps[c].comp.objects {
+            for now in self.now(c).iter().filter(|now| now.doc.is_some()) {
+                let o = placed(&self.r.comps[c].comp, &now.id);
                 if SERVICE_REFERENCES.contains(&o.kind.as_str()) {
                     self.r.diags.push(unsupported(
                         &n.span,
@@ -803,49 +764,24 @@ impl Changes<'_, '_> {
                     return;
                 }
                 if o.kind == "ServiceAccount" && o.api_version == "v1" {
-                    let now = self.current(c, o);
-                    accounts.push((now.name, now.namespace.unwrap_or_else(|| "default".into())));
+                    accounts.push((o.name, o.namespace.unwrap_or_else(|| "default".into())));
                 }
             }
         }
-        for &c in self.comps {
-            let mut changes = Vec::new();
-            let read = &self.r.comps[c];
-            for (o, d) in read.comp.objects.iter().zip(&read.docs) {
-                if self.deleted.iter().any(|(dc, x)| *dc == c && x == o) {
-                    continue;
+        self.per_object("namespace", |id, doc, cluster_kinds| {
+            let mut ops = Vec::new();
+            if id.kind == "Namespace" && id.api_version == "v1" {
+                if id.name != ns {
+                    ops.push(json!({ "op": "replace", "path": "/metadata/name", "value": ns }));
                 }
-                let now = self.current(c, o);
-                let mut ops = Vec::new();
-                if o.kind == "Namespace" && o.api_version == "v1" {
-                    if now.name != ns {
-                        ops.push(json!({ "op": "replace", "path": "/metadata/name", "value": ns }));
-                    }
-                } else if crate::import::namespaced(
-                    &o.api_version,
-                    &o.kind,
-                    &read.comp.cluster_kinds,
-                ) && now.namespace.as_deref() != Some(ns.as_str())
-                {
-                    ops.push(json!({ "op": "add", "path": "/metadata/namespace", "value": ns }));
-                }
-                ops.extend(subject_ops(o, d, &ns, &accounts));
-                if ops.is_empty() {
-                    continue;
-                }
-                changes.push(object_ops(
-                    "namespace",
-                    &o.api_version,
-                    &o.kind,
-                    &now.name,
-                    &ops,
-                ));
+            } else if crate::import::namespaced(&id.api_version, &id.kind, cluster_kinds)
+                && id.namespace.as_deref() != Some(ns.as_str())
+            {
+                ops.push(json!({ "op": "add", "path": "/metadata/namespace", "value": ns }));
             }
-            for ch in changes {
-                self.push(c, ch);
-            }
-        }
-        self.ns = Some(ns);
+            ops.extend(subject_ops(id, doc, &ns, &accounts));
+            ops
+        });
     }
 }
 
@@ -967,8 +903,7 @@ fn image_ops(
 }
 
 fn yaml_of(v: &serde_json::Value) -> String {
-    let span = Span::file(&crate::diag::Source::new("<generated>", ""));
-    crate::yaml::write::to_yaml(&Node::from_json(v, &span))
+    crate::yaml::write::json_to_yaml(v)
 }
 
 #[cfg(test)]

@@ -190,12 +190,11 @@ impl Reader<'_> {
         if let Some(ns) = g.get("namespace").and_then(Node::as_str) {
             obj["metadata"]["namespace"] = json!(ns);
         }
-        let span = Span::file(&crate::diag::Source::new("<generated>", ""));
         Some(Generated {
             kind,
             name,
             hashed,
-            yaml: crate::yaml::write::to_yaml(&Node::from_json(&obj, &span)),
+            yaml: crate::yaml::write::json_to_yaml(&obj),
         })
     }
 

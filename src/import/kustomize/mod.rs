@@ -26,29 +26,8 @@ use crate::diag::{Code, Diagnostic, Diags, Source, Span};
 use crate::yaml::{parse_documents, Budget, Node};
 
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-const OVERLAY_FIELDS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "resources",
-    "bases",
-    "patchesStrategicMerge",
-    "patches",
-    "patchesJson6902",
-    "replicas",
-    "images",
-    "commonLabels",
-    "namePrefix",
-    "nameSuffix",
-    "labels",
-    "commonAnnotations",
-    "namespace",
-    "configMapGenerator",
-    "secretGenerator",
-    "components",
-    "sortOptions",
-];
-/// What a kustomize component (`kind: Component`) an overlay includes may say.
+/// What a kustomize component (`kind: Component`) an overlay includes may
+/// say; an overlay may say all of it, and [`OVERLAY_ONLY`].
 const COMPONENT_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
@@ -63,6 +42,15 @@ const COMPONENT_FIELDS: &[&str] = &[
     "labels",
     "commonAnnotations",
     "sortOptions",
+];
+const OVERLAY_ONLY: &[&str] = &[
+    "bases",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "configMapGenerator",
+    "secretGenerator",
+    "components",
 ];
 const BASE_FIELDS: &[&str] = &[
     "apiVersion",
@@ -297,9 +285,9 @@ impl Reader<'_> {
     }
 
     /// Report the fields of `k` outside `allowed`.
-    fn check_fields(&mut self, k: &Kust, allowed: &[&str], role: Role) {
+    fn check_fields(&mut self, k: &Kust, allowed: &[&[&str]], role: Role) {
         for (key, _) in k.node.as_map().into_iter().flatten() {
-            if !allowed.contains(&key.name.as_str()) {
+            if !allowed.iter().any(|a| a.contains(&key.name.as_str())) {
                 self.diags.push(unsupported(
                     &key.span,
                     format!("`{}` in {} cannot be imported", key.name, role.as_str()),
@@ -379,7 +367,7 @@ impl Reader<'_> {
             let Some(ck) = self.kustomization(&path, Some(&span)) else {
                 continue;
             };
-            self.check_fields(&ck, COMPONENT_FIELDS, Role::Component);
+            self.check_fields(&ck, &[COMPONENT_FIELDS], Role::Component);
             // Its resource files: a component of the fleet, shared by the
             // overlays that include it.
             let mut own = Vec::new();
@@ -397,7 +385,7 @@ impl Reader<'_> {
 
     fn overlay(&mut self, name: &str, dir: &str) -> Option<Cluster> {
         let k = self.kustomization(dir, None)?;
-        self.check_fields(&k, OVERLAY_FIELDS, Role::Overlay);
+        self.check_fields(&k, &[COMPONENT_FIELDS, OVERLAY_ONLY], Role::Overlay);
         let mut components = Vec::new();
         let mut local = Vec::new();
         self.resource_entries(&k, &mut components, &mut local);
@@ -457,7 +445,7 @@ impl Reader<'_> {
             return Some(*i);
         }
         let k = self.kustomization(dir, Some(from))?;
-        self.check_fields(&k, BASE_FIELDS, Role::Base);
+        self.check_fields(&k, &[BASE_FIELDS], Role::Base);
         let segs: Vec<&str> = dir.split('/').filter(|s| *s != "..").collect();
         let preferred = match segs.as_slice() {
             [.., parent, last] if matches!(*last, "base" | "bases") => parent.to_string(),
@@ -502,7 +490,7 @@ impl Reader<'_> {
                 let Some(inner) = self.kustomization(&path, Some(&span)) else {
                     continue;
                 };
-                self.check_fields(&inner, BASE_FIELDS, Role::Base);
+                self.check_fields(&inner, &[BASE_FIELDS], Role::Base);
                 if let Some(ns) = inner.node.get("namespace") {
                     self.diags.push(unsupported(
                         &ns.span,
@@ -701,28 +689,11 @@ impl Reader<'_> {
         }
         // On the objects as the overlay's changes leave them (renamed, moved).
         for &c in comps {
-            let read = &self.comps[c];
             let list = changes.entry(c).or_default();
-            let now = state::apply(
-                &read.comp.objects,
-                &read.docs,
-                read.comp.namespace.as_deref(),
-                list,
-            );
-            for n in &now {
-                let Some(doc) = &n.doc else { continue };
-                let ops = generators::reference_ops(doc, generated);
-                if !ops.is_empty() {
-                    let id = &n.id;
-                    list.push(changes::object_ops(
-                        "references",
-                        &id.api_version,
-                        &id.kind,
-                        &id.name,
-                        &ops,
-                    ));
-                }
-            }
+            let refs = changes::object_changes(&self.comps[c], list, "references", &|_, doc, _| {
+                generators::reference_ops(doc, generated)
+            });
+            list.extend(refs);
         }
     }
 
@@ -739,23 +710,12 @@ impl Reader<'_> {
 /// The JSON 6902 changes that write generated names into the references
 /// of a component's objects, one per object that has any.
 fn reference_changes(read: &Read, generated: &[generators::Generated]) -> Vec<super::Change> {
-    let mut out = Vec::new();
     if generated.is_empty() {
-        return out;
+        return Vec::new();
     }
-    for (o, d) in read.comp.objects.iter().zip(&read.docs) {
-        let ops = generators::reference_ops(d, generated);
-        if !ops.is_empty() {
-            out.push(changes::object_ops(
-                "references",
-                &o.api_version,
-                &o.kind,
-                &o.name,
-                &ops,
-            ));
-        }
-    }
-    out
+    changes::object_changes(read, &[], "references", &|_, doc, _| {
+        generators::reference_ops(doc, generated)
+    })
 }
 
 /// `path` relative to directory `root` (a path under it, or its file name).

@@ -55,7 +55,7 @@ pub(super) fn apply(
                     continue;
                 }
                 let hit = match &ch.target {
-                    Some(t) => targeted(&n.id, default_ns, t),
+                    Some(t) => super::changes::matches(&n.id, t, None),
                     None => named(&n.id, default_ns, p),
                 };
                 if hit {
@@ -65,12 +65,6 @@ pub(super) fn apply(
         }
     }
     now
-}
-
-fn targeted(o: &ObjectId, _default_ns: Option<&str>, t: &[Option<String>; 4]) -> bool {
-    let (g, v) = group_version(&o.api_version);
-    let same = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
-    same(&t[0], &g) && same(&t[1], &v) && same(&t[2], &o.kind) && same(&t[3], &o.name)
 }
 
 fn named(o: &ObjectId, default_ns: Option<&str>, p: &Node) -> bool {
@@ -200,6 +194,9 @@ pub(super) const METADATA: &[Spec] = &[
         true,
     ),
 ];
+
+/// Metadata labels alone (`labels` without `includeTemplates`).
+pub(super) const METADATA_ONLY: &[Spec] = &[spec(None, None, None, "metadata/labels", true)];
 
 const AFFINITY: [&str; 5] = [
     "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
@@ -393,6 +390,10 @@ mod tests {
         }
     }
 
+    fn paths(ops: &[serde_json::Value]) -> Vec<&str> {
+        ops.iter().filter_map(|o| o["path"].as_str()).collect()
+    }
+
     /// Labels go where the field specs say: created where `create`, through
     /// every item of a list, and never into a field a kind does not have.
     #[test]
@@ -401,8 +402,11 @@ mod tests {
             serde_json::from_str(r#"{"app.kubernetes.io/part-of": "shop"}"#).expect("json");
         let svc = doc("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: []}\n");
         let ops = label_ops(&id("v1", "Service"), &svc, &[METADATA, SELECTORS], &pairs);
-        let paths: Vec<&str> = ops.iter().filter_map(|o| o["path"].as_str()).collect();
-        assert_eq!(paths, ["/metadata/labels", "/spec/selector"], "{ops:?}");
+        assert_eq!(
+            paths(&ops),
+            ["/metadata/labels", "/spec/selector"],
+            "{ops:?}"
+        );
         assert_eq!(ops[1]["value"]["app.kubernetes.io/part-of"], "shop");
         let np = doc("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, labels: {a: b}}\nspec:\n  podSelector: {}\n  ingress:\n    - from:\n        - podSelector: {matchLabels: {a: b}}\n        - namespaceSelector: {}\n");
         let ops = label_ops(
@@ -411,9 +415,8 @@ mod tests {
             &[METADATA, SELECTORS],
             &pairs,
         );
-        let paths: Vec<&str> = ops.iter().filter_map(|o| o["path"].as_str()).collect();
         assert_eq!(
-            paths,
+            paths(&ops),
             [
                 "/metadata/labels/app.kubernetes.io~1part-of",
                 "/spec/ingress/0/from/0/podSelector/matchLabels/app.kubernetes.io~1part-of",
