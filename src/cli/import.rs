@@ -116,7 +116,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         ..ctx.options()
     };
     let checked = input::plan(ctx, &a.output, None, vopts).and_then(|(fs, planned, vopts)| {
-        input::render_to(ctx, fs, planned, &vopts, &write::Discard)
+        input::render_to(ctx, fs, planned, &vopts, &write::Discard, None)
     });
     match checked {
         Ok(_) => {

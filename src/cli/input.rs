@@ -75,17 +75,22 @@ pub fn plan(
     }
 }
 
-/// Stream a planned fleet into `sink` ([`driver::render_to`]) and report
-/// the diagnostics; an error fails (the sink's content is then to be
-/// thrown away).
+/// Stream a planned fleet into `sink` ([`driver::render_to`], or
+/// [`driver::render_keeping`] what `recorded` holds) and report the
+/// diagnostics; an error fails (the sink's content is then to be thrown
+/// away).
 pub fn render_to(
     ctx: &Ctx,
     fs: &source::FileSet,
     planned: Planned,
     opts: &Options,
     sink: &dyn fleetc::emit::write::Sink,
+    recorded: Option<&fleetc::emit::recorded::Recorded>,
 ) -> Result<&'static driver::Streamed, Failure> {
-    let (streamed, diags) = driver::render_to(fs, planned, opts, sink)?;
+    let (streamed, diags) = match recorded {
+        Some(r) => driver::render_keeping(fs, planned, opts, sink, r)?,
+        None => driver::render_to(fs, planned, opts, sink)?,
+    };
     if ctx.ui.report(&diags) {
         std::mem::forget(streamed);
         return Err(Failure::reported());

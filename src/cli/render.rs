@@ -1,12 +1,17 @@
 //! `fleetc render`: stream the fleet into a staging directory swapped in at
 //! the end, or (`--check`) compare it file by file with the output tree.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use fleetc::diag::{plural, Code, Diagnostic};
-use fleetc::driver::Options;
-use fleetc::emit::write::{self, Difference};
+use fleetc::driver::{Options, Planned};
+use fleetc::emit::{
+    self,
+    write::{self, Difference},
+};
 use fleetc::load::model::Format;
+use fleetc::source;
 
 use crate::exit::{Exit, Failure};
 use crate::{input, Ctx};
@@ -66,7 +71,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     }
     refuse_output(&a.fleet.repo, &a.output)?;
     // A tree whose recorded inputs equal this compile's is not rendered
-    // again (`--check` always renders and compares every byte).
+    // again (`--check` compares, see `check`).
     let reuse = if a.check {
         None
     } else {
@@ -87,43 +92,121 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         return Ok(Exit::Success);
     }
     if a.check {
-        let checker = write::Checker::new(out)?;
-        input::render_to(ctx, fs, planned, &opts, &checker)?;
-        let diffs = checker.finish()?;
-        if diffs.is_empty() {
-            ctx.ui.say(&format!("{} is up to date", out.display()));
-            return Ok(Exit::Success);
-        }
-        for d in &diffs {
-            let (what, p) = match d {
-                Difference::Changed(p) => ("changed", p),
-                Difference::Missing(p) => ("missing", p),
-                Difference::Extra(p) => ("extra", p),
-            };
-            ctx.ui.say(&format!("{what} {}", out.join(p).display()));
-        }
-        eprintln!(
-            "error: {} is stale ({} {}); run `fleetc render -o {}`",
-            out.display(),
-            plural(diffs.len(), "path", "paths"),
-            if diffs.len() == 1 {
-                "differs"
-            } else {
-                "differ"
-            },
-            out.display()
-        );
-        return Ok(Exit::Differences);
+        check(ctx, fs, planned, &opts, out)
+    } else {
+        update(ctx, fs, planned, &opts, out)
     }
+}
+
+/// `--check`: compare with `out`. A tree whose recorded state can be
+/// trusted has only the clusters whose digest changed compared.
+fn check(
+    ctx: &Ctx,
+    fs: &'static source::FileSet,
+    planned: Planned,
+    opts: &Options,
+    out: &Path,
+) -> Result<Exit, Failure> {
+    // A tree whose recorded state can be trusted has only the clusters
+    // whose digest changed compared.
+    let trusted = write::trusted(out).filter(|r| r.format == planned.format.as_str());
+    let format = planned.format;
+    let checker = write::Checker::new(out)?;
+    let s = input::render_to(ctx, fs, planned, opts, &checker, trusted.as_ref())?;
+    let kept: Vec<String> = s
+        .kept
+        .iter()
+        .flat_map(|c| emit::cluster_paths(format, c))
+        .collect();
+    let diffs = checker.finish(&kept)?;
+    if diffs.is_empty() {
+        let trusting = if s.kept.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} compared; {} with unchanged inputs trusted from {})",
+                plural(s.clusters, "cluster", "clusters"),
+                plural(s.kept.len(), "cluster", "clusters"),
+                out.join("inventory.json").display()
+            )
+        };
+        ctx.ui
+            .say(&format!("{} is up to date{trusting}", out.display()));
+        return Ok(Exit::Success);
+    }
+    for d in &diffs {
+        let (what, p) = match d {
+            Difference::Changed(p) => ("changed", p),
+            Difference::Missing(p) => ("missing", p),
+            Difference::Extra(p) => ("extra", p),
+        };
+        ctx.ui.say(&format!("{what} {}", out.join(p).display()));
+    }
+    eprintln!(
+        "error: {} is stale ({} {}); run `fleetc render -o {}`",
+        out.display(),
+        plural(diffs.len(), "path", "paths"),
+        if diffs.len() == 1 {
+            "differs"
+        } else {
+            "differ"
+        },
+        out.display()
+    );
+    Ok(Exit::Differences)
+}
+
+/// Write the tree into `out`: a tree fleetc wrote in this format is
+/// updated in place (clusters whose digest is unchanged are kept as they
+/// are), anything else replaced as a whole.
+fn update(
+    ctx: &Ctx,
+    fs: &'static source::FileSet,
+    planned: Planned,
+    opts: &Options,
+    out: &Path,
+) -> Result<Exit, Failure> {
+    let recorded = write::recorded(out).filter(|r| r.format == planned.format.as_str());
+    let names: BTreeSet<String> = planned
+        .resolved
+        .clusters
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let format = planned.format;
     let staging = write::Staging::new(out)?;
-    let s = input::render_to(ctx, fs, planned, &opts, &staging)?;
-    let files = staging.commit()?;
+    let s = input::render_to(ctx, fs, planned, opts, &staging, recorded.as_ref())?;
+    let Some(rec) = &recorded else {
+        let files = staging.commit()?;
+        ctx.ui.say(&format!(
+            "rendered {}, {} ({}) into {}",
+            plural(s.clusters, "cluster", "clusters"),
+            plural(s.resources, "resource", "resources"),
+            plural(files, "file", "files"),
+            out.display()
+        ));
+        return Ok(Exit::Success);
+    };
+    // Every cluster rendered, gone, or left unsettled by a killed run.
+    let mut replaced: BTreeSet<String> = names
+        .union(&rec.clusters.keys().cloned().collect())
+        .cloned()
+        .collect();
+    replaced.extend(rec.unsettled.iter().cloned());
+    replaced.retain(|c| !s.kept.contains(c));
+    let mut paths: Vec<String> = replaced
+        .iter()
+        .flat_map(|c| emit::cluster_paths(format, c))
+        .collect();
+    paths.extend(emit::fleet_paths(format));
+    let files = staging.commit_paths(&paths, &replaced)?;
     ctx.ui.say(&format!(
-        "rendered {}, {} ({}) into {}",
+        "rendered {}, {} ({}) into {}; {} unchanged",
         plural(s.clusters, "cluster", "clusters"),
         plural(s.resources, "resource", "resources"),
         plural(files, "file", "files"),
-        out.display()
+        out.display(),
+        plural(s.kept.len(), "cluster", "clusters"),
     ));
     Ok(Exit::Success)
 }

@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         ..ctx.options()
     };
     let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
-    let c = input::render_to(ctx, fs, planned, &opts, &write::Discard)?;
+    let c = input::render_to(ctx, fs, planned, &opts, &write::Discard, None)?;
     let repo = &c.repo;
     let policies = repo.units.iter().filter(|u| u.policy.is_some()).count();
     ctx.ui.say(&format!(

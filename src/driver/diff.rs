@@ -1,6 +1,6 @@
 //! `diff`: two planned fleets compared cluster by cluster.
 
-use super::{cluster_digests, mentions_crds, Options, Planned, Streaming};
+use super::{Options, Planned, Streaming};
 use crate::diag::Diags;
 use crate::{diff as report, emit, resolve, source};
 
@@ -15,9 +15,8 @@ pub struct DiffSide<'a> {
 }
 
 /// Compare two planned fleets resource by resource ([`crate::diff`]). Only the
-/// clusters whose inputs differ ([`cluster_digests`]) are rendered, unless
-/// a unit mentions CustomResourceDefinition (custom resource scopes cross
-/// clusters: then every cluster is). Both sides render the same `batch`
+/// clusters whose digests differ ([`super::cluster_digests`], which cover
+/// the custom resource scopes CRDs anywhere decide) are rendered. Both sides render the same `batch`
 /// clusters at a time; each batch's files are compared and dropped before
 /// the next, so memory is bounded by the batch and the distinct changes,
 /// not by the fleet. The report does not depend on `batch`.
@@ -41,22 +40,18 @@ pub fn diff<'a>(
         .chain(&ph.resolved.clusters)
         .map(|c| &c.name)
         .collect();
-    let changed: Vec<&String> = if mentions_crds(base.fs) || mentions_crds(head.fs) {
-        every.iter().copied().collect()
-    } else {
-        let (db, dh) = (cluster_digests(base.fs, pb), cluster_digests(head.fs, ph));
-        every
-            .iter()
-            .copied()
-            .filter(|c| db.get(*c) != dh.get(*c))
-            .collect()
-    };
     fn pick<'p>(p: &'p Planned, names: &HashSet<&String>) -> Vec<&'p resolve::ResolvedCluster> {
         let c = &p.resolved.clusters;
         c.iter().filter(|c| names.contains(&c.name)).collect()
     }
     let mut sb = Streaming::new(base.fs, pb, base.opts, pb.diags.clone());
     let mut sh = Streaming::new(head.fs, ph, head.opts, ph.diags.clone());
+    // Digests cover the custom resource scopes, which the streams learnt.
+    let changed: Vec<&String> = every
+        .iter()
+        .copied()
+        .filter(|c| sb.digests.get(*c) != sh.digests.get(*c))
+        .collect();
     let names = |p: &'a Planned| -> BTreeSet<String> {
         p.resolved.clusters.iter().map(|c| c.name.clone()).collect()
     };

@@ -2,9 +2,9 @@
 //! function of: equal digests mean byte-identical output, so `render` skips
 //! an up-to-date tree and `diff` renders only the clusters that differ.
 
-use super::{Options, Planned};
-use crate::load::model::Format;
-use crate::{emit, resolve, source};
+use super::Options;
+use crate::load::model::{Format, Repo};
+use crate::{emit, render, resolve, source};
 
 /// One digest of everything an output tree is a function of: fleetc's
 /// version, every input file (path and bytes), the options that change the
@@ -47,32 +47,39 @@ pub fn inputs_digest(
 }
 
 /// Per cluster, a digest of everything its part of the output tree (its
-/// `clusters/<c>/`, `argocd/<c>/` and `bootstrap/<c>.yaml`) is a function of:
-/// fleetc's version, the format, its input files ([`emit::cluster_inputs`])
-/// and what resolution decided for it (groups, versions, modes, exemptions,
-/// waves). Equal digests on two sides of a diff
-/// mean the same files, so `diff` renders only the clusters that differ.
-///
-/// One input crosses clusters: the scope of a custom resource comes from
-/// CustomResourceDefinitions rendered anywhere in the fleet. When any unit
-/// mentions `CustomResourceDefinition` ([`mentions_crds`]), callers render
-/// every cluster instead.
+/// `clusters/<c>/`, `argocd/<c>/`, `bootstrap/<c>.yaml` and its
+/// `inventory.json` entry) is a function of: fleetc's version, the format,
+/// its input files ([`emit::cluster_inputs`]), what resolution decided for
+/// it (groups, versions, modes, exemptions, waves), the scopes of custom
+/// resources (`scopes`: CRDs rendered anywhere in the fleet decide them),
+/// and "today" when a file mentions a Kyverno cleanup TTL (an exception
+/// that expires changes what admission says). Equal digests mean the same
+/// files and the same findings, so `diff` renders only the clusters that
+/// differ, and `render` and `publish` keep the ones whose recorded digest
+/// is unchanged. Recorded per cluster as `inputsDigest` in inventory.json.
 pub fn cluster_digests(
     fs: &source::FileSet,
-    p: &Planned,
+    (repo, resolved, format): (&Repo, &resolve::Resolved, Format),
+    scopes: &render::CrdScopes,
+    today: &str,
 ) -> std::collections::BTreeMap<String, String> {
     use std::fmt::Write as _;
-    let repo = &p.repo;
+    let mut common = format!(
+        "fleetc {}\nformat {}\n",
+        env!("CARGO_PKG_VERSION"),
+        format.as_str()
+    );
+    for ((group, kind), cluster_scoped) in scopes {
+        let _ = writeln!(common, "scope {group} {kind} {cluster_scoped}");
+    }
+    if mentions(fs, b"cleanup.kyverno.io/ttl") {
+        let _ = writeln!(common, "today {today}");
+    }
     // A file is hashed once, however many clusters read it.
     let mut hashes: std::collections::HashMap<&str, String> = Default::default();
     let mut out = std::collections::BTreeMap::new();
-    for rc in &p.resolved.clusters {
-        let mut s = format!(
-            "fleetc {}\nformat {}\ngroups {:?}\n",
-            env!("CARGO_PKG_VERSION"),
-            p.format.as_str(),
-            rc.groups
-        );
+    for rc in &resolved.clusters {
+        let mut s = format!("{common}groups {:?}\n", rc.groups);
         for ru in &rc.units {
             let _ = writeln!(
                 s,
@@ -100,9 +107,13 @@ pub fn cluster_digests(
 
 /// Does any component or policy file mention `CustomResourceDefinition`?
 pub fn mentions_crds(fs: &source::FileSet) -> bool {
-    const NEEDLE: &[u8] = b"CustomResourceDefinition";
+    mentions(fs, b"CustomResourceDefinition")
+}
+
+/// Does any component or policy file contain `needle`?
+fn mentions(fs: &source::FileSet, needle: &[u8]) -> bool {
     fs.files.iter().any(|(p, b)| {
         (p.starts_with("components/") || p.starts_with("policies/"))
-            && b.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+            && b.windows(needle.len()).any(|w| w == needle)
     })
 }

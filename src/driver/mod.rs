@@ -20,7 +20,7 @@ mod stream;
 
 pub use diff::{diff, DiffSide};
 pub use digest::{cluster_digests, inputs_digest, mentions_crds};
-pub use stream::{render_to, render_to_in_batches, Streamed, Streaming};
+pub use stream::{render_keeping, render_to, render_to_in_batches, Streamed, Streaming};
 
 use crate::diag::Diags;
 use crate::load::model::{Format, Repo};
@@ -218,6 +218,12 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         return (None, diags);
     }
     let tree = if opts.tree {
+        let digests = cluster_digests(
+            fs,
+            (&repo, &resolved, format),
+            &rendered.crd_scopes,
+            &opts.today,
+        );
         emit::tree(
             fs,
             &repo,
@@ -227,6 +233,7 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
             opts.inventory.then_some(emit::Stamp {
                 source_rev: opts.source_rev.as_deref(),
                 inputs_digest: &digest,
+                cluster_digests: &digests,
             }),
         )
     } else {

@@ -15,6 +15,10 @@ pub struct Streamed {
     /// Clusters and resources rendered.
     pub clusters: usize,
     pub resources: usize,
+    /// Clusters kept from the recorded output (their digest is unchanged),
+    /// and the resources they list.
+    pub kept: std::collections::BTreeSet<String>,
+    pub kept_resources: usize,
     /// What stops clusters from upgrading their Kubernetes by one or two minors.
     pub upgrade_blockers: Vec<crate::accept::Blocker>,
     /// Every admission result, when [`Options::admission_results`] asks.
@@ -46,24 +50,43 @@ pub fn render_to(
     opts: &Options,
     sink: &dyn emit::write::Sink,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
-    render_to_in_batches(fs, p, opts, sink, BATCH)
+    render_to_in_batches(fs, p, opts, sink, BATCH, None)
 }
 
-/// [`render_to`] with `batch` clusters at a time (the output does not depend on it).
+/// [`render_to`], keeping what `recorded` holds of each cluster whose
+/// digest is unchanged: such a cluster is neither rendered nor given to
+/// the sink, and its inventory entry is taken from `recorded`
+/// ([`Streamed::kept`] names them). The sink thus receives the files of the
+/// other clusters, the fleet's files and the whole `inventory.json`.
+pub fn render_keeping(
+    fs: &source::FileSet,
+    p: Planned,
+    opts: &Options,
+    sink: &dyn emit::write::Sink,
+    recorded: &emit::recorded::Recorded,
+) -> Result<(Streamed, Diags), emit::write::WriteError> {
+    render_to_in_batches(fs, p, opts, sink, BATCH, Some(recorded))
+}
+
+/// [`render_to`] (or [`render_keeping`]) with `batch` clusters at a time
+/// (the output does not depend on it).
 pub fn render_to_in_batches(
     fs: &source::FileSet,
     mut p: Planned,
     opts: &Options,
     sink: &dyn emit::write::Sink,
     batch: usize,
+    recorded: Option<&emit::recorded::Recorded>,
 ) -> Result<(Streamed, Diags), emit::write::WriteError> {
     let diags = std::mem::take(&mut p.diags);
-    let (clusters, resources, diags, upgrade_blockers, admission, patch_objects) = {
+    let (counts, diags, upgrade_blockers, admission, patch_objects) = {
         let mut s = Streaming::new(fs, &p, opts, diags);
+        s.recorded = recorded;
         let mut inventory = opts.inventory.then(|| {
             s.emitter.inventory(emit::Stamp {
                 source_rev: opts.source_rev.as_deref(),
                 inputs_digest: &p.inputs_digest,
+                cluster_digests: &s.digests,
             })
         });
         if let Some(i) = &inventory {
@@ -75,8 +98,13 @@ pub fn render_to_in_batches(
         for chunk in all.chunks(batch.max(1)) {
             s.batch(chunk, sink, inventory.as_mut())?;
         }
-        let (clusters, resources) = (s.clusters, s.resources);
         let diags = s.finish();
+        let counts = (
+            s.clusters,
+            s.resources,
+            std::mem::take(&mut s.kept_names),
+            s.kept_resources,
+        );
         if opts.tree && !diags.has_errors() {
             sink.put(&s.emitter.fleet_files(!p.resolved.clusters.is_empty()))?;
             if let Some(i) = &inventory {
@@ -84,8 +112,7 @@ pub fn render_to_in_batches(
             }
         }
         (
-            clusters,
-            resources,
+            counts,
             diags,
             s.api.blockers(),
             s.admit.results(),
@@ -98,8 +125,10 @@ pub fn render_to_in_batches(
             resolved: p.resolved,
             format: p.format,
             inputs_digest: p.inputs_digest,
-            clusters,
-            resources,
+            clusters: counts.0,
+            resources: counts.1,
+            kept: counts.2,
+            kept_resources: counts.3,
             upgrade_blockers,
             admission,
             patch_objects,
@@ -131,6 +160,14 @@ pub struct Streaming<'a> {
     /// Clusters and resources rendered so far.
     pub clusters: usize,
     pub resources: usize,
+    /// Per cluster, [`super::cluster_digests`] (when a tree is built).
+    pub digests: std::collections::BTreeMap<String, String>,
+    /// What an earlier output recorded: clusters whose digest it holds are kept.
+    pub recorded: Option<&'a emit::recorded::Recorded>,
+    /// The clusters kept so far, and the resources they list.
+    kept: Vec<&'a resolve::ResolvedCluster>,
+    kept_names: std::collections::BTreeSet<String>,
+    kept_resources: usize,
 }
 
 impl<'a> Streaming<'a> {
@@ -166,6 +203,19 @@ impl<'a> Streaming<'a> {
                 });
             renderer.set_crd_scopes(scopes);
         }
+        let mut emitter = emit::Emitter::new(fs, &p.repo, p.format, opts.inventory);
+        let digests = if opts.tree {
+            let d = super::cluster_digests(
+                fs,
+                (&p.repo, &p.resolved, p.format),
+                renderer.crd_scopes(),
+                &opts.today,
+            );
+            emitter.set_cluster_digests(d.clone());
+            d
+        } else {
+            Default::default()
+        };
         Streaming {
             planned: p,
             opts,
@@ -173,7 +223,7 @@ impl<'a> Streaming<'a> {
             api: crate::accept::Checker::new(p.format),
             admit: crate::admit::Admission::new(p.format, opts.admission_cost, &opts.today)
                 .keeping_results(opts.admission_results),
-            emitter: emit::Emitter::new(fs, &p.repo, p.format, opts.inventory),
+            emitter,
             failed: std::sync::atomic::AtomicBool::new(diags.has_errors()),
             diags,
             applicable: Default::default(),
@@ -181,16 +231,32 @@ impl<'a> Streaming<'a> {
             patch_objects: Default::default(),
             clusters: 0,
             resources: 0,
+            digests,
+            recorded: None,
+            kept: Vec::new(),
+            kept_names: Default::default(),
+            kept_resources: 0,
         }
+    }
+
+    /// What `recorded` holds of `rc`, when its digest there is unchanged.
+    fn kept_entry(
+        &self,
+        rc: &resolve::ResolvedCluster,
+    ) -> Option<&'a emit::recorded::RecordedCluster> {
+        let digest = self.digests.get(&rc.name)?;
+        self.recorded?.keep(&rc.name, digest)
     }
 
     /// Render `clusters` in parallel; each one's files go to `sink` from the
     /// worker that rendered it (unless an error has been found: from then on
     /// nothing is written, but rendering goes on to find every error), and
-    /// its inventory entry, in order, to `inventory.json`.
+    /// its inventory entry, in order, to `inventory.json`. A cluster whose
+    /// recorded digest is unchanged is kept instead: not rendered, nothing
+    /// given to the sink, its recorded entry in the inventory.
     pub fn batch(
         &mut self,
-        clusters: &[&resolve::ResolvedCluster],
+        clusters: &[&'a resolve::ResolvedCluster],
         sink: &dyn emit::write::Sink,
         mut inventory: Option<&mut emit::Inventory>,
     ) -> Result<(), emit::write::WriteError> {
@@ -198,11 +264,16 @@ impl<'a> Streaming<'a> {
         use std::sync::atomic::Ordering;
         type Done = (render::ClusterRender, Option<String>, usize);
         let tree = self.opts.tree;
+        let kept: Vec<_> = clusters.iter().map(|rc| self.kept_entry(rc)).collect();
         let (r, e, failed) = (&self.renderer, &self.emitter, &self.failed);
         let (api, admit, repo) = (&self.api, &self.admit, &self.planned.repo);
-        let done: Vec<Result<Done, emit::write::WriteError>> = clusters
+        let done: Vec<Result<Option<Done>, emit::write::WriteError>> = clusters
             .par_iter()
-            .map(|rc| {
+            .zip(&kept)
+            .map(|(rc, kept)| {
+                if kept.is_some() {
+                    return Ok(None);
+                }
                 let mut cr = r.cluster(rc);
                 api.cluster(repo, &cr.cluster, &mut cr.diags);
                 admit.cluster(repo, &cr.cluster, &mut cr.diags);
@@ -218,20 +289,31 @@ impl<'a> Streaming<'a> {
                 }
                 // The objects are done with: only diagnostics and patch sets stay.
                 cr.cluster.units.clear();
-                Ok((cr, entry, unit_resources))
+                Ok(Some((cr, entry, unit_resources)))
             })
             .collect();
-        for d in done {
-            let (mut cr, entry, n) = d?;
-            if !cr.patch_objects.is_empty() {
-                let hits = std::mem::take(&mut cr.patch_objects);
-                self.patch_objects.insert(cr.cluster.name.clone(), hits);
-            }
-            self.diags.extend(cr.diags);
-            self.applicable.extend(cr.applicable);
-            self.matched.extend(cr.matched);
-            self.clusters += 1;
-            self.resources += n;
+        for ((d, kept), rc) in done.into_iter().zip(kept).zip(clusters) {
+            let entry = match (d?, kept) {
+                (None, Some(k)) => {
+                    self.kept.push(rc);
+                    self.kept_names.insert(rc.name.clone());
+                    self.kept_resources += k.resources;
+                    Some(k.entry.clone())
+                }
+                (Some((mut cr, entry, n)), _) => {
+                    if !cr.patch_objects.is_empty() {
+                        let hits = std::mem::take(&mut cr.patch_objects);
+                        self.patch_objects.insert(cr.cluster.name.clone(), hits);
+                    }
+                    self.diags.extend(cr.diags);
+                    self.applicable.extend(cr.applicable);
+                    self.matched.extend(cr.matched);
+                    self.clusters += 1;
+                    self.resources += n;
+                    entry
+                }
+                (None, None) => None,
+            };
             if let (Some(i), Some(entry)) = (inventory.as_deref_mut(), entry) {
                 if !self.failed.load(Ordering::Relaxed) {
                     sink.append("inventory.json", &i.entry(&entry))?;
@@ -241,12 +323,53 @@ impl<'a> Streaming<'a> {
         Ok(())
     }
 
+    /// The patches that apply to the kept clusters (they were not
+    /// rendered): those no rendered cluster matched are looked for there,
+    /// rendering (in memory) only the kept clusters they apply to, until
+    /// each is found. So "this patch matches nothing" is decided as if
+    /// every cluster had been rendered.
+    fn settle_kept(&mut self) {
+        use rayon::prelude::*;
+        use std::collections::BTreeSet;
+        let format = self.planned.format;
+        let applicable = |rc: &resolve::ResolvedCluster| -> BTreeSet<resolve::PatchId> {
+            rc.units
+                .iter()
+                .flat_map(|u| &u.patches)
+                .filter(|(_, p)| p.formats.as_ref().is_none_or(|f| f.contains(&format)))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let kept = std::mem::take(&mut self.kept);
+        let per: Vec<BTreeSet<resolve::PatchId>> = kept.iter().map(|rc| applicable(rc)).collect();
+        for a in &per {
+            self.applicable.extend(a);
+        }
+        let mut wanted: BTreeSet<_> = self.applicable.difference(&self.matched).copied().collect();
+        let mut todo: Vec<(&resolve::ResolvedCluster, &BTreeSet<resolve::PatchId>)> =
+            kept.iter().copied().zip(&per).collect();
+        while !wanted.is_empty() && !todo.is_empty() {
+            todo.retain(|(_, a)| !a.is_disjoint(&wanted));
+            let n = todo.len().min(BATCH);
+            let found: Vec<BTreeSet<resolve::PatchId>> = todo[..n]
+                .par_iter()
+                .map(|(rc, _)| self.renderer.cluster(rc).matched)
+                .collect();
+            todo.drain(..n);
+            for m in found {
+                wanted.retain(|id| !m.contains(id));
+                self.matched.extend(m);
+            }
+        }
+    }
+
     /// Every diagnostic, sorted; with the check that every patch matched
     /// somewhere when every cluster of the fleet was rendered.
     pub fn finish(&mut self) -> Diags {
+        self.settle_kept();
         let mut diags = std::mem::take(&mut self.diags);
         let repo = &self.planned.repo;
-        if self.clusters == repo.clusters.len() {
+        if self.clusters + self.kept_names.len() == repo.clusters.len() {
             diags.extend(render::unmatched_patches(
                 repo,
                 &self.applicable,

@@ -3,6 +3,7 @@
 //! [`write`]) or compared with one (`render --check`).
 
 pub mod agents;
+pub mod recorded;
 pub mod settings;
 pub mod write;
 
@@ -86,6 +87,27 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> 
     paths
 }
 
+/// What one cluster owns in the output tree: every file [`Emitter::cluster`]
+/// writes for it lies at or under one of these.
+pub fn cluster_paths(format: Format, name: &str) -> Vec<String> {
+    let mut out = vec![format!("clusters/{name}")];
+    match format {
+        Format::Flux => out.push(format!("bootstrap/{name}.yaml")),
+        Format::ArgoCd => out.push(format!("argocd/{name}")),
+        Format::Plain => {}
+    }
+    out
+}
+
+/// The files of the tree no cluster owns: [`Emitter::fleet_files`] and `inventory.json`.
+pub fn fleet_paths(format: Format) -> Vec<String> {
+    let mut out = vec!["inventory.json".to_string()];
+    if format == Format::ArgoCd {
+        out.push("bootstrap/argocd.yaml".into());
+    }
+    out
+}
+
 /// [`cluster_inputs`] with the SHA-256 of each.
 fn inputs_of(fs: &FileSet, repo: &Repo, rc: &ResolvedCluster) -> BTreeMap<String, String> {
     cluster_inputs(repo, rc)
@@ -101,6 +123,8 @@ pub struct Stamp<'a> {
     pub source_rev: Option<&'a str>,
     /// See [`crate::driver::inputs_digest`].
     pub inputs_digest: &'a str,
+    /// Per cluster, see [`crate::driver::cluster_digests`].
+    pub cluster_digests: &'a BTreeMap<String, String>,
 }
 
 /// What emitting needs once per fleet.
@@ -111,6 +135,8 @@ pub struct Emitter<'a> {
     fleet_labels: Vec<(String, String)>,
     depth: Vec<usize>,
     with_inventory: bool,
+    /// Per cluster, [`crate::driver::cluster_digests`] (its inventory entry's `inputsDigest`).
+    digests: BTreeMap<String, String>,
 }
 
 /// One cluster's files and, when the inventory is wanted, its entry there
@@ -134,7 +160,13 @@ impl<'a> Emitter<'a> {
                 .unwrap_or_default(),
             depth: agents::depths(repo),
             with_inventory,
+            digests: BTreeMap::new(),
         }
+    }
+
+    /// Record each cluster's digest in its inventory entry.
+    pub fn set_cluster_digests(&mut self, digests: BTreeMap<String, String>) {
+        self.digests = digests;
     }
 
     /// Serialise one rendered cluster (`rc` is its resolution).
@@ -256,6 +288,7 @@ impl<'a> Emitter<'a> {
                 "units": inv_units,
                 "inputs": inputs,
                 "digest": sha256_hex(digest_src.as_bytes()),
+                "inputsDigest": self.digests.get(name.as_str()),
             });
             serde_json::to_string_pretty(&entry).unwrap_or_default()
         });
@@ -349,7 +382,10 @@ pub fn tree(
     format: Format,
     inventory: Option<Stamp<'_>>,
 ) -> Tree {
-    let e = Emitter::new(fs, repo, format, inventory.is_some());
+    let mut e = Emitter::new(fs, repo, format, inventory.is_some());
+    if let Some(s) = &inventory {
+        e.set_cluster_digests(s.cluster_digests.clone());
+    }
     let by_name: BTreeMap<&str, &ResolvedCluster> = resolved
         .clusters
         .iter()

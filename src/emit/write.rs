@@ -21,6 +21,10 @@ use rayon::prelude::*;
 use super::Tree;
 
 pub const MARKER: &str = ".fleetc-output";
+/// Written in `<out>` while [`Update::commit`] swaps clusters in: the
+/// clusters it names may be half replaced, so the next render renders them
+/// again whatever `inventory.json` says.
+pub const JOURNAL: &str = ".fleetc-journal";
 const MARKER_TEXT: &str =
     "This directory is written by fleetc; it is replaced as a whole on every render.\n";
 
@@ -83,13 +87,9 @@ fn check_out(out: &Path) -> Result<bool, WriteError> {
 }
 
 /// The `inputsDigest` recorded in an output tree fleetc wrote (marker
-/// present, `inventory.json` a regular file), if any.
+/// present, `inventory.json` a regular file, no update left unfinished), if any.
 pub fn recorded_digest(out: &Path) -> Option<String> {
-    let regular = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
-    if fs::symlink_metadata(out).map_or(true, |m| !m.is_dir())
-        || !regular(&out.join(MARKER))
-        || !regular(&out.join("inventory.json"))
-    {
+    if !is_ours(out) || fs::symlink_metadata(out.join(JOURNAL)).is_ok() {
         return None;
     }
     // Only the digest is kept: the rest of the (large) file is scanned, not built.
@@ -101,6 +101,62 @@ pub fn recorded_digest(out: &Path) -> Option<String> {
     let f = fs::File::open(out.join("inventory.json")).ok()?;
     let head: Head = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
     head.inputs_digest
+}
+
+/// Is `out` a directory fleetc wrote, with its marker and a regular `inventory.json`?
+fn is_ours(out: &Path) -> bool {
+    let regular = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    fs::symlink_metadata(out).is_ok_and(|m| m.is_dir())
+        && regular(&out.join(MARKER))
+        && regular(&out.join("inventory.json"))
+}
+
+/// What the output tree fleetc wrote at `out` records of each cluster (see
+/// [`super::recorded`]), with the clusters an unfinished update named.
+/// None when `out` is not such a tree or its inventory cannot be read back.
+pub fn recorded(out: &Path) -> Option<super::recorded::Recorded> {
+    if !is_ours(out) {
+        return None;
+    }
+    let bytes = fs::read(out.join("inventory.json")).ok()?;
+    let mut r = super::recorded::Recorded::parse(&bytes)?;
+    match fs::read_to_string(out.join(JOURNAL)) {
+        Ok(j) => r.unsettled = j.lines().map(String::from).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return None,
+    }
+    Some(r)
+}
+
+/// [`recorded`], when what it records can be trusted without reading the
+/// files back: no update left unfinished, no symbolic link, and nothing
+/// under `out` modified after fleetc last finished writing there (every
+/// render rewrites the marker last; a hand edit, a deleted file or a git
+/// checkout makes something newer). `render --check` then compares only
+/// the clusters whose digest changed.
+pub fn trusted(out: &Path) -> Option<super::recorded::Recorded> {
+    let r = recorded(out)?;
+    if !r.unsettled.is_empty() {
+        return None;
+    }
+    let stamp = fs::symlink_metadata(out.join(MARKER))
+        .ok()?
+        .modified()
+        .ok()?;
+    for entry in walkdir::WalkDir::new(out).follow_links(false) {
+        let m = entry.ok()?.metadata().ok()?;
+        if m.file_type().is_symlink() || m.modified().ok()? > stamp {
+            return None;
+        }
+    }
+    Some(r)
+}
+
+/// Write the marker (again): the last write of every render, in place, so
+/// that its time is the newest under the tree (see [`trusted`]).
+fn stamp_marker(dir: &Path) -> Result<(), WriteError> {
+    let marker = dir.join(MARKER);
+    fs::write(&marker, MARKER_TEXT).map_err(|e| io("write", &marker, e))
 }
 
 /// Where the files of an output tree go, a cluster at a time, from many
@@ -189,8 +245,11 @@ impl Checker {
         self.diffs.lock().unwrap_or_else(|e| e.into_inner()).push(d);
     }
 
-    /// Every difference, sorted by path.
-    pub fn finish(self) -> Result<Vec<Difference>, WriteError> {
+    /// Every difference, sorted by path; what lies at or under a path of
+    /// `kept` (clusters not rendered: their recorded files are trusted) is
+    /// not looked at.
+    pub fn finish(self, kept: &[String]) -> Result<Vec<Difference>, WriteError> {
+        let kept: HashSet<&Path> = kept.iter().map(Path::new).collect();
         let mut diffs = self.diffs.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut seen = self.seen.into_inner().unwrap_or_else(|e| e.into_inner());
         for (p, mut st) in self.streams.into_inner().unwrap_or_else(|e| e.into_inner()) {
@@ -207,7 +266,15 @@ impl Checker {
             seen.insert(p);
         }
         if fs::symlink_metadata(&self.out).is_ok() {
-            for entry in walkdir::WalkDir::new(&self.out).follow_links(false) {
+            let walk = walkdir::WalkDir::new(&self.out)
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.path()
+                        .strip_prefix(&self.out)
+                        .is_ok_and(|rel| !kept.contains(rel))
+                });
+            for entry in walk {
                 let entry = entry.map_err(|e| {
                     WriteError::Io(format!("cannot read {}: {e}", self.out.display()))
                 })?;
@@ -350,6 +417,7 @@ impl Staging {
                 .map_err(|e| io("write", &self.dir.join(p), e))?;
         }
         let (out, staging) = (self.out.clone(), self.dir.clone());
+        stamp_marker(&staging)?;
         if self.exists {
             let old = side_path(&out, "old")?;
             fs::rename(&out, &old).map_err(|e| io("move aside", &out, e))?;
@@ -366,6 +434,68 @@ impl Staging {
         }
         Ok(self.files.load(std::sync::atomic::Ordering::Relaxed))
     }
+}
+
+impl Staging {
+    /// Update `<out>` in place instead of replacing it: each of `paths`
+    /// (relative; a cluster's directories and files, and the fleet's own
+    /// files) takes what was staged for it, or goes when nothing was. What
+    /// `<out>` holds elsewhere is kept as it is. [`JOURNAL`] names
+    /// `clusters` while paths are swapped, so that a run killed half-way is
+    /// finished by the next. Returns the number of files written.
+    pub fn commit_paths(
+        mut self,
+        paths: &[String],
+        clusters: &std::collections::BTreeSet<String>,
+    ) -> Result<usize, WriteError> {
+        let streams = std::mem::take(&mut *self.streams.lock().unwrap_or_else(|e| e.into_inner()));
+        for (p, f) in streams {
+            f.sync_all()
+                .map_err(|e| io("write", &self.dir.join(p), e))?;
+        }
+        if !self.exists {
+            return self.commit();
+        }
+        let journal = self.out.join(JOURNAL);
+        let names: String = clusters.iter().map(|c| format!("{c}\n")).collect();
+        fs::write(&journal, names).map_err(|e| io("write", &journal, e))?;
+        let trash = side_path(&self.out, "old")?;
+        fs::create_dir(&trash).map_err(|e| io("create", &trash, e))?;
+        let marker = trash.join(MARKER);
+        fs::write(&marker, MARKER_TEXT).map_err(|e| io("write", &marker, e))?;
+        for p in paths {
+            let (staged, old) = (self.dir.join(p), self.out.join(p));
+            let staged_meta = fs::symlink_metadata(&staged).ok();
+            let old_meta = fs::symlink_metadata(&old).ok();
+            let replace_file = staged_meta.as_ref().is_some_and(|m| m.is_file())
+                && old_meta.as_ref().is_none_or(|m| m.is_file());
+            if old_meta.is_some() && !replace_file {
+                move_to(&old, &trash.join(p))?;
+            }
+            if staged_meta.is_some() {
+                // A file replaces the old one in one rename.
+                move_to(&staged, &old)?;
+            }
+        }
+        for top in ["clusters", "argocd", "bootstrap"] {
+            // Only when empty: a tree without clusters has no such directory.
+            let _ = fs::remove_dir(self.out.join(top));
+        }
+        fs::remove_file(&journal).map_err(|e| io("remove", &journal, e))?;
+        stamp_marker(&self.out)?;
+        self.done = true;
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_dir_all(&trash);
+        Ok(self.files.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Rename `from` to `to`, creating `to`'s missing parents.
+fn move_to(from: &Path, to: &Path) -> Result<(), WriteError> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+    }
+    fs::rename(from, to).map_err(|e| io("move into place", to, e))
 }
 
 impl Drop for Staging {

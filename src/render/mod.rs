@@ -86,6 +86,8 @@ pub struct RenderedCluster {
 #[derive(Clone, Debug, Default)]
 pub struct Rendered {
     pub clusters: Vec<RenderedCluster>,
+    /// The scopes of custom resources the CRDs declared and rendered decide.
+    pub crd_scopes: CrdScopes,
 }
 
 enum Item {
@@ -454,6 +456,11 @@ impl<'a> Renderer<'a> {
         self.crd_scopes.extend(scopes);
     }
 
+    /// The scopes of custom resources, as set so far.
+    pub fn crd_scopes(&self) -> &CrdScopes {
+        &self.crd_scopes
+    }
+
     /// The CRD scopes declared by one cluster's objects (templates rendered,
     /// nothing else done); merge these over every cluster, then set them.
     pub fn scopes_of(&self, rc: &ResolvedCluster) -> CrdScopes {
@@ -685,7 +692,10 @@ pub fn render(
         .into_par_iter()
         .map(|(rc, d)| r.phase2(rc, d))
         .collect();
-    let mut out = Rendered::default();
+    let mut out = Rendered {
+        clusters: Vec::new(),
+        crd_scopes: r.crd_scopes.clone(),
+    };
     let mut applicable: BTreeSet<PatchId> = BTreeSet::new();
     let mut matched: BTreeSet<PatchId> = BTreeSet::new();
     for c in phase2 {

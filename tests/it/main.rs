@@ -17,6 +17,7 @@ mod git;
 mod golden;
 mod hostile;
 mod import;
+mod incremental;
 mod independence;
 mod init;
 mod k8s_schemas;

@@ -26,7 +26,8 @@ fn streamed(
 ) -> BTreeMap<String, Vec<u8>> {
     let p = fleetc::driver::plan(fs, opts).expect("plan");
     let sink = Collect::default();
-    let (s, d) = fleetc::driver::render_to_in_batches(fs, p, opts, &sink, batch).expect("sink");
+    let (s, d) =
+        fleetc::driver::render_to_in_batches(fs, p, opts, &sink, batch, None).expect("sink");
     assert!(!d.has_errors(), "{}", d.render(false));
     drop(s);
     sink.0.into_inner().expect("lock")

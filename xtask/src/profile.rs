@@ -86,6 +86,7 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(fleetc::emit::Stamp {
             source_rev: None,
             inputs_digest: "",
+            cluster_digests: &Default::default(),
         }),
     );
     lap("serialise (tree, inventory)", &mut rows);
