@@ -1,10 +1,18 @@
 //! `fleetc publish`: commit the rendered tree of a revision onto a branch
 //! (no checkout, no push).
+//!
+//! The tree streams into one pack as clusters are rendered; a cluster
+//! whose digest the branch's inventory records unchanged keeps its part of
+//! the branch's tree without being rendered, and within a cluster that
+//! changed, objects the branch already has are not written again.
 
 use std::path::PathBuf;
 
+use fleetc::diag::plural;
 use fleetc::driver;
-use fleetc::git::publish::{publish, tip_inputs_digest, Outcome};
+use fleetc::emit;
+use fleetc::git::pack::{write_root, PackWriter, TreeSink};
+use fleetc::git::publish::{commit, second_level, tip, Outcome};
 use fleetc::git::{short, Git};
 
 use crate::exit::{Exit, Failure};
@@ -25,7 +33,8 @@ pub struct Args {
     #[arg(long, value_name = "M")]
     message: Option<String>,
     /// Publish even when the branch was rendered from a newer source, and
-    /// render even when the branch's inputs digest says nothing changed.
+    /// render every cluster even when the branch's inventory says its
+    /// inputs did not change.
     #[arg(long)]
     force: bool,
 }
@@ -38,41 +47,64 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         source_rev: loaded.commit,
         ..ctx.options()
     };
-    // Same inputs as the branch's tip was rendered from: the same tree,
-    // so nothing is rendered to find that out (--force renders anyway,
-    // and so repairs a hand-edited branch).
-    let unchanged = if a.force {
-        None
-    } else {
-        tip_inputs_digest(&git, &a.branch)?
+    let tip = tip(&git, &a.branch)?;
+    // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
+    let fs: &'static fleetc::source::FileSet = Box::leak(Box::new(loaded.fs));
+    let planned = match driver::plan(fs, &opts) {
+        Ok(p) => p,
+        Err(d) => {
+            ctx.ui.report(&d);
+            return Err(Failure::reported());
+        }
     };
-    if let Some((tip, digest)) = unchanged {
-        if let Ok(planned) = driver::plan(&loaded.fs, &opts) {
-            if planned.inputs_digest == digest && !planned.diags.has_errors() {
-                ctx.ui.report(&planned.diags);
-                ctx.ui.say(&format!(
-                    "{} is up to date at {} (rendered from {}; same inputs, nothing rendered)",
-                    a.branch,
-                    short(tip),
-                    short(source)
-                ));
-                return Ok(Exit::Success);
+    // What the tip records is trusted unless --force (which so repairs a
+    // hand-edited branch).
+    let recorded = tip
+        .as_ref()
+        .and_then(|t| t.recorded.as_ref())
+        .filter(|r| !a.force && r.format == planned.format.as_str());
+    if let (Some(r), Some(t)) = (recorded, &tip) {
+        // Same inputs as the tip was rendered from: the same tree.
+        if r.inputs_digest == planned.inputs_digest && !planned.diags.has_errors() {
+            ctx.ui.report(&planned.diags);
+            ctx.ui.say(&format!(
+                "{} is up to date at {} (rendered from {}; same inputs, nothing rendered)",
+                a.branch,
+                short(t.commit),
+                short(source)
+            ));
+            return Ok(Exit::Success);
+        }
+    }
+    let format = planned.format;
+    let pack = PackWriter::new(&git.repo)?;
+    let old = tip.as_ref().map(|t| (git.repo.clone().into_sync(), t.tree));
+    let sink = TreeSink::new(&pack, old);
+    let s = input::render_to(ctx, fs, planned, &opts, &sink, recorded)?;
+    let (mut slots, _) = sink.finish()?;
+    if let (Some(t), false) = (&tip, s.kept.is_empty()) {
+        let at_tip = second_level(&git, t.tree)?;
+        for p in s.kept.iter().flat_map(|c| emit::cluster_paths(format, c)) {
+            if let Some(e) = at_tip.get(&p) {
+                slots.insert(p, *e);
             }
         }
     }
-    let (compiled, diags) = driver::compile(&loaded.fs, &opts);
-    if ctx.ui.report(&diags) {
-        return Err(Failure::reported());
-    }
-    let Some(c) = compiled else {
-        return Err(Failure::reported());
-    };
-    // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
-    let c: &'static driver::Compiled = Box::leak(Box::new(c));
+    let root = write_root(&pack, slots)?;
+    pack.finish()?;
     let branch = &a.branch;
-    match publish(&git, source, branch, &c.tree, a.message.as_deref(), a.force)? {
+    let rendered = if s.kept.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} rendered, {} unchanged",
+            plural(s.clusters, "cluster", "clusters"),
+            s.kept.len()
+        )
+    };
+    match commit(&git, source, branch, root, a.message.as_deref(), a.force)? {
         Outcome::Committed { commit, .. } => ctx.ui.say(&format!(
-            "published {} onto {branch} (rendered from {})",
+            "published {} onto {branch} (rendered from {}{rendered})",
             short(commit),
             short(source)
         )),

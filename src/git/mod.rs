@@ -7,6 +7,7 @@
 //! (any case), gitlinks (submodules) and symbolic links that leave the fleet
 //! directory are errors; links inside it are followed, as on disk.
 
+pub mod pack;
 pub mod publish;
 
 use crate::diag::Code;

@@ -16,14 +16,12 @@
 
 use crate::diag::Code;
 use gix::bstr::ByteSlice;
-use gix::objs::tree::EntryKind;
 use gix::refs::transaction::{PreviousValue, RefEdit};
 use gix::refs::{FullName, Target};
 use gix::ObjectId;
 
 use super::{short, Failure, Git};
 use crate::diag::Diagnostic;
-use crate::emit::Tree;
 
 /// The trailer naming the source commit.
 pub const TRAILER: &str = "Fleetc-Source";
@@ -41,18 +39,18 @@ pub enum Outcome {
     Unchanged { tip: ObjectId },
 }
 
-/// Write `tree` onto branch `branch` as rendered from `source`.
-pub fn publish(
+/// Commit the tree `tree_id` (already in the object database) onto branch
+/// `branch` as rendered from `source`.
+pub fn commit(
     git: &Git,
     source: ObjectId,
     branch: &str,
-    tree: &Tree,
+    tree_id: ObjectId,
     message: Option<&str>,
     force: bool,
 ) -> Result<Outcome, Failure> {
     let repo = &git.repo;
     let name = branch_ref(branch)?;
-    let tree_id = write_tree(git, tree)?;
     let src = repo
         .find_commit(source)
         .map_err(|e| Failure::other(format!("cannot read commit {source}: {e}")))?;
@@ -145,34 +143,69 @@ pub fn publish(
     )))
 }
 
-/// The tip of `branch` and the inputs digest its tree was rendered from
-/// (`inputsDigest` of its inventory.json), when it has both: equal digests
-/// mean the same tree, so `publish` can say "up to date" without
-/// rendering.
-pub fn tip_inputs_digest(git: &Git, branch: &str) -> Result<Option<(ObjectId, String)>, Failure> {
+/// A branch's tip, as a publish onto it sees it.
+pub struct Tip {
+    pub commit: ObjectId,
+    pub tree: ObjectId,
+    /// What its `inventory.json` records, when it has one fleetc can read
+    /// back: equal inputs digests mean the same tree, so `publish` says "up
+    /// to date" without rendering, and a cluster whose digest is unchanged
+    /// keeps its part of the tree.
+    pub recorded: Option<crate::emit::recorded::Recorded>,
+}
+
+/// The tip of `branch`, when the branch exists.
+pub fn tip(git: &Git, branch: &str) -> Result<Option<Tip>, Failure> {
     let name = branch_ref(branch)?;
-    let Some(tip) = tip_of(git, &name)? else {
+    let Some(commit) = tip_of(git, &name)? else {
         return Ok(None);
     };
     let tree = git
         .repo
-        .find_commit(tip)
+        .find_commit(commit)
         .and_then(|c| c.tree_id().map(|t| t.detach()))
-        .map_err(|e| Failure::other(format!("cannot read {branch}'s tip {tip}: {e}")))?;
-    let tree = git
+        .map_err(|e| Failure::other(format!("cannot read {branch}'s tip {commit}: {e}")))?;
+    let root = git
         .repo
         .find_tree(tree)
         .map_err(|e| Failure::other(format!("cannot read {branch}'s tip tree: {e}")))?;
-    let Some(entry) = tree.find_entry("inventory.json") else {
-        return Ok(None);
-    };
-    let Ok(blob) = git.repo.find_blob(entry.object_id()) else {
-        return Ok(None);
-    };
-    let digest = serde_json::from_slice::<serde_json::Value>(&blob.data)
-        .ok()
-        .and_then(|v| v["inputsDigest"].as_str().map(String::from));
-    Ok(digest.map(|d| (tip, d)))
+    let recorded = root
+        .find_entry("inventory.json")
+        .and_then(|entry| git.repo.find_blob(entry.object_id()).ok())
+        .and_then(|blob| crate::emit::recorded::Recorded::parse(&blob.data));
+    Ok(Some(Tip {
+        commit,
+        tree,
+        recorded,
+    }))
+}
+
+/// The entries of `tree` down to its second level: each file at the top
+/// (`inventory.json`) and each entry of a top directory (`clusters/<c>`,
+/// `bootstrap/<c>.yaml`), with its kind and object; the parts a cluster
+/// keeps come from here.
+pub fn second_level(git: &Git, tree: ObjectId) -> Result<super::pack::Slots, Failure> {
+    let fail = |e: &dyn std::fmt::Display| Failure::other(format!("cannot read a tree: {e}"));
+    let mut out = super::pack::Slots::new();
+    let root = git.repo.find_tree(tree).map_err(|e| fail(&e))?;
+    for e in root.iter() {
+        let e = e.map_err(|e| fail(&e))?;
+        let name = e.filename().to_str().map_err(|e| fail(&e))?.to_string();
+        if !e.mode().is_tree() {
+            out.insert(name, (e.mode().kind(), e.oid().to_owned()));
+            continue;
+        }
+        let sub = git.repo.find_tree(e.oid()).map_err(|e| fail(&e))?;
+        for s in sub.iter() {
+            let s = s.map_err(|e| fail(&e))?;
+            let leaf = s.filename().to_str().map_err(|e| fail(&e))?;
+            out.insert(
+                format!("{name}/{leaf}"),
+                (s.mode().kind(), s.oid().to_owned()),
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn branch_ref(branch: &str) -> Result<FullName, Failure> {
@@ -232,18 +265,4 @@ fn is_ancestor(git: &Git, a: ObjectId, b: ObjectId) -> Result<bool, Failure> {
         Ok(None) => Ok(false),
         Err(e) => Err(Failure::other(format!("cannot compare {a} and {b}: {e}"))),
     }
-}
-
-/// Write every file as a blob and the directories as trees.
-fn write_tree(git: &Git, tree: &Tree) -> Result<ObjectId, Failure> {
-    let repo = &git.repo;
-    let fail = |e: &dyn std::fmt::Display| Failure::other(format!("cannot write the tree: {e}"));
-    let mut editor = repo.empty_tree().edit().map_err(|e| fail(&e))?;
-    for (path, bytes) in &tree.files {
-        let id = repo.write_blob(bytes).map_err(|e| fail(&e))?.detach();
-        editor
-            .upsert(path.as_str(), EntryKind::Blob, id)
-            .map_err(|e| fail(&e))?;
-    }
-    Ok(editor.write().map_err(|e| fail(&e))?.detach())
 }

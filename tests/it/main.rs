@@ -27,6 +27,7 @@ mod namespaces;
 mod patch_files;
 mod patches;
 mod policies;
+mod publish;
 mod report;
 mod rollout;
 mod schemas;
