@@ -42,21 +42,21 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     let git = Git::open(&a.repo)?;
     let source = git.commit_id(&a.rev)?;
-    let loaded = input::load(ctx, &a.repo, Some(&a.rev))?;
-    let opts = driver::Options {
-        source_rev: loaded.commit,
-        ..ctx.options()
+    // The tip's tree and inventory are read while the fleet loads and plans.
+    let other = Git {
+        repo: git.repo.clone(),
+        prefix: git.prefix.clone(),
     };
-    let tip = tip(&git, &a.branch)?;
-    // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
-    let fs: &'static fleetc::source::FileSet = Box::leak(Box::new(loaded.fs));
-    let planned = match driver::plan(fs, &opts) {
-        Ok(p) => p,
-        Err(d) => {
-            ctx.ui.report(&d);
-            return Err(Failure::reported());
-        }
-    };
+    let branch = a.branch.clone();
+    let (tip, planned) = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || tip(&other, &branch));
+        let planned = plan(ctx, &a);
+        let tip = reading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (tip, planned)
+    });
+    let (tip, (fs, planned, opts)) = (tip?, planned?);
     // What the tip records is trusted unless --force (which so repairs a
     // hand-edited branch).
     let recorded = tip
@@ -115,4 +115,33 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         )),
     }
     Ok(Exit::Success)
+}
+
+/// Load the source revision and plan it (its diagnostics reported when it
+/// does not plan).
+fn plan(
+    ctx: &Ctx,
+    a: &Args,
+) -> Result<
+    (
+        &'static fleetc::source::FileSet,
+        driver::Planned,
+        driver::Options,
+    ),
+    Failure,
+> {
+    let loaded = input::load(ctx, &a.repo, Some(&a.rev))?;
+    let opts = driver::Options {
+        source_rev: loaded.commit,
+        ..ctx.options()
+    };
+    // Kept until exit: freeing a large fleet just before exiting costs time nobody waits for.
+    let fs: &'static fleetc::source::FileSet = Box::leak(Box::new(loaded.fs));
+    match driver::plan(fs, &opts) {
+        Ok(p) => Ok((fs, p, opts)),
+        Err(d) => {
+            ctx.ui.report(&d);
+            Err(Failure::reported())
+        }
+    }
 }

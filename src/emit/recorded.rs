@@ -33,6 +33,24 @@ pub struct RecordedCluster {
     pub resources: usize,
 }
 
+/// The name, digest and resource count of an entry laid out as fleetc lays
+/// it out (`name` first, `inputsDigest` last, one `"sha256"` per
+/// resource), read without parsing the entry again; None otherwise (then
+/// it is parsed).
+fn fields(entry: &str) -> Option<(String, String, usize)> {
+    let name = entry.strip_prefix("{\n  \"name\": \"")?;
+    let name = &name[..name.find('"')?];
+    let digest = entry.strip_suffix("\"\n}")?;
+    const KEY: &str = "\n  \"inputsDigest\": \"";
+    let digest = &digest[digest.rfind(KEY)? + KEY.len()..];
+    let plain = |s: &str| !s.is_empty() && !s.contains(['\\', '"', '\n']);
+    if !plain(name) || digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let resources = entry.matches("\"sha256\": \"").count();
+    Some((name.to_string(), digest.to_string(), resources))
+}
+
 impl Recorded {
     /// Read an inventory fleetc wrote. None when it is not one, or when a
     /// cluster's entry does not record its digest (an older fleetc wrote
@@ -73,14 +91,20 @@ impl Recorded {
                     entry.push_str(line);
                 }
             }
-            let e: Entry = serde_json::from_str(&entry).ok()?;
-            let resources = e.units.iter().map(|u| u.resources.len()).sum();
+            let (name, digest, resources) = match fields(&entry) {
+                Some(f) => f,
+                None => {
+                    let e: Entry = serde_json::from_str(&entry).ok()?;
+                    let n = e.units.iter().map(|u| u.resources.len()).sum();
+                    (e.name, e.inputs_digest, n)
+                }
+            };
             let c = RecordedCluster {
-                digest: e.inputs_digest,
+                digest,
                 entry,
                 resources,
             };
-            if clusters.insert(e.name, c).is_some() {
+            if clusters.insert(name, c).is_some() {
                 return None;
             }
         }
@@ -129,6 +153,12 @@ mod tests {
         assert_eq!(r.clusters["a"].resources, 2);
         assert_eq!(r.clusters["b"].entry, e2);
         assert!(r.keep("a", "d1").is_some());
+        let real = serde_json::to_string_pretty(&serde_json::json!({
+            "name": "c-1", "units": [{"resources": [{"sha256": "x"}, {"sha256": "y"}]}],
+            "inputsDigest": "ab".repeat(32),
+        }))
+        .unwrap();
+        assert_eq!(fields(&real), Some(("c-1".into(), "ab".repeat(32), 2)));
         assert!(r.keep("a", "d2").is_none());
         assert!(r.keep("c", "d1").is_none());
         // An entry without its digest: nothing is kept.

@@ -15,6 +15,7 @@ use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use gix::bstr::ByteSlice;
 use gix::objs::tree::{Entry, EntryKind, EntryMode};
 use gix::objs::{Kind, WriteTo};
 use gix::ObjectId;
@@ -46,6 +47,49 @@ struct Inner {
 pub fn hash(kind: Kind, data: &[u8]) -> Result<ObjectId, WriteError> {
     gix::objs::compute_hash(gix::hash::Kind::Sha1, kind, data)
         .map_err(|e| fail("hash an object", e))
+}
+
+/// The compression level of objects: the fastest, as the rendered branch
+/// is written on every push (`git gc` recompresses when it repacks).
+fn level() -> gix::zlib::Compression {
+    gix::zlib::Compression::new(1).unwrap_or_default()
+}
+
+thread_local! {
+    /// One compressor per thread, reset for each object: setting one up
+    /// costs more than compressing a small file.
+    static DEFLATE: std::cell::RefCell<gix::zlib::stream::deflate::Compress> =
+        std::cell::RefCell::new(gix::zlib::stream::deflate::Compress::new(level()));
+}
+
+/// Append `data`, zlib-compressed, to `out`.
+fn deflate(data: &[u8], out: &mut Vec<u8>) -> Result<(), WriteError> {
+    use gix::zlib::stream::deflate::FlushCompress;
+    use gix::zlib::Status;
+    DEFLATE.with(|z| {
+        let mut z = z.borrow_mut();
+        z.reset();
+        let (in0, out0, start) = (z.total_in(), z.total_out(), out.len());
+        // zlib's bound for one call: the data, plus a little per block.
+        let mut room = data.len() + data.len() / 1000 + 64;
+        loop {
+            let done_in = (z.total_in() - in0) as usize;
+            let done_out = (z.total_out() - out0) as usize;
+            out.resize(start + done_out + room, 0);
+            let status = z
+                .compress(
+                    &data[done_in..],
+                    &mut out[start + done_out..],
+                    FlushCompress::Finish,
+                )
+                .map_err(|e| fail("compress an object", e))?;
+            if status == Status::StreamEnd {
+                out.truncate(start + (z.total_out() - out0) as usize);
+                return Ok(());
+            }
+            room *= 2;
+        }
+    })
 }
 
 /// The bytes of a pack entry's header: type and size.
@@ -106,15 +150,7 @@ impl PackWriter {
     /// Add an object whose id is `id` ([`hash`]), unless this pack has it.
     pub fn store(&self, kind: Kind, data: &[u8], id: ObjectId) -> Result<(), WriteError> {
         let mut stored = entry_header(kind, data.len());
-        {
-            let mut z = gix::zlib::stream::deflate::Write::new(
-                &mut stored,
-                gix::zlib::Compression::new(1).unwrap_or_default(),
-            );
-            z.write_all(data)
-                .and_then(|()| z.flush())
-                .map_err(|e| fail("compress an object", e))?;
-        }
+        deflate(data, &mut stored)?;
         let crc = crc32fast::hash(&stored);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !inner.written.insert(id) {
@@ -128,6 +164,59 @@ impl PackWriter {
         inner.entries.push((id, offset, crc));
         inner.offset += stored.len() as u64;
         Ok(())
+    }
+
+    /// Add the file at `path` as an object, streamed: read, hashed and
+    /// compressed a piece at a time, so that it is never in memory whole.
+    pub fn store_file(&self, kind: Kind, path: &std::path::Path) -> Result<ObjectId, WriteError> {
+        let what = |e: std::io::Error| fail(&format!("read {}", path.display()), e);
+        let mut f = fs::File::open(path).map_err(what)?;
+        let size = f.metadata().map_err(what)?.len();
+        let mut h = gix::hash::hasher(gix::hash::Kind::Sha1);
+        h.update(format!("{} {size}\0", kind.as_bytes().to_str_lossy()).as_bytes());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let header = entry_header(kind, size as usize);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        let offset = inner.offset;
+        inner
+            .file
+            .write_all(&header)
+            .map_err(|e| fail("write the pack", e))?;
+        let mut out = Counting {
+            inner: &mut inner.file,
+            crc: &mut crc,
+            n: 0,
+        };
+        {
+            let mut z = gix::zlib::stream::deflate::Write::new(&mut out, level());
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let got = f.read(&mut buf).map_err(what)?;
+                if got == 0 {
+                    break;
+                }
+                h.update(&buf[..got]);
+                z.write_all(&buf[..got])
+                    .map_err(|e| fail("write the pack", e))?;
+            }
+            z.flush().map_err(|e| fail("write the pack", e))?;
+        }
+        let written = header.len() as u64 + out.n;
+        let id = h.try_finalize().map_err(|e| fail("hash an object", e))?;
+        if !inner.written.insert(id) {
+            // This pack has it already: take the copy back out.
+            inner
+                .file
+                .flush()
+                .and_then(|()| inner.file.get_ref().set_len(offset))
+                .and_then(|()| inner.file.seek(std::io::SeekFrom::Start(offset)).map(drop))
+                .map_err(|e| fail("write the pack", e))?;
+            return Ok(id);
+        }
+        inner.entries.push((id, offset, crc.finalize()));
+        inner.offset += written;
+        Ok(id)
     }
 
     /// Objects written so far.
@@ -185,6 +274,26 @@ impl PackWriter {
             .map_err(|e| fail(&format!("move {}", pack_path.display()), e))?;
         fs::rename(&idx_tmp.0, &idx_path)
             .map_err(|e| fail(&format!("move {}", idx_path.display()), e))
+    }
+}
+
+/// A writer that counts and checksums what goes through it.
+struct Counting<'a, W: Write> {
+    inner: &'a mut W,
+    crc: &'a mut crc32fast::Hasher,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -309,7 +418,10 @@ pub struct TreeSink<'a> {
     /// The tree this one replaces: what a slot held there is not written again.
     old: Option<(gix::ThreadSafeRepository, ObjectId)>,
     slots: Mutex<Slots>,
-    streams: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Files written in pieces (`inventory.json`), each into a temporary
+    /// file beside the pack, so that the largest file of the tree is never
+    /// in memory whole.
+    streams: Mutex<BTreeMap<String, (Temporary, std::io::BufWriter<fs::File>)>>,
     files: std::sync::atomic::AtomicUsize,
 }
 
@@ -330,8 +442,12 @@ impl<'a> TreeSink<'a> {
     pub fn finish(self) -> Result<(Slots, usize), WriteError> {
         let mut slots = self.slots.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut files = self.files.into_inner();
-        for (path, bytes) in self.streams.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            let id = self.pack.add(Kind::Blob, &bytes)?;
+        for (path, (tmp, w)) in self.streams.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let f = w
+                .into_inner()
+                .map_err(|e| fail("write a temporary file", e.error()))?;
+            drop(f);
+            let id = self.pack.store_file(Kind::Blob, &tmp.0)?;
             slots.insert(path, (EntryKind::Blob, id));
             files += 1;
         }
@@ -425,11 +541,23 @@ impl Sink for TreeSink<'_> {
 
     fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        streams
-            .entry(path.to_string())
-            .or_default()
-            .extend_from_slice(bytes);
-        Ok(())
+        if !streams.contains_key(path) {
+            let n = streams.len();
+            let tmp = Temporary(
+                self.pack
+                    .dir
+                    .join(format!("tmp_fleetc_{}_{n}.stream", std::process::id())),
+            );
+            let f = fs::File::create(&tmp.0)
+                .map_err(|e| fail(&format!("create {}", tmp.0.display()), e))?;
+            streams.insert(
+                path.to_string(),
+                (tmp, std::io::BufWriter::with_capacity(1 << 20, f)),
+            );
+        }
+        let (_, w) = streams.get_mut(path).expect("inserted above");
+        w.write_all(bytes)
+            .map_err(|e| fail("write a temporary file", e))
     }
 }
 
@@ -468,6 +596,34 @@ mod tests {
         assert_eq!(entry_header(Kind::Blob, 5), vec![0x35]);
         assert_eq!(entry_header(Kind::Tree, 16), vec![0xa0, 0x01]);
         assert_eq!(entry_header(Kind::Commit, 0x1234), vec![0x94, 0xa3, 0x02]);
+    }
+
+    #[test]
+    fn deflate_round_trips_with_one_compressor_reused() {
+        for data in [
+            &b""[..],
+            b"hello",
+            &[7u8; 100_000],
+            &(0..=255u8).cycle().take(70_000).collect::<Vec<_>>(),
+        ] {
+            let mut out = vec![9, 9];
+            deflate(data, &mut out).expect("deflate");
+            assert_eq!(&out[..2], &[9, 9]);
+            let mut back = vec![0u8; data.len() + 16];
+            let mut rd = std::io::BufReader::new(&out[2..]);
+            let mut state = gix::zlib::Decompress::new();
+            let mut got = 0;
+            loop {
+                let n = gix::zlib::stream::inflate::read(&mut rd, &mut state, &mut back[got..])
+                    .expect("inflate");
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            back.truncate(got);
+            assert_eq!(back, data);
+        }
     }
 
     #[test]
