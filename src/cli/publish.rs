@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 
 use fleetc::diag::plural;
-use fleetc::driver;
+use fleetc::driver::{self, shard};
 use fleetc::emit;
 use fleetc::git::pack::{write_root, PackWriter, TreeSink};
-use fleetc::git::publish::{commit, second_level, tip, Outcome};
+use fleetc::git::publish::{commit, second_level, tip, Outcome, Tip};
 use fleetc::git::{short, Git};
 
 use crate::exit::{Exit, Failure};
@@ -37,6 +37,11 @@ pub struct Args {
     /// inputs did not change.
     #[arg(long)]
     force: bool,
+    /// Publish the tree assembled from the directories `fleetc render
+    /// --shard K/N --rev REV` wrote (repeatable: every shard once) instead
+    /// of rendering: the same commit one machine would make.
+    #[arg(long = "from", value_name = "DIR")]
+    from: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
@@ -76,30 +81,24 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
             return Ok(Exit::Success);
         }
     }
-    let format = planned.format;
-    let pack = PackWriter::new(&git.repo)?;
-    let old = tip.as_ref().map(|t| (git.repo.clone().into_sync(), t.tree));
-    let sink = TreeSink::new(&pack, old);
-    let s = input::render_to(ctx, fs, planned, &opts, &sink, recorded)?;
-    let (mut slots, _) = sink.finish()?;
-    if let (Some(t), false) = (&tip, s.kept.is_empty()) {
-        let at_tip = second_level(&git, t.tree)?;
-        for p in s.kept.iter().flat_map(|c| emit::cluster_paths(format, c)) {
-            if let Some(e) = at_tip.get(&p) {
-                slots.insert(p, *e);
-            }
-        }
-    }
-    let root = write_root(&pack, slots)?;
-    pack.finish()?;
+    let (root, clusters, kept) = write_tree(
+        ctx,
+        &git,
+        tip.as_ref(),
+        (fs, planned, &opts),
+        recorded,
+        &a.from,
+    )?;
     let branch = &a.branch;
-    let rendered = if s.kept.is_empty() {
+    let rendered = if !a.from.is_empty() {
+        format!("; merged from {}", plural(a.from.len(), "shard", "shards"))
+    } else if kept.is_empty() {
         String::new()
     } else {
         format!(
             "; {} rendered, {} unchanged",
-            plural(s.clusters, "cluster", "clusters"),
-            s.kept.len()
+            plural(clusters, "cluster", "clusters"),
+            kept.len()
         )
     };
     match commit(&git, source, branch, root, a.message.as_deref(), a.force)? {
@@ -144,4 +143,51 @@ fn plan(
             Err(Failure::reported())
         }
     }
+}
+
+/// Render (or merge `from`) into one pack and write the root tree: the
+/// clusters `recorded` keeps take their part of the tip's tree. Returns the
+/// root tree, the clusters rendered and those kept.
+fn write_tree(
+    ctx: &Ctx,
+    git: &Git,
+    tip: Option<&Tip>,
+    (fs, planned, opts): (
+        &'static fleetc::source::FileSet,
+        driver::Planned,
+        &driver::Options,
+    ),
+    recorded: Option<&fleetc::emit::recorded::Recorded>,
+    from: &[PathBuf],
+) -> Result<(gix::ObjectId, usize, std::collections::BTreeSet<String>), Failure> {
+    let format = planned.format;
+    let pack = PackWriter::new(&git.repo)?;
+    let old = tip.map(|t| (git.repo.clone().into_sync(), t.tree));
+    let sink = TreeSink::new(&pack, old);
+    let (clusters, kept) = if from.is_empty() {
+        let s = input::render_to(ctx, fs, planned, opts, &sink, recorded)?;
+        (s.clusters, s.kept.clone())
+    } else {
+        let shards = from
+            .iter()
+            .map(|d| shard::read(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (m, diags) = shard::merge(fs, &planned, opts, &shards, &sink)?;
+        if ctx.ui.report(&diags) {
+            return Err(Failure::reported());
+        }
+        (m.clusters, Default::default())
+    };
+    let (mut slots, _) = sink.finish()?;
+    if let (Some(t), false) = (tip, kept.is_empty()) {
+        let at_tip = second_level(git, t.tree)?;
+        for p in kept.iter().flat_map(|c| emit::cluster_paths(format, c)) {
+            if let Some(e) = at_tip.get(&p) {
+                slots.insert(p, *e);
+            }
+        }
+    }
+    let root = write_root(&pack, slots)?;
+    pack.finish()?;
+    Ok((root, clusters, kept))
 }

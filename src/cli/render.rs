@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use fleetc::diag::{plural, Code, Diagnostic};
+use fleetc::driver::shard::{self, Shard};
 use fleetc::driver::{Options, Planned};
+use fleetc::emit::write::Sink as _;
 use fleetc::emit::{
     self,
     write::{self, Difference},
@@ -52,6 +54,14 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Render only shard K of N (clusters split by name, stably) into OUT,
+    /// with the `shard.json` that `--from` merges.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse, conflicts_with_all = ["clusters", "from"])]
+    shard: Option<Shard>,
+    /// Assemble OUT from the directories `render --shard K/N` wrote
+    /// (repeatable: every shard once) instead of rendering.
+    #[arg(long = "from", value_name = "DIR", conflicts_with_all = ["clusters", "check"])]
+    from: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
@@ -80,9 +90,14 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     let opts = Options {
         format: a.format.map(Format::from),
         clusters: a.clusters,
+        shard: a.shard,
         ..ctx.options()
     };
-    let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
+    let (fs, mut planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
+    if a.shard.is_some_and(|s| s.index != 1) {
+        // What spans the fleet is reported once: by shard 1, and by the merge.
+        planned.diags.items.retain(Diagnostic::is_error);
+    }
     let out = &a.output;
     if reuse.as_deref() == Some(planned.inputs_digest.as_str()) && !planned.diags.has_errors() {
         if ctx.ui.report(&planned.diags) {
@@ -91,11 +106,42 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
         ctx.ui.say(&format!("{} is up to date", out.display()));
         return Ok(Exit::Success);
     }
+    if !a.from.is_empty() {
+        return merge(ctx, (fs, &planned, &opts), &a.from, out);
+    }
     if a.check {
         check(ctx, fs, planned, &opts, out)
     } else {
         update(ctx, fs, planned, &opts, out)
     }
+}
+
+/// `--from`: the shards' outputs assembled into `out`, replaced as a whole.
+fn merge(
+    ctx: &Ctx,
+    (fs, planned, opts): (&'static source::FileSet, &Planned, &Options),
+    from: &[PathBuf],
+    out: &Path,
+) -> Result<Exit, Failure> {
+    let shards = from
+        .iter()
+        .map(|d| shard::read(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let staging = write::Staging::new(out)?;
+    let (m, diags) = shard::merge(fs, planned, opts, &shards, &staging)?;
+    if ctx.ui.report(&diags) {
+        return Err(Failure::reported());
+    }
+    let files = staging.commit()?;
+    ctx.ui.say(&format!(
+        "merged {}: {}, {} ({}) into {}",
+        plural(shards.len(), "shard", "shards"),
+        plural(m.clusters, "cluster", "clusters"),
+        plural(m.resources, "resource", "resources"),
+        plural(files, "file", "files"),
+        out.display()
+    ));
+    Ok(Exit::Success)
 }
 
 /// `--check`: compare with `out`. A tree whose recorded state can be
@@ -175,7 +221,12 @@ fn update(
         .collect();
     let format = planned.format;
     let staging = write::Staging::new(out)?;
+    let shard = opts.shard;
     let s = input::render_to(ctx, fs, planned, opts, &staging, recorded.as_ref())?;
+    if let Some(k) = shard {
+        let file = shard::ShardFile::new(k, &s.applicable, &s.matched);
+        staging.put(&[(shard::ShardFile::PATH.to_string(), file.to_bytes())])?;
+    }
     let Some(rec) = &recorded else {
         let files = staging.commit()?;
         ctx.ui.say(&format!(

@@ -15,6 +15,10 @@ pub struct Args {
     /// (a fleet that serves both agents is validated once per format).
     #[arg(long, value_enum)]
     format: Option<crate::render::FormatArg>,
+    /// Check only shard K of N (clusters split by name, stably, as `render
+    /// --shard` splits them); checks that span the fleet run on shard 1.
+    #[arg(long, value_name = "K/N", value_parser = fleetc::driver::shard::Shard::parse)]
+    shard: Option<fleetc::driver::shard::Shard>,
 }
 
 pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
@@ -22,11 +26,31 @@ pub fn run(ctx: &Ctx, a: Args) -> Result<Exit, Failure> {
     let opts = Options {
         tree: false,
         format: a.format.map(fleetc::load::model::Format::from),
+        shard: a.shard,
         ..ctx.options()
     };
-    let (fs, planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
+    let (fs, mut planned, opts) = input::plan(ctx, &a.fleet.repo, a.fleet.rev.as_deref(), opts)?;
+    if a.shard.is_some_and(|s| s.index != 1) {
+        // What spans the fleet is reported once, by shard 1.
+        planned
+            .diags
+            .items
+            .retain(fleetc::diag::Diagnostic::is_error);
+    }
     let c = input::render_to(ctx, fs, planned, &opts, &write::Discard, None)?;
     let repo = &c.repo;
+    if let Some(k) = a.shard {
+        ctx.ui.say(&format!(
+            "shard {k} of fleet `{}` is valid: {} of {}",
+            repo.fleet
+                .as_ref()
+                .map(|f| f.name.as_str())
+                .unwrap_or_default(),
+            plural(c.clusters, "cluster", "clusters"),
+            repo.clusters.len()
+        ));
+        return Ok(Exit::Success);
+    }
     let policies = repo.units.iter().filter(|u| u.policy.is_some()).count();
     ctx.ui.say(&format!(
         "fleet `{}` is valid: {}, {}, {}, {}, {}",

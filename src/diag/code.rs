@@ -65,6 +65,8 @@ codes! {
         "Render into a directory of its own (e.g. `-o out/`), or into one fleetc rendered before (it carries fleetc's marker file).";
     PublishRefused = "publish-refused", "publish would move the rendered branch backwards or to an invalid name",
         "Publish the newer source instead, or pass `--force` if moving the rendered branch back is intended; branch names follow git's rules.";
+    ShardMismatch = "shard-mismatch", "the shard outputs given to merge are not exactly the shards of this fleet, rendered from the same inputs",
+        "Give every shard's directory once (`--from shard-1 --from shard-2 ...`), each rendered with `fleetc render --shard K/N` from the same revision, fleetc version and options as the merge.";
     PromoteRefused = "promote-refused", "the rollout cannot be advanced",
         "Check the placement's name and that it has a `rollout` with waves left to promote.";
     UnknownName = "unknown-name", "a cluster, component or policy named on the command line does not exist",

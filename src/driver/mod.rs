@@ -16,6 +16,7 @@
 
 mod diff;
 pub mod digest;
+pub mod shard;
 mod stream;
 
 pub use diff::{diff, DiffSide};
@@ -55,6 +56,9 @@ pub struct Options {
     pub admission_results: bool,
     /// Keep the objects each patch matched, per cluster (`explain`).
     pub patch_objects: bool,
+    /// `--shard K/N`: render only this shard's clusters (the inputs digest
+    /// stays the whole fleet's, so that the shards' outputs can be merged).
+    pub shard: Option<shard::Shard>,
 }
 
 impl Options {
@@ -79,6 +83,7 @@ impl Options {
             admission_cost: Options::ADMISSION_COST,
             admission_results: false,
             patch_objects: false,
+            shard: None,
         }
     }
 }
@@ -161,6 +166,10 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
             .clusters
             .retain(|c| opts.clusters.contains(&c.name));
     }
+    let inputs_digest = inputs_digest(fs, opts, format, &resolved);
+    if let Some(s) = opts.shard {
+        resolved.clusters.retain(|c| s.holds(&c.name));
+    }
     diags.extend(emit::agents::check_settings(&repo, &resolved, format));
     if format == Format::ArgoCd {
         diags.extend(emit::agents::check_argocd_names(&repo, &resolved));
@@ -172,7 +181,6 @@ pub fn plan(fs: &source::FileSet, opts: &Options) -> Result<Planned, Diags> {
             opts.format.is_some(),
         ));
     }
-    let inputs_digest = inputs_digest(fs, opts, format, &resolved);
     Ok(Planned {
         repo,
         resolved,

@@ -19,6 +19,10 @@ pub struct Streamed {
     /// and the resources they list.
     pub kept: std::collections::BTreeSet<String>,
     pub kept_resources: usize,
+    /// The patches that apply to the clusters rendered or kept, and those
+    /// that matched there (a shard records them for the merge).
+    pub applicable: std::collections::BTreeSet<resolve::PatchId>,
+    pub matched: std::collections::BTreeSet<resolve::PatchId>,
     /// What stops clusters from upgrading their Kubernetes by one or two minors.
     pub upgrade_blockers: Vec<crate::accept::Blocker>,
     /// Every admission result, when [`Options::admission_results`] asks.
@@ -104,6 +108,8 @@ pub fn render_to_in_batches(
             s.resources,
             std::mem::take(&mut s.kept_names),
             s.kept_resources,
+            std::mem::take(&mut s.applicable),
+            std::mem::take(&mut s.matched),
         );
         if opts.tree && !diags.has_errors() {
             sink.put(&s.emitter.fleet_files(!p.resolved.clusters.is_empty()))?;
@@ -129,6 +135,8 @@ pub fn render_to_in_batches(
             resources: counts.1,
             kept: counts.2,
             kept_resources: counts.3,
+            applicable: counts.4,
+            matched: counts.5,
             upgrade_blockers,
             admission,
             patch_objects,

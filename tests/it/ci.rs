@@ -34,6 +34,75 @@ fn ci_examples_are_valid_for_their_ci_systems() {
         assert!(t.contains("fleetc publish --branch rendered") && t.contains("push"));
         assert!(t.contains("body=@") || t.contains("--data @note.json"));
     }
+    // The sharded publish: one render per shard, one merge into the commit.
+    for (file, schema, shards) in [
+        (
+            "examples/ci/github/fleetc-sharded.yml",
+            "vendor.github-workflows",
+            "shard: [1, 2, 3, 4]",
+        ),
+        (
+            "examples/ci/gitlab/.gitlab-ci-sharded.yml",
+            "vendor.gitlab-ci",
+            "parallel: 4",
+        ),
+    ] {
+        let o = Command::new(&bin)
+            .args(["--builtin-schema", schema, file])
+            .current_dir(root())
+            .output()
+            .expect("run check-jsonschema");
+        assert!(
+            o.status.success(),
+            "{file} is not a valid {schema} file:\n{}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let t = std::fs::read_to_string(root().join(file)).expect("read");
+        assert!(t.contains(shards), "{file}");
+        assert!(t.contains("fleetc render --rev HEAD --shard"), "{file}");
+        assert!(
+            t.contains("fleetc publish --branch rendered $from") && t.contains("--from $d"),
+            "{file}"
+        );
+        assert!(t.contains("push"), "{file}");
+    }
+}
+
+/// The sharded CI examples' commands, run as the CI systems would run them
+/// (four shards, then the merge), publish what one `fleetc publish` does.
+#[test]
+fn the_sharded_ci_commands_publish_what_one_publish_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let w = crate::git::example_repo(tmp.path());
+    let sh = |script: &str| {
+        let o = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(w.join("fleet"))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    std::path::Path::new(env!("CARGO_BIN_EXE_fleetc"))
+                        .parent()
+                        .expect("bin dir")
+                        .display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .expect("sh");
+        assert!(o.status.success(), "{script}: {}", text(&o.stderr));
+    };
+    for k in 1..=4 {
+        sh(&format!(
+            "fleetc render --rev HEAD --shard \"{k}/4\" -o \"shard-{k}\""
+        ));
+    }
+    sh("from=\"\"; for d in shard-*; do from=\"$from --from $d\"; done; fleetc publish --branch rendered $from");
+    sh("fleetc publish --branch single");
+    let id = |b: &str| crate::git::git(&w, &["rev-parse", b]);
+    assert_eq!(id("rendered"), id("single"));
 }
 
 #[test]

@@ -32,4 +32,5 @@ mod report;
 mod rollout;
 mod schemas;
 mod selection;
+mod shard;
 mod stream;
