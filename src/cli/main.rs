@@ -52,6 +52,9 @@ struct Cli {
     /// Treat warnings as errors (exit 2).
     #[arg(long, global = true)]
     deny_warnings: bool,
+    /// Print no summary line and no progress (diagnostics and results still print).
+    #[arg(short, long, global = true)]
+    quiet: bool,
     /// Largest input file read, in bytes (same as `--limit file-bytes=BYTES`).
     #[arg(long, global = true, value_name = "BYTES", default_value_t = 16 << 20)]
     max_file_size: u64,
@@ -118,6 +121,7 @@ impl Ctx {
             max_cluster_units: self.budgets.cluster_units,
             admission_cost: self.budgets.admission_cost,
             admission_results: false,
+            progress: self.ui.progress(),
             ..Options::new(self.today.clone())
         }
     }
@@ -139,7 +143,8 @@ fn main() -> ExitCode {
         colour(cli.color, std::io::stdout().is_terminal()),
         cli.deny_warnings,
         cli.output_format,
-    );
+    )
+    .with(cli.quiet, std::io::stderr().is_terminal());
     fleetc::render::template::install_panic_hook();
     let result = setup(ui, &cli).map(|ctx| {
         let r = run(&ctx, cli.command);

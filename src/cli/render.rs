@@ -186,7 +186,7 @@ fn check(
             Difference::Missing(p) => ("missing", p),
             Difference::Extra(p) => ("extra", p),
         };
-        ctx.ui.say(&format!("{what} {}", out.join(p).display()));
+        ctx.ui.result(&format!("{what} {}", out.join(p).display()));
     }
     eprintln!(
         "error: {} is stale ({} {}); run `fleetc render -o {}`",

@@ -35,6 +35,11 @@ pub struct Ui {
     /// stdout carries the command's own result (diff's report): no
     /// diagnostics document then.
     stdout_taken: std::cell::Cell<bool>,
+    /// `--quiet`: no summary lines, no progress.
+    quiet: bool,
+    /// The progress display of a long run (stderr on a terminal, human
+    /// output, not quiet), cleared before anything else is written.
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Ui {
@@ -47,6 +52,50 @@ impl Ui {
             prefix: RefCell::new(String::new()),
             collected: RefCell::new(Diags::default()),
             stdout_taken: std::cell::Cell::new(false),
+            quiet: false,
+            bar: None,
+        }
+    }
+
+    /// `--quiet`, and whether stderr is a terminal: a progress display
+    /// only on a terminal, in human output, and not quiet.
+    pub fn with(mut self, quiet: bool, terminal: bool) -> Ui {
+        self.quiet = quiet;
+        if terminal && !quiet && self.human() {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr_with_hz(8),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>10} {pos}/{len} clusters [{elapsed}] {wide_bar}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            self.bar = Some(bar);
+        }
+        self
+    }
+
+    /// What tells the progress display, when there is one.
+    pub fn progress(&self) -> Option<fleetc::driver::Progress> {
+        let bar = self.bar.clone()?;
+        Some(fleetc::driver::Progress(std::sync::Arc::new(
+            move |what: &str, done: usize, total: usize| {
+                if bar.is_finished() {
+                    return;
+                }
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(what.to_string());
+            },
+        )))
+    }
+
+    /// Take the progress display off the terminal (for good).
+    pub fn clear_progress(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
         }
     }
 
@@ -57,6 +106,7 @@ impl Ui {
     /// Report diagnostics; returns true when they fail the run (errors, or
     /// warnings under `--deny-warnings`).
     pub fn report(&self, diags: &Diags) -> bool {
+        self.clear_progress();
         let errors = diags.error_count();
         let warnings = diags.warning_count();
         let failed = errors > 0 || (self.deny_warnings && warnings > 0);
@@ -87,6 +137,17 @@ impl Ui {
     /// A line for the user that is not a diagnostic (a summary, a path that
     /// differs): stdout for humans; stderr when stdout carries a document.
     pub fn say(&self, line: &str) {
+        self.clear_progress();
+        if self.quiet {
+            return;
+        }
+        self.result(line);
+    }
+
+    /// A line of the command's result (a path `render --check` found
+    /// different): written even under `--quiet`, where [`Ui::say`] writes.
+    pub fn result(&self, line: &str) {
+        self.clear_progress();
         let text = format!("{line}\n");
         // A summary line nobody reads any more (a closed pipe) is not a failure.
         let _ = if self.human() {
@@ -128,6 +189,7 @@ impl Ui {
 
     /// At exit: the machine-readable document of everything reported.
     pub fn finish(&self) {
+        self.clear_progress();
         if self.stdout_taken.get() {
             return;
         }

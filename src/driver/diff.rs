@@ -46,6 +46,7 @@ pub fn diff<'a>(
     }
     let mut sb = Streaming::new(base.fs, pb, base.opts, pb.diags.clone());
     let mut sh = Streaming::new(head.fs, ph, head.opts, ph.diags.clone());
+    (sb.tell_progress, sh.tell_progress) = (false, false);
     // Digests cover the custom resource scopes, which the streams learnt.
     let changed: Vec<&String> = every
         .iter()
@@ -62,6 +63,7 @@ pub fn diff<'a>(
         let removed = nb.difference(&nh).cloned().collect();
         folder = folder.summarising(&added, &removed);
     }
+    let mut done = 0;
     for chunk in changed.chunks(batch.max(1)) {
         let names: HashSet<&String> = chunk.iter().copied().collect();
         let (ob, oh) = (
@@ -72,6 +74,10 @@ pub fn diff<'a>(
         let _ = sb.batch(&pick(pb, &names), &ob, None);
         let _ = sh.batch(&pick(ph, &names), &oh, None);
         folder.add(report::changes(&ob.into_tree(), &oh.into_tree()));
+        done += chunk.len();
+        if let Some(p) = &head.opts.progress {
+            p.tell("comparing", done, changed.len());
+        }
     }
     for (mut s, side) in [(sb, &base), (sh, &head)] {
         let diags = s.finish();

@@ -59,6 +59,29 @@ pub struct Options {
     /// `--shard K/N`: render only this shard's clusters (the inputs digest
     /// stays the whole fleet's, so that the shards' outputs can be merged).
     pub shard: Option<shard::Shard>,
+    /// Told how far a long run is, once per batch of clusters.
+    pub progress: Option<Progress>,
+}
+
+/// Where a long run is: told (what, clusters done, of how many) once per
+/// batch of clusters, from the thread that drives the run: never on the
+/// hot path.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<Tell>);
+
+/// What [`Progress`] calls: (what, done, total).
+pub type Tell = dyn Fn(&str, usize, usize) + Send + Sync;
+
+impl Progress {
+    pub fn tell(&self, what: &str, done: usize, total: usize) {
+        (self.0)(what, done, total);
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 impl Options {
@@ -84,6 +107,7 @@ impl Options {
             admission_results: false,
             patch_objects: false,
             shard: None,
+            progress: None,
         }
     }
 }

@@ -254,10 +254,19 @@ pub fn merge(
         return Ok((Merged::default(), diags));
     }
     let names: Vec<&String> = p.resolved.clusters.iter().map(|c| &c.name).collect();
-    names.par_iter().try_for_each(|c| {
-        let files = (shards[owner[*c]].files)(c)?;
-        sink.put(&files)
-    })?;
+    for (i, chunk) in names.chunks(128).enumerate() {
+        chunk.par_iter().try_for_each(|c| {
+            let files = (shards[owner[*c]].files)(c)?;
+            sink.put(&files)
+        })?;
+        if let Some(pr) = &opts.progress {
+            pr.tell(
+                "merging",
+                (i * 128 + chunk.len()).min(names.len()),
+                names.len(),
+            );
+        }
+    }
     let emitter = emit::Emitter::new(fs, &p.repo, p.format, true);
     let mut merged = Merged::default();
     if opts.inventory {

@@ -176,6 +176,8 @@ pub struct Streaming<'a> {
     kept: Vec<&'a resolve::ResolvedCluster>,
     kept_names: std::collections::BTreeSet<String>,
     kept_resources: usize,
+    /// Whether each batch tells [`Options::progress`] (`diff` tells its own).
+    pub tell_progress: bool,
 }
 
 impl<'a> Streaming<'a> {
@@ -244,6 +246,7 @@ impl<'a> Streaming<'a> {
             kept: Vec::new(),
             kept_names: Default::default(),
             kept_resources: 0,
+            tell_progress: true,
         }
     }
 
@@ -327,6 +330,11 @@ impl<'a> Streaming<'a> {
                     sink.append("inventory.json", &i.entry(&entry))?;
                 }
             }
+        }
+        if let (Some(p), true) = (&self.opts.progress, self.tell_progress) {
+            let what = if tree { "rendering" } else { "checking" };
+            let done = self.clusters + self.kept_names.len();
+            p.tell(what, done, self.planned.resolved.clusters.len());
         }
         Ok(())
     }

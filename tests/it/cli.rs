@@ -580,3 +580,34 @@ fn a_closed_stdout_is_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// On a terminal, a long run shows how many clusters are done and clears
+/// it at the end; never on a pipe, under `--quiet` or in a machine format.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let bin = env!("CARGO_BIN_EXE_fleetc");
+    let repo = root().join("examples/fleet-repo");
+    // `script` gives the command a terminal; what it drew comes back on stdout.
+    let on_tty = |args: &str| {
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .current_dir(&repo)
+            .output()
+            .expect("script (util-linux)");
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let shown = on_tty("validate");
+    assert!(shown.contains("checking") && shown.contains("/13 clusters ["), "{shown}");
+    assert!(shown.contains("\x1b[2K"), "the display is not cleared: {shown:?}");
+    assert!(shown.contains("fleet `acme` is valid"), "{shown}");
+    for quiet in ["validate --quiet", "validate --output-format json"] {
+        let t = on_tty(quiet);
+        assert!(!t.contains("clusters ["), "{quiet}: {t}");
+    }
+    let o = fleetc(&["validate"], &repo);
+    assert!(!text(&o.stderr).contains("clusters ["), "{}", text(&o.stderr));
+    let o = fleetc(&["validate", "-q"], &repo);
+    assert_eq!(code(&o), 0);
+    assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
+}

@@ -413,15 +413,27 @@ pub fn run(args: &[String]) -> Result<()> {
         let changed = median(&mut changed);
         rows.push(Row {
             n,
-            what: "fleetc render (changed input, replaces the tree)",
+            what: "fleetc render (changed input, updates the tree)",
             secs: changed,
             runs: o.runs,
             peak_mib: Some(pk as f64 / 1024.0),
             note: format!(
-                "{:.2}× cold render; includes deleting the old tree",
+                "a third of the clusters changed; {:.2}× cold render (target ≤ 0.60); includes deleting their old files",
                 changed / render_med
             ),
         });
+        ci_path(
+            &mut rows,
+            &CiPath {
+                n,
+                fleetc: &fleetc,
+                dir: &dir,
+                repo: &repo,
+                runs: o.runs,
+                render_secs: render_med,
+                render_peak: peak,
+            },
+        )?;
         annotate(
             &mut rows,
             n,
@@ -484,6 +496,182 @@ pub fn run(args: &[String]) -> Result<()> {
         o.dir.join("results.md").display(),
         trash.display()
     );
+    Ok(())
+}
+
+/// What the CI path's rows are measured against.
+struct CiPath<'a> {
+    n: usize,
+    fleetc: &'a str,
+    dir: &'a Path,
+    /// Two commits: the synthetic fleet, then its prod log level changed
+    /// (a third of the clusters).
+    repo: &'a Path,
+    runs: usize,
+    render_secs: f64,
+    render_peak: u64,
+}
+
+fn rev_parse(repo: &Path, rev: &str) -> Result<String> {
+    let o = Command::new("git")
+        .args(["rev-parse", rev])
+        .current_dir(repo)
+        .output()?;
+    if !o.status.success() {
+        bail!("git rev-parse {rev} failed");
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// `publish` (first, after a change on a third of the clusters, with
+/// nothing changed) and a sharded render merged by `publish --from`,
+/// against a cold render, a first publish, `validate` and one publish.
+fn ci_path(rows: &mut Vec<Row>, c: &CiPath<'_>) -> Result<()> {
+    let (n, f, repo) = (c.n, c.fleetc, c.repo);
+    let pairs = c.runs.max(5);
+    let mut branch = 0;
+    let mut next = || {
+        branch += 1;
+        format!("bench-{branch}")
+    };
+    // First publish (a new branch each time, HEAD~1), paired with a
+    // publish of HEAD onto a branch reset to the first publish's commit.
+    let (mut first, mut after, mut ratios, mut fp, mut ap) = (vec![], vec![], vec![], 0, 0);
+    for _ in 0..pairs {
+        let b = next();
+        let t = timed(
+            &[f, "publish", "fleet", "--rev", "HEAD~1", "--branch", &b],
+            repo,
+            None,
+        )?;
+        let base = rev_parse(repo, &b)?;
+        git(repo, &["update-ref", "refs/heads/bench-after", &base])?;
+        let u = timed(
+            &[f, "publish", "fleet", "--branch", "bench-after"],
+            repo,
+            None,
+        )?;
+        if t.code != 0 || u.code != 0 {
+            bail!("fleetc publish failed at N={n}");
+        }
+        (fp, ap) = (fp.max(t.peak_kib), ap.max(u.peak_kib));
+        ratios.push(u.secs / t.secs.max(0.001));
+        first.push(t.secs);
+        after.push(u.secs);
+    }
+    let first_med = median(&mut first);
+    rows.push(Row {
+        n,
+        what: "fleetc publish (first)",
+        secs: first_med,
+        runs: pairs,
+        peak_mib: Some(fp as f64 / 1024.0),
+        note: format!(
+            "{:.2}× cold render's median (target ≤ 1.5); peak {:.2}× render's (target ≤ 2)",
+            first_med / c.render_secs.max(0.001),
+            fp as f64 / c.render_peak.max(1) as f64
+        ),
+    });
+    rows.push(Row {
+        n,
+        what: "fleetc publish (a third of the clusters changed)",
+        secs: median(&mut after),
+        runs: pairs,
+        peak_mib: Some(ap as f64 / 1024.0),
+        note: format!(
+            "{:.2}× first publish, median of {pairs} pairs ({:.2}–{:.2}; target ≤ 0.50)",
+            median(&mut ratios),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        ),
+    });
+    // Nothing changed: bench-after holds HEAD's render.
+    let noop = paired(
+        pairs,
+        &[f, "validate", "fleet", "--rev", "HEAD"],
+        &[f, "publish", "fleet", "--branch", "bench-after"],
+        repo,
+    )?;
+    rows.push(Row {
+        n,
+        what: "fleetc publish (nothing changed)",
+        secs: noop.b,
+        runs: pairs,
+        peak_mib: Some(noop.b_peak as f64 / 1024.0),
+        note: format!(
+            "{:.2}× validate of the same revision ({:.2} s), median of pairs (target ≤ 1)",
+            noop.ratio, noop.a
+        ),
+    });
+    sharded(rows, c, &mut next)
+}
+
+/// 4 shards rendered one after another, then merged by `publish --from`,
+/// paired with one publish of the same revision: the merge's cost, and the
+/// same commit id.
+fn sharded(rows: &mut Vec<Row>, c: &CiPath<'_>, next: &mut dyn FnMut() -> String) -> Result<()> {
+    const SHARDS: usize = 4;
+    let (n, f, repo) = (c.n, c.fleetc, c.repo);
+    let (mut shard_secs, mut merge, mut ratios, mut mp) = (vec![], vec![], vec![], 0);
+    for run in 0..c.runs {
+        let mut total = 0.0;
+        let mut dirs = Vec::new();
+        for k in 1..=SHARDS {
+            let out = c.dir.join(format!("shard-{run}-{k}"));
+            let out = out.to_string_lossy().into_owned();
+            let shard = format!("{k}/{SHARDS}");
+            let t = timed(
+                &[
+                    f, "render", "fleet", "--rev", "HEAD", "--shard", &shard, "-o", &out,
+                ],
+                repo,
+                None,
+            )?;
+            if t.code != 0 {
+                bail!("fleetc render --shard {shard} failed at N={n}");
+            }
+            total += t.secs;
+            dirs.push(out);
+        }
+        shard_secs.push(total);
+        let (one, merged) = (next(), next());
+        let t = timed(&[f, "publish", "fleet", "--branch", &one], repo, None)?;
+        let mut cmd = vec![f, "publish", "fleet", "--branch", merged.as_str()];
+        for d in &dirs {
+            cmd.extend(["--from", d.as_str()]);
+        }
+        let m = timed(&cmd, repo, None)?;
+        if t.code != 0 || m.code != 0 {
+            bail!("fleetc publish (one, or merged) failed at N={n}");
+        }
+        if rev_parse(repo, &one)? != rev_parse(repo, &merged)? {
+            bail!("N={n}: the merged commit differs from one publish's");
+        }
+        mp = mp.max(m.peak_kib);
+        ratios.push(m.secs / t.secs.max(0.001));
+        merge.push(m.secs);
+    }
+    rows.push(Row {
+        n,
+        what: "fleetc render --shard (4 shards, one after another)",
+        secs: median(&mut shard_secs),
+        runs: c.runs,
+        peak_mib: None,
+        note: "the sum of the four shards' times".into(),
+    });
+    rows.push(Row {
+        n,
+        what: "fleetc publish --from (merge of 4 shards)",
+        secs: median(&mut merge),
+        runs: c.runs,
+        peak_mib: Some(mp as f64 / 1024.0),
+        note: format!(
+            "{:.2}× one publish, median of pairs ({:.2}–{:.2}; target ≤ 0.30); same commit id",
+            median(&mut ratios),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        ),
+    });
     Ok(())
 }
 

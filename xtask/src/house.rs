@@ -31,7 +31,7 @@ pub const LONG: usize = 80;
 /// function rather than raise it.
 pub const MAX_LONG: usize = 8;
 /// Crates in `cargo tree -p fleetc -e normal` (fleetc included).
-pub const CRATE_BUDGET: usize = 221;
+pub const CRATE_BUDGET: usize = 225;
 
 fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
