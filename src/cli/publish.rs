@@ -164,6 +164,7 @@ fn write_tree(
     let pack = PackWriter::new(&git.repo)?;
     let old = tip.map(|t| (git.repo.clone().into_sync(), t.tree));
     let sink = TreeSink::new(&pack, old);
+    let mut taken = fleetc::git::pack::Slots::new();
     let (clusters, kept) = if from.is_empty() {
         let s = input::render_to(ctx, fs, planned, opts, &sink, recorded)?;
         (s.clusters, s.kept.clone())
@@ -172,13 +173,21 @@ fn write_tree(
             .iter()
             .map(|d| shard::read(d))
             .collect::<Result<Vec<_>, _>>()?;
-        let (m, diags) = shard::merge(fs, &planned, opts, &shards, &sink)?;
+        // Shards that wrote their objects give them as they are.
+        let packed = shards
+            .iter()
+            .all(|s| s.file.objects.is_some() || s.inventory.clusters.is_empty());
+        let (m, diags) = shard::merge(fs, &planned, opts, &shards, &sink, !packed)?;
         if ctx.ui.report(&diags) {
             return Err(Failure::reported());
+        }
+        if packed {
+            taken = take_objects(git, &shards)?;
         }
         (m.clusters, Default::default())
     };
     let (mut slots, _) = sink.finish()?;
+    slots.extend(taken);
     if let (Some(t), false) = (tip, kept.is_empty()) {
         let at_tip = second_level(git, t.tree)?;
         for p in kept.iter().flat_map(|c| emit::cluster_paths(format, c)) {
@@ -190,4 +199,63 @@ fn write_tree(
     let root = write_root(&pack, slots)?;
     pack.finish()?;
     Ok((root, clusters, kept))
+}
+
+/// The shards' packs, linked (or copied) into the repository's objects as
+/// they are, and the cluster entries their `shard.json` records.
+fn take_objects(
+    git: &Git,
+    shards: &[shard::ShardOutput],
+) -> Result<fleetc::git::pack::Slots, Failure> {
+    use gix::objs::tree::EntryKind;
+    let io = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+        Failure::failed(fleetc::diag::Diagnostic::error(
+            fleetc::diag::Code::Io,
+            format!("cannot take the objects of {}: {e}", what.display()),
+        ))
+    };
+    let packs = git.repo.common_dir().join("objects").join("pack");
+    std::fs::create_dir_all(&packs).map_err(|e| io(&packs, &e))?;
+    let mut slots = fleetc::git::pack::Slots::new();
+    for s in shards {
+        let Some(o) = &s.file.objects else { continue };
+        let bad = |why: &str| {
+            Failure::failed(fleetc::diag::Diagnostic::error(
+                fleetc::diag::Code::ShardMismatch,
+                format!("{}: {why}", s.label),
+            ))
+        };
+        if !o.pack.starts_with("pack-") || !o.pack[5..].bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("shard.json names no pack fleetc wrote"));
+        }
+        // The index last: a pack git sees is whole.
+        for ext in ["pack", "idx"] {
+            let from = s.dir.join("objects").join(format!("{}.{ext}", o.pack));
+            let to = packs.join(format!("{}.{ext}", o.pack));
+            if to.exists() {
+                continue;
+            }
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|e| io(&from, &e))?;
+            }
+        }
+        for (path, (kind, hex)) in &o.slots {
+            let id = gix::ObjectId::from_hex(hex.as_bytes())
+                .map_err(|_| bad("a bad object id in shard.json"))?;
+            let kind = match kind.as_str() {
+                "tree" => EntryKind::Tree,
+                "blob" => EntryKind::Blob,
+                _ => return Err(bad("a bad object kind in shard.json")),
+            };
+            slots.insert(path.clone(), (kind, id));
+        }
+    }
+    // Nothing is committed that the repository does not now have.
+    if let Some((path, _)) = slots.iter().find(|(_, (_, id))| !git.repo.has_object(id)) {
+        return Err(Failure::failed(fleetc::diag::Diagnostic::error(
+            fleetc::diag::Code::ShardMismatch,
+            format!("the shards' objects do not hold `{path}`"),
+        )));
+    }
+    Ok(slots)
 }

@@ -128,7 +128,7 @@ fn merge(
         .map(|d| shard::read(d))
         .collect::<Result<Vec<_>, _>>()?;
     let staging = write::Staging::new(out)?;
-    let (m, diags) = shard::merge(fs, planned, opts, &shards, &staging)?;
+    let (m, diags) = shard::merge(fs, planned, opts, &shards, &staging, true)?;
     if ctx.ui.report(&diags) {
         return Err(Failure::reported());
     }
@@ -220,14 +220,13 @@ fn update(
         .map(|c| c.name.clone())
         .collect();
     let format = planned.format;
-    let staging = write::Staging::new(out)?;
     let shard = opts.shard;
-    let s = input::render_to(ctx, fs, planned, opts, &staging, recorded.as_ref())?;
     if let Some(k) = shard {
-        let file = shard::ShardFile::new(k, &s.applicable, &s.matched);
-        staging.put(&[(shard::ShardFile::PATH.to_string(), file.to_bytes())])?;
+        return render_shard(ctx, (fs, planned, opts), k, out);
     }
     let Some(rec) = &recorded else {
+        let staging = write::Staging::new(out)?;
+        let s = input::render_to(ctx, fs, planned, opts, &staging, None)?;
         let files = staging.commit()?;
         ctx.ui.say(&format!(
             "rendered {}, {} ({}) into {}",
@@ -238,6 +237,8 @@ fn update(
         ));
         return Ok(Exit::Success);
     };
+    let update = write::Update::new(out)?;
+    let s = input::render_to(ctx, fs, planned, opts, &update, Some(rec))?;
     // Every cluster rendered, gone, or left unsettled by a killed run.
     let mut replaced: BTreeSet<String> = names
         .union(&rec.clusters.keys().cloned().collect())
@@ -245,19 +246,99 @@ fn update(
         .collect();
     replaced.extend(rec.unsettled.iter().cloned());
     replaced.retain(|c| !s.kept.contains(c));
-    let mut paths: Vec<String> = replaced
+    let mut roots: Vec<String> = replaced
         .iter()
         .flat_map(|c| emit::cluster_paths(format, c))
         .collect();
-    paths.extend(emit::fleet_paths(format));
-    let files = staging.commit_paths(&paths, &replaced)?;
+    roots.extend(emit::fleet_paths(format));
+    let files = update.commit(&roots, &replaced)?;
     ctx.ui.say(&format!(
-        "rendered {}, {} ({}) into {}; {} unchanged",
+        "rendered {}, {} ({} written) into {}; {} unchanged",
         plural(s.clusters, "cluster", "clusters"),
         plural(s.resources, "resource", "resources"),
         plural(files, "file", "files"),
         out.display(),
         plural(s.kept.len(), "cluster", "clusters"),
+    ));
+    Ok(Exit::Success)
+}
+
+/// `--shard K/N`: the shard's clusters into a new tree at `out`, with the
+/// same files as git objects (a pack under `out/objects/`, which `publish
+/// --from` takes as it is) and `shard.json`.
+fn render_shard(
+    ctx: &Ctx,
+    (fs, planned, opts): (&'static source::FileSet, Planned, &Options),
+    k: Shard,
+    out: &Path,
+) -> Result<Exit, Failure> {
+    use fleetc::git::pack::{PackWriter, TreeSink};
+    let format = planned.format;
+    let staging = write::Staging::new(out)?;
+    let side = out.with_file_name(format!(
+        ".{}.fleetc-objects-{}",
+        out.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    struct Gone(PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(side.clone());
+    let pack = PackWriter::in_dir(&side)?;
+    let objects = TreeSink::new(&pack, None);
+    let s = input::render_to(
+        ctx,
+        fs,
+        planned,
+        opts,
+        &write::Tee(&staging, &objects),
+        None,
+    )?;
+    let (slots, _) = objects.finish()?;
+    let name = pack.finish()?;
+    let mut file = shard::ShardFile::new(k, &s.applicable, &s.matched);
+    if let Some(name) = name {
+        let owned: BTreeSet<String> = s
+            .kept
+            .iter()
+            .chain(s.resolved.clusters.iter().map(|c| &c.name))
+            .flat_map(|c| emit::cluster_paths(format, c))
+            .collect();
+        let slots = slots
+            .into_iter()
+            .filter(|(p, _)| owned.contains(p))
+            .map(|(p, (kind, id))| {
+                let kind = if kind == gix::objs::tree::EntryKind::Tree {
+                    "tree"
+                } else {
+                    "blob"
+                };
+                (p, (kind.to_string(), id.to_hex().to_string()))
+            })
+            .collect();
+        for ext in ["pack", "idx"] {
+            let from = side.join(format!("{name}.{ext}"));
+            let bytes = std::fs::read(&from).map_err(|e| {
+                Failure::failed(Diagnostic::error(
+                    Code::Io,
+                    format!("cannot read {}: {e}", from.display()),
+                ))
+            })?;
+            staging.put(&[(format!("objects/{name}.{ext}"), bytes)])?;
+        }
+        file.objects = Some(shard::ShardObjects { pack: name, slots });
+    }
+    staging.put(&[(shard::ShardFile::PATH.to_string(), file.to_bytes())])?;
+    let files = staging.commit()?;
+    ctx.ui.say(&format!(
+        "rendered shard {k}: {}, {} ({}) into {}",
+        plural(s.clusters, "cluster", "clusters"),
+        plural(s.resources, "resource", "resources"),
+        plural(files, "file", "files"),
+        out.display()
     ));
     Ok(Exit::Success)
 }

@@ -91,6 +91,20 @@ pub struct ShardFile {
     /// every shard, once, by the merge.
     pub applicable: Vec<PatchId>,
     pub matched: Vec<PatchId>,
+    /// The shard's files as git objects, when it wrote them: a pack under
+    /// `objects/` and, per cluster path (`clusters/<c>`,
+    /// `bootstrap/<c>.yaml`), its kind (`tree` or `blob`) and object id.
+    /// `publish --from` then takes the objects as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<ShardObjects>,
+}
+
+/// See [`ShardFile::objects`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ShardObjects {
+    /// `pack-<checksum>`: `objects/<pack>.pack` and `.idx`.
+    pub pack: String,
+    pub slots: BTreeMap<String, (String, String)>,
 }
 
 impl ShardFile {
@@ -103,6 +117,7 @@ impl ShardFile {
             shard: shard.to_string(),
             applicable: applicable.iter().copied().collect(),
             matched: matched.iter().copied().collect(),
+            objects: None,
         }
     }
 
@@ -120,6 +135,7 @@ pub type ClusterFiles = Box<dyn Fn(&str) -> Result<Vec<(String, Vec<u8>)>, Write
 pub struct ShardOutput {
     /// Where it was read from, for messages.
     pub label: String,
+    pub dir: std::path::PathBuf,
     pub file: ShardFile,
     pub inventory: Recorded,
     /// The files of one of its clusters: repository-relative paths and bytes.
@@ -222,6 +238,8 @@ fn short(digest: &str) -> &str {
 /// Assemble the shards' outputs into `sink`: the tree one machine would
 /// have rendered from `p`, with `inventory.json` and the fleet's own files
 /// made here, and "this patch matches nothing" decided over every shard.
+/// Without `files`, the clusters' files are left out (the caller takes
+/// them from the shards' objects).
 /// Returns the diagnostics (the plan's, then the merge's); with an error,
 /// nothing reached the sink.
 pub fn merge(
@@ -230,6 +248,7 @@ pub fn merge(
     opts: &Options,
     shards: &[ShardOutput],
     sink: &dyn Sink,
+    files: bool,
 ) -> Result<(Merged, Diags), WriteError> {
     use rayon::prelude::*;
     let mut diags = p.diags.clone();
@@ -254,7 +273,7 @@ pub fn merge(
         return Ok((Merged::default(), diags));
     }
     let names: Vec<&String> = p.resolved.clusters.iter().map(|c| &c.name).collect();
-    for (i, chunk) in names.chunks(128).enumerate() {
+    for (i, chunk) in names.chunks(128).enumerate().filter(|_| files) {
         chunk.par_iter().try_for_each(|c| {
             let files = (shards[owner[*c]].files)(c)?;
             sink.put(&files)
@@ -350,6 +369,7 @@ pub fn read(dir: &std::path::Path) -> Result<ShardOutput, WriteError> {
     };
     Ok(ShardOutput {
         label,
+        dir: dir.to_path_buf(),
         file,
         inventory,
         files: Box::new(files),

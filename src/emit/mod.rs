@@ -100,9 +100,13 @@ pub fn cluster_paths(format: Format, name: &str) -> Vec<String> {
 }
 
 /// The files of the tree no cluster owns: [`Emitter::fleet_files`],
-/// `inventory.json` and a shard's `shard.json`.
+/// `inventory.json`, and a shard's `shard.json` and `objects/`.
 pub fn fleet_paths(format: Format) -> Vec<String> {
-    let mut out = vec!["inventory.json".to_string(), "shard.json".to_string()];
+    let mut out = vec![
+        "inventory.json".to_string(),
+        "shard.json".to_string(),
+        "objects".to_string(),
+    ];
     if format == Format::ArgoCd {
         out.push("bootstrap/argocd.yaml".into());
     }

@@ -26,7 +26,7 @@ pub const MARKER: &str = ".fleetc-output";
 /// again whatever `inventory.json` says.
 pub const JOURNAL: &str = ".fleetc-journal";
 const MARKER_TEXT: &str =
-    "This directory is written by fleetc; it is replaced as a whole on every render.\n";
+    "This directory is written by fleetc; every render replaces or updates it.\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -113,10 +113,19 @@ fn is_ours(out: &Path) -> bool {
 
 /// What the output tree fleetc wrote at `out` records of each cluster (see
 /// [`super::recorded`]), with the clusters an unfinished update named.
-/// None when `out` is not such a tree or its inventory cannot be read back.
+/// None when `out` is not such a tree, its inventory cannot be read back,
+/// or a symbolic link lies anywhere in it.
 pub fn recorded(out: &Path) -> Option<super::recorded::Recorded> {
     if !is_ours(out) {
         return None;
+    }
+    // A tree with a symbolic link planted in it is replaced as a whole:
+    // an update in place could write through it. (The file types come
+    // with the directory listing: no file is opened or stat'ed.)
+    for entry in walkdir::WalkDir::new(out).follow_links(false) {
+        if entry.ok()?.file_type().is_symlink() {
+            return None;
+        }
     }
     let bytes = fs::read(out.join("inventory.json")).ok()?;
     let mut r = super::recorded::Recorded::parse(&bytes)?;
@@ -166,6 +175,22 @@ pub trait Sink: Sync {
     fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError>;
     /// The next piece of a file written in pieces, in order (inventory.json).
     fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError>;
+}
+
+/// Two sinks fed at once: whole files go to both, pieces of files
+/// (`inventory.json`) to the first only (`render --shard` writes its tree
+/// and, beside it, the same files as git objects).
+pub struct Tee<'a>(pub &'a dyn Sink, pub &'a dyn Sink);
+
+impl Sink for Tee<'_> {
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        self.0.put(files)?;
+        self.1.put(files)
+    }
+
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        self.0.append(path, bytes)
+    }
 }
 
 /// A sink that keeps nothing (`validate`).
@@ -436,57 +461,151 @@ impl Staging {
     }
 }
 
-impl Staging {
-    /// Update `<out>` in place instead of replacing it: each of `paths`
-    /// (relative; a cluster's directories and files, and the fleet's own
-    /// files) takes what was staged for it, or goes when nothing was. What
-    /// `<out>` holds elsewhere is kept as it is. [`JOURNAL`] names
-    /// `clusters` while paths are swapped, so that a run killed half-way is
-    /// finished by the next. Returns the number of files written.
-    pub fn commit_paths(
-        mut self,
-        paths: &[String],
+/// An output tree fleetc wrote, updated in place: each file rendered is
+/// compared with the one `<out>` holds, and only the files that differ are
+/// written (beside `<out>`, in a staging directory, until
+/// [`Update::commit`]); the files of the replaced clusters that were not
+/// rendered again are removed at commit. So an update costs what changed,
+/// not the clusters it touches: their unchanged files are not rewritten,
+/// nor deleted and created again.
+pub struct Update {
+    staging: Staging,
+    /// Every path rendered, changed or not (what stays at commit).
+    written: Mutex<HashSet<String>>,
+}
+
+impl Update {
+    /// Update `out`, a tree fleetc wrote (see [`Staging::new`]).
+    pub fn new(out: &Path) -> Result<Self, WriteError> {
+        Ok(Update {
+            staging: Staging::new(out)?,
+            written: Mutex::default(),
+        })
+    }
+
+    /// Move the changed files into `<out>` and remove what lies under
+    /// `roots` (the replaced clusters' paths and the fleet's files) and was
+    /// not rendered. [`JOURNAL`] names `clusters` meanwhile, so that a run
+    /// killed half-way is finished by the next. Returns the number of files
+    /// written.
+    pub fn commit(
+        self,
+        roots: &[String],
         clusters: &std::collections::BTreeSet<String>,
     ) -> Result<usize, WriteError> {
-        let streams = std::mem::take(&mut *self.streams.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut st = self.staging;
+        let written = self.written.into_inner().unwrap_or_else(|e| e.into_inner());
+        let streams = std::mem::take(&mut *st.streams.lock().unwrap_or_else(|e| e.into_inner()));
         for (p, f) in streams {
-            f.sync_all()
-                .map_err(|e| io("write", &self.dir.join(p), e))?;
+            f.sync_all().map_err(|e| io("write", &st.dir.join(p), e))?;
         }
-        if !self.exists {
-            return self.commit();
+        if !st.exists {
+            return st.commit();
         }
-        let journal = self.out.join(JOURNAL);
+        let out = st.out.clone();
+        let journal = out.join(JOURNAL);
         let names: String = clusters.iter().map(|c| format!("{c}\n")).collect();
         fs::write(&journal, names).map_err(|e| io("write", &journal, e))?;
-        let trash = side_path(&self.out, "old")?;
-        fs::create_dir(&trash).map_err(|e| io("create", &trash, e))?;
-        let marker = trash.join(MARKER);
-        fs::write(&marker, MARKER_TEXT).map_err(|e| io("write", &marker, e))?;
-        for p in paths {
-            let (staged, old) = (self.dir.join(p), self.out.join(p));
-            let staged_meta = fs::symlink_metadata(&staged).ok();
-            let old_meta = fs::symlink_metadata(&old).ok();
-            let replace_file = staged_meta.as_ref().is_some_and(|m| m.is_file())
-                && old_meta.as_ref().is_none_or(|m| m.is_file());
-            if old_meta.is_some() && !replace_file {
-                move_to(&old, &trash.join(p))?;
+        // The changed files, each over the old one in one rename.
+        for entry in walkdir::WalkDir::new(&st.dir).follow_links(false) {
+            let entry = entry
+                .map_err(|e| WriteError::Io(format!("cannot read {}: {e}", st.dir.display())))?;
+            if !entry.file_type().is_file() {
+                continue;
             }
-            if staged_meta.is_some() {
-                // A file replaces the old one in one rename.
-                move_to(&staged, &old)?;
+            let Ok(rel) = entry.path().strip_prefix(&st.dir) else {
+                continue;
+            };
+            if rel == Path::new(MARKER) {
+                continue;
             }
+            let to = out.join(rel);
+            if fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+                fs::remove_dir_all(&to).map_err(|e| io("remove", &to, e))?;
+            }
+            move_to(entry.path(), &to)?;
+        }
+        // What the replaced clusters held and no longer do.
+        for root in roots {
+            remove_stale(&out, root, &written)?;
         }
         for top in ["clusters", "argocd", "bootstrap"] {
             // Only when empty: a tree without clusters has no such directory.
-            let _ = fs::remove_dir(self.out.join(top));
+            let _ = fs::remove_dir(out.join(top));
         }
         fs::remove_file(&journal).map_err(|e| io("remove", &journal, e))?;
-        stamp_marker(&self.out)?;
-        self.done = true;
-        let _ = fs::remove_dir_all(&self.dir);
-        let _ = fs::remove_dir_all(&trash);
-        Ok(self.files.load(std::sync::atomic::Ordering::Relaxed))
+        stamp_marker(&out)?;
+        st.done = true;
+        let _ = fs::remove_dir_all(&st.dir);
+        Ok(st.files.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// Remove the files at or under `out/root` that are not among `keep`
+/// (repo-relative paths), then the directories left empty.
+fn remove_stale(out: &Path, root: &str, keep: &HashSet<String>) -> Result<(), WriteError> {
+    let top = out.join(root);
+    let Ok(meta) = fs::symlink_metadata(&top) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        if !keep.contains(root) {
+            fs::remove_file(&top).map_err(|e| io("remove", &top, e))?;
+        }
+        return Ok(());
+    }
+    for entry in walkdir::WalkDir::new(&top)
+        .follow_links(false)
+        .contents_first(true)
+    {
+        let entry =
+            entry.map_err(|e| WriteError::Io(format!("cannot read {}: {e}", top.display())))?;
+        let path = entry.path();
+        if entry.file_type().is_dir() {
+            // Fails, as it should, while the directory still holds something.
+            let _ = fs::remove_dir(path);
+            continue;
+        }
+        let rel = path
+            .strip_prefix(out)
+            .ok()
+            .and_then(|p| p.to_str())
+            .map(|p| p.replace('\\', "/"))
+            .unwrap_or_default();
+        if !keep.contains(&rel) {
+            fs::remove_file(path).map_err(|e| io("remove", path, e))?;
+        }
+    }
+    Ok(())
+}
+
+impl Sink for Update {
+    fn put(&self, files: &[(String, Vec<u8>)]) -> Result<(), WriteError> {
+        let out = &self.staging.out;
+        let mut changed = Vec::new();
+        for (p, bytes) in files {
+            let full = out.join(p);
+            let same = fs::symlink_metadata(&full)
+                .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+                && fs::read(&full).is_ok_and(|b| b == *bytes);
+            if !same {
+                changed.push((p.clone(), bytes.clone()));
+            }
+        }
+        if !changed.is_empty() {
+            self.staging.put(&changed)?;
+        }
+        let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        w.extend(files.iter().map(|(p, _)| p.clone()));
+        Ok(())
+    }
+
+    fn append(&self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string());
+        self.staging.append(path, bytes)
     }
 }
 

@@ -114,7 +114,12 @@ fn entry_header(kind: Kind, size: usize) -> Vec<u8> {
 impl PackWriter {
     /// Start a pack in the objects directory of `repo`.
     pub fn new(repo: &gix::Repository) -> Result<Self, WriteError> {
-        let dir = repo.common_dir().join("objects").join("pack");
+        PackWriter::in_dir(&repo.common_dir().join("objects").join("pack"))
+    }
+
+    /// Start a pack in `dir` (created when missing).
+    pub fn in_dir(dir: &std::path::Path) -> Result<Self, WriteError> {
+        let dir = dir.to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| fail(&format!("create {}", dir.display()), e))?;
         let tmp = dir.join(format!("tmp_fleetc_{}.pack", std::process::id()));
         let file = fs::OpenOptions::new()
@@ -229,15 +234,16 @@ impl PackWriter {
     }
 
     /// Write the pack's count and checksum and its index, and move both
-    /// into `objects/pack/` (nothing when no object was written).
-    pub fn finish(self) -> Result<(), WriteError> {
+    /// into place as `pack-<checksum>.pack` and `.idx`; returns that name
+    /// (None, and nothing written, when no object was added).
+    pub fn finish(self) -> Result<Option<String>, WriteError> {
         let Inner { file, entries, .. } =
             self.inner.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut file = file
             .into_inner()
             .map_err(|e| fail("write the pack", e.error()))?;
         if entries.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let n = u32::try_from(entries.len()).map_err(|e| fail("count the objects", e))?;
         file.seek(std::io::SeekFrom::Start(8))
@@ -273,7 +279,8 @@ impl PackWriter {
         fs::rename(&self.tmp.0, &pack_path)
             .map_err(|e| fail(&format!("move {}", pack_path.display()), e))?;
         fs::rename(&idx_tmp.0, &idx_path)
-            .map_err(|e| fail(&format!("move {}", idx_path.display()), e))
+            .map_err(|e| fail(&format!("move {}", idx_path.display()), e))?;
+        Ok(Some(name))
     }
 }
 

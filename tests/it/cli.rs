@@ -598,15 +598,25 @@ fn progress_shows_on_a_terminal_only() {
         text(&o.stdout)
     };
     let shown = on_tty("validate");
-    assert!(shown.contains("checking") && shown.contains("/13 clusters ["), "{shown}");
-    assert!(shown.contains("\x1b[2K"), "the display is not cleared: {shown:?}");
+    assert!(
+        shown.contains("checking") && shown.contains("/13 clusters ["),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\x1b[2K"),
+        "the display is not cleared: {shown:?}"
+    );
     assert!(shown.contains("fleet `acme` is valid"), "{shown}");
     for quiet in ["validate --quiet", "validate --output-format json"] {
         let t = on_tty(quiet);
         assert!(!t.contains("clusters ["), "{quiet}: {t}");
     }
     let o = fleetc(&["validate"], &repo);
-    assert!(!text(&o.stderr).contains("clusters ["), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("clusters ["),
+        "{}",
+        text(&o.stderr)
+    );
     let o = fleetc(&["validate", "-q"], &repo);
     assert_eq!(code(&o), 0);
     assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));

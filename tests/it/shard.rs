@@ -129,6 +129,29 @@ fn shards_merged_equal_one_machine_byte_for_byte() {
                 "N={n} ({format}), {k} shards: the merged commit differs from one publish"
             );
         }
+        // Shards without their objects (shard.json says none): the merge
+        // reads their files instead, to the same commit.
+        let dirs = shards(&w, "bare", 3);
+        let mut had = 0;
+        for d in &dirs {
+            let p = w.join(d).join("shard.json");
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("json");
+            had += usize::from(v["objects"]["pack"].is_string());
+            v.as_object_mut().expect("object").remove("objects");
+            std::fs::write(&p, serde_json::to_vec_pretty(&v).expect("json")).expect("write");
+        }
+        assert!(had > 0, "N={n}: no shard wrote its objects");
+        run(
+            &w,
+            &with_from(&["publish", "fleet", "--branch", "from-files"], &dirs),
+        );
+        assert_eq!(
+            git(&w, &["rev-parse", "from-files"]),
+            commit,
+            "N={n}: merged from files"
+        );
+        git(&w, &["fsck", "--strict", "--no-dangling"]);
     }
 }
 
