@@ -75,7 +75,7 @@ enum ColorChoice {
 enum Command {
     /// Check the fleet repository: schemas, references, layering and a full in-memory render.
     Validate(validate::Args),
-    /// Render the per-cluster tree into OUT (atomically), or compare with it (--check).
+    /// Render the per-cluster tree into OUT (or update the tree there), compare with it (--check), or merge shards (--from).
     Render(render::Args),
     /// Explain one cluster: its groups and why, every placement and policy, and where each value came from.
     Explain(explain::Args),
