@@ -25,6 +25,9 @@ struct Opts {
     runs: usize,
     kustomize_max: usize,
     dir: PathBuf,
+    /// Only what needs no output tree (`validate`, `diff`): for sizes whose
+    /// tree the disk cannot hold.
+    in_memory_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -35,6 +38,7 @@ fn parse(args: &[String]) -> Result<Opts> {
         runs: 3,
         kustomize_max: 1000,
         dir: crate::root().join("target/bench"),
+        in_memory_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -54,6 +58,7 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--resources" => o.resources = val()?.parse()?,
             "--runs" => o.runs = val()?.parse()?,
             "--kustomize-max" => o.kustomize_max = val()?.parse()?,
+            "--in-memory-only" => o.in_memory_only = true,
             "--dir" => o.dir = PathBuf::from(val()?),
             other => bail!("unknown argument {other}; see `cargo xtask` for usage"),
         }
@@ -268,6 +273,11 @@ pub fn run(args: &[String]) -> Result<()> {
         synth::write(&repo.join("fleet"), &synth::fleet(size, true))?;
         git(&repo, &["commit", "-q", "-am", "prod log level"])?;
 
+        if o.in_memory_only {
+            in_memory(&mut rows, n, &fleetc, &dir, &repo, o.runs)?;
+            print_rows(&rows, n);
+            continue;
+        }
         // Cold renders, each paired with a cp -r of its own output.
         let (mut render, mut cp, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         let mut peak: u64 = 0;
@@ -496,6 +506,48 @@ pub fn run(args: &[String]) -> Result<()> {
         o.dir.join("results.md").display(),
         trash.display()
     );
+    Ok(())
+}
+
+/// `validate` and `diff` alone (`--in-memory-only`), with their peak RSS.
+fn in_memory(
+    rows: &mut Vec<Row>,
+    n: usize,
+    f: &str,
+    dir: &Path,
+    repo: &Path,
+    runs: usize,
+) -> Result<()> {
+    let cmds: [(&'static str, Vec<&str>, &Path, i32); 2] = [
+        ("fleetc validate", vec![f, "validate", "fleet"], dir, 0),
+        (
+            "fleetc diff (two revisions)",
+            vec![
+                f, "diff", "fleet", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+            ],
+            repo,
+            1,
+        ),
+    ];
+    for (what, cmd, cwd, want) in cmds {
+        let (mut secs, mut peak) = (Vec::new(), 0);
+        for _ in 0..runs {
+            let t = timed(&cmd, cwd, None)?;
+            if t.code != want {
+                bail!("{what} exited {} at N={n}, expected {want}", t.code);
+            }
+            peak = peak.max(t.peak_kib);
+            secs.push(t.secs);
+        }
+        rows.push(Row {
+            n,
+            what,
+            secs: median(&mut secs),
+            runs,
+            peak_mib: Some(peak as f64 / 1024.0),
+            note: "peak RSS target ≤ 6 GiB".into(),
+        });
+    }
     Ok(())
 }
 
