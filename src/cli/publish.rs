@@ -186,7 +186,7 @@ fn write_tree(
         }
         (m.clusters, Default::default())
     };
-    let (mut slots, _) = sink.finish()?;
+    let mut slots = sink.finish()?;
     slots.extend(taken);
     if let (Some(t), false) = (tip, kept.is_empty()) {
         let at_tip = second_level(git, t.tree)?;

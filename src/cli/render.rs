@@ -153,8 +153,6 @@ fn check(
     opts: &Options,
     out: &Path,
 ) -> Result<Exit, Failure> {
-    // A tree whose recorded state can be trusted has only the clusters
-    // whose digest changed compared.
     let trusted = write::trusted(out).filter(|r| r.format == planned.format.as_str());
     let format = planned.format;
     let checker = write::Checker::new(out)?;
@@ -297,7 +295,7 @@ fn render_shard(
         &write::Tee(&staging, &objects),
         None,
     )?;
-    let (slots, _) = objects.finish()?;
+    let slots = objects.finish()?;
     let name = pack.finish()?;
     let mut file = shard::ShardFile::new(k, &s.applicable, &s.matched);
     if let Some(name) = name {

@@ -258,15 +258,14 @@ pub fn compile(fs: &source::FileSet, opts: &Options) -> (Option<Compiled>, Diags
         );
         emit::tree(
             fs,
-            &repo,
-            &resolved,
+            (&repo, &resolved),
             &rendered,
             format,
             opts.inventory.then_some(emit::Stamp {
                 source_rev: opts.source_rev.as_deref(),
                 inputs_digest: &digest,
-                cluster_digests: &digests,
             }),
+            digests,
         )
     } else {
         emit::Tree::default()

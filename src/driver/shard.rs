@@ -273,17 +273,16 @@ pub fn merge(
         return Ok((Merged::default(), diags));
     }
     let names: Vec<&String> = p.resolved.clusters.iter().map(|c| &c.name).collect();
-    for (i, chunk) in names.chunks(128).enumerate().filter(|_| files) {
+    // Without `files`, the caller takes the clusters' objects itself.
+    let mut done = 0;
+    for chunk in names.chunks(128).filter(|_| files) {
         chunk.par_iter().try_for_each(|c| {
             let files = (shards[owner[*c]].files)(c)?;
             sink.put(&files)
         })?;
+        done += chunk.len();
         if let Some(pr) = &opts.progress {
-            pr.tell(
-                "merging",
-                (i * 128 + chunk.len()).min(names.len()),
-                names.len(),
-            );
+            pr.tell("merging", done, names.len());
         }
     }
     let emitter = emit::Emitter::new(fs, &p.repo, p.format, true);
@@ -292,7 +291,6 @@ pub fn merge(
         let mut inv = emitter.inventory(emit::Stamp {
             source_rev: opts.source_rev.as_deref(),
             inputs_digest: &p.inputs_digest,
-            cluster_digests: &BTreeMap::new(),
         });
         sink.append("inventory.json", &inv.head())?;
         for c in &names {

@@ -90,7 +90,6 @@ pub fn render_to_in_batches(
             s.emitter.inventory(emit::Stamp {
                 source_rev: opts.source_rev.as_deref(),
                 inputs_digest: &p.inputs_digest,
-                cluster_digests: &s.digests,
             })
         });
         if let Some(i) = &inventory {
@@ -106,7 +105,7 @@ pub fn render_to_in_batches(
         let counts = (
             s.clusters,
             s.resources,
-            std::mem::take(&mut s.kept_names),
+            s.kept.iter().map(|c| c.name.clone()).collect(),
             s.kept_resources,
             std::mem::take(&mut s.applicable),
             std::mem::take(&mut s.matched),
@@ -174,7 +173,6 @@ pub struct Streaming<'a> {
     pub recorded: Option<&'a emit::recorded::Recorded>,
     /// The clusters kept so far, and the resources they list.
     kept: Vec<&'a resolve::ResolvedCluster>,
-    kept_names: std::collections::BTreeSet<String>,
     kept_resources: usize,
     /// Whether each batch tells [`Options::progress`] (`diff` tells its own).
     pub tell_progress: bool,
@@ -244,7 +242,6 @@ impl<'a> Streaming<'a> {
             digests,
             recorded: None,
             kept: Vec::new(),
-            kept_names: Default::default(),
             kept_resources: 0,
             tell_progress: true,
         }
@@ -307,7 +304,6 @@ impl<'a> Streaming<'a> {
             let entry = match (d?, kept) {
                 (None, Some(k)) => {
                     self.kept.push(rc);
-                    self.kept_names.insert(rc.name.clone());
                     self.kept_resources += k.resources;
                     Some(k.entry.clone())
                 }
@@ -333,7 +329,7 @@ impl<'a> Streaming<'a> {
         }
         if let (Some(p), true) = (&self.opts.progress, self.tell_progress) {
             let what = if tree { "rendering" } else { "checking" };
-            let done = self.clusters + self.kept_names.len();
+            let done = self.clusters + self.kept.len();
             p.tell(what, done, self.planned.resolved.clusters.len());
         }
         Ok(())
@@ -356,7 +352,7 @@ impl<'a> Streaming<'a> {
                 .map(|(id, _)| *id)
                 .collect()
         };
-        let kept = std::mem::take(&mut self.kept);
+        let kept = self.kept.clone();
         let per: Vec<BTreeSet<resolve::PatchId>> = kept.iter().map(|rc| applicable(rc)).collect();
         for a in &per {
             self.applicable.extend(a);
@@ -385,7 +381,7 @@ impl<'a> Streaming<'a> {
         self.settle_kept();
         let mut diags = std::mem::take(&mut self.diags);
         let repo = &self.planned.repo;
-        if self.clusters + self.kept_names.len() == repo.clusters.len() {
+        if self.clusters + self.kept.len() == repo.clusters.len() {
             diags.extend(render::unmatched_patches(
                 repo,
                 &self.applicable,

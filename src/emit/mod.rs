@@ -128,8 +128,6 @@ pub struct Stamp<'a> {
     pub source_rev: Option<&'a str>,
     /// See [`crate::driver::inputs_digest`].
     pub inputs_digest: &'a str,
-    /// Per cluster, see [`crate::driver::cluster_digests`].
-    pub cluster_digests: &'a BTreeMap<String, String>,
 }
 
 /// What emitting needs once per fleet.
@@ -378,19 +376,17 @@ impl Inventory {
 
 /// Build the output tree of a fleet rendered in memory (without
 /// `inventory.json` when `inventory` is None: `diff` compares Kubernetes
-/// files only).
+/// files only); `digests` are the clusters' entries' `inputsDigest`.
 pub fn tree(
     fs: &FileSet,
-    repo: &Repo,
-    resolved: &Resolved,
+    (repo, resolved): (&Repo, &Resolved),
     rendered: &Rendered,
     format: Format,
     inventory: Option<Stamp<'_>>,
+    digests: BTreeMap<String, String>,
 ) -> Tree {
     let mut e = Emitter::new(fs, repo, format, inventory.is_some());
-    if let Some(s) = &inventory {
-        e.set_cluster_digests(s.cluster_digests.clone());
-    }
+    e.set_cluster_digests(digests);
     let by_name: BTreeMap<&str, &ResolvedCluster> = resolved
         .clusters
         .iter()

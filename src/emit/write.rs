@@ -116,9 +116,7 @@ fn is_ours(out: &Path) -> bool {
 /// None when `out` is not such a tree, its inventory cannot be read back,
 /// or a symbolic link lies anywhere in it.
 pub fn recorded(out: &Path) -> Option<super::recorded::Recorded> {
-    if !is_ours(out) {
-        return None;
-    }
+    let r = read_recorded(out)?;
     // A tree with a symbolic link planted in it is replaced as a whole:
     // an update in place could write through it. (The file types come
     // with the directory listing: no file is opened or stat'ed.)
@@ -126,6 +124,14 @@ pub fn recorded(out: &Path) -> Option<super::recorded::Recorded> {
         if entry.ok()?.file_type().is_symlink() {
             return None;
         }
+    }
+    Some(r)
+}
+
+/// The inventory and journal of a tree fleetc wrote, read back.
+fn read_recorded(out: &Path) -> Option<super::recorded::Recorded> {
+    if !is_ours(out) {
+        return None;
     }
     let bytes = fs::read(out.join("inventory.json")).ok()?;
     let mut r = super::recorded::Recorded::parse(&bytes)?;
@@ -144,7 +150,8 @@ pub fn recorded(out: &Path) -> Option<super::recorded::Recorded> {
 /// checkout makes something newer). `render --check` then compares only
 /// the clusters whose digest changed.
 pub fn trusted(out: &Path) -> Option<super::recorded::Recorded> {
-    let r = recorded(out)?;
+    // Its own walk below refuses links too.
+    let r = read_recorded(out)?;
     if !r.unsettled.is_empty() {
         return None;
     }
@@ -434,13 +441,19 @@ impl Staging {
         Ok(s)
     }
 
-    /// Swap the staged tree in for `<out>`; returns the number of files.
-    pub fn commit(mut self) -> Result<usize, WriteError> {
+    /// Flush and close the files written in pieces.
+    fn sync_streams(&self) -> Result<(), WriteError> {
         let streams = std::mem::take(&mut *self.streams.lock().unwrap_or_else(|e| e.into_inner()));
         for (p, f) in streams {
             f.sync_all()
                 .map_err(|e| io("write", &self.dir.join(p), e))?;
         }
+        Ok(())
+    }
+
+    /// Swap the staged tree in for `<out>`; returns the number of files.
+    pub fn commit(mut self) -> Result<usize, WriteError> {
+        self.sync_streams()?;
         let (out, staging) = (self.out.clone(), self.dir.clone());
         stamp_marker(&staging)?;
         if self.exists {
@@ -495,10 +508,7 @@ impl Update {
     ) -> Result<usize, WriteError> {
         let mut st = self.staging;
         let written = self.written.into_inner().unwrap_or_else(|e| e.into_inner());
-        let streams = std::mem::take(&mut *st.streams.lock().unwrap_or_else(|e| e.into_inner()));
-        for (p, f) in streams {
-            f.sync_all().map_err(|e| io("write", &st.dir.join(p), e))?;
-        }
+        st.sync_streams()?;
         if !st.exists {
             return st.commit();
         }

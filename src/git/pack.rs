@@ -224,15 +224,6 @@ impl PackWriter {
         Ok(id)
     }
 
-    /// Objects written so far.
-    pub fn count(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entries
-            .len()
-    }
-
     /// Write the pack's count and checksum and its index, and move both
     /// into place as `pack-<checksum>.pack` and `.idx`; returns that name
     /// (None, and nothing written, when no object was added).
@@ -429,7 +420,6 @@ pub struct TreeSink<'a> {
     /// file beside the pack, so that the largest file of the tree is never
     /// in memory whole.
     streams: Mutex<BTreeMap<String, (Temporary, std::io::BufWriter<fs::File>)>>,
-    files: std::sync::atomic::AtomicUsize,
 }
 
 impl<'a> TreeSink<'a> {
@@ -441,14 +431,12 @@ impl<'a> TreeSink<'a> {
             old,
             slots: Mutex::default(),
             streams: Mutex::default(),
-            files: Default::default(),
         }
     }
 
-    /// Write the appended files; returns the slots and the number of files written.
-    pub fn finish(self) -> Result<(Slots, usize), WriteError> {
+    /// Write the appended files; returns the slots.
+    pub fn finish(self) -> Result<Slots, WriteError> {
         let mut slots = self.slots.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut files = self.files.into_inner();
         for (path, (tmp, w)) in self.streams.into_inner().unwrap_or_else(|e| e.into_inner()) {
             let f = w
                 .into_inner()
@@ -456,9 +444,8 @@ impl<'a> TreeSink<'a> {
             drop(f);
             let id = self.pack.store_file(Kind::Blob, &tmp.0)?;
             slots.insert(path, (EntryKind::Blob, id));
-            files += 1;
         }
-        Ok((slots, files))
+        Ok(slots)
     }
 }
 
@@ -537,8 +524,6 @@ impl Sink for TreeSink<'_> {
                 (EntryKind::Tree, d.write(self.pack, &old)?),
             ));
         }
-        self.files
-            .fetch_add(files.len(), std::sync::atomic::Ordering::Relaxed);
         self.slots
             .lock()
             .unwrap_or_else(|e| e.into_inner())

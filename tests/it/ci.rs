@@ -10,6 +10,22 @@ use fleetc::yaml::{parse_single, Budget};
 
 use crate::common::*;
 
+/// Check `file` against check-jsonschema's vendored `schema`; its text.
+fn valid_for(bin: &str, file: &str, schema: &str) -> String {
+    let o = Command::new(bin)
+        .args(["--builtin-schema", schema, file])
+        .current_dir(root())
+        .output()
+        .expect("run check-jsonschema");
+    assert!(
+        o.status.success(),
+        "{file} is not a valid {schema} file:\n{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    std::fs::read_to_string(root().join(file)).expect("read")
+}
+
 #[test]
 fn ci_examples_are_valid_for_their_ci_systems() {
     let bin = tool("CHECK_JSONSCHEMA", "check-jsonschema");
@@ -17,18 +33,7 @@ fn ci_examples_are_valid_for_their_ci_systems() {
         ("examples/ci/github/fleetc.yml", "vendor.github-workflows"),
         ("examples/ci/gitlab/.gitlab-ci.yml", "vendor.gitlab-ci"),
     ] {
-        let o = Command::new(&bin)
-            .args(["--builtin-schema", schema, file])
-            .current_dir(root())
-            .output()
-            .expect("run check-jsonschema");
-        assert!(
-            o.status.success(),
-            "{file} is not a valid {schema} file:\n{}{}",
-            text(&o.stdout),
-            text(&o.stderr)
-        );
-        let t = std::fs::read_to_string(root().join(file)).expect("read");
+        let t = valid_for(&bin, file, schema);
         // The comment body goes through a file, never the command line.
         assert!(t.contains("fleetc diff") && t.contains("--format markdown"));
         assert!(t.contains("fleetc publish --branch rendered") && t.contains("push"));
@@ -47,18 +52,7 @@ fn ci_examples_are_valid_for_their_ci_systems() {
             "parallel: 4",
         ),
     ] {
-        let o = Command::new(&bin)
-            .args(["--builtin-schema", schema, file])
-            .current_dir(root())
-            .output()
-            .expect("run check-jsonschema");
-        assert!(
-            o.status.success(),
-            "{file} is not a valid {schema} file:\n{}{}",
-            text(&o.stdout),
-            text(&o.stderr)
-        );
-        let t = std::fs::read_to_string(root().join(file)).expect("read");
+        let t = valid_for(&bin, file, schema);
         assert!(t.contains(shards), "{file}");
         assert!(t.contains("fleetc render --rev HEAD --shard"), "{file}");
         assert!(

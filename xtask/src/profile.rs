@@ -79,15 +79,14 @@ pub fn run(args: &[String]) -> Result<()> {
     lap("render (templates, parse, process)", &mut rows);
     let tree = fleetc::emit::tree(
         &fs,
-        &repo,
-        &resolved,
+        (&repo, &resolved),
         &rendered,
         format,
         Some(fleetc::emit::Stamp {
             source_rev: None,
             inputs_digest: "",
-            cluster_digests: &Default::default(),
         }),
+        Default::default(),
     );
     lap("serialise (tree, inventory)", &mut rows);
     let out = dir.join(format!("out-{n}-{}", std::process::id()));
