@@ -78,6 +78,7 @@ pub fn cluster_digests(
     // A file is hashed once, however many clusters read it.
     let mut hashes: std::collections::HashMap<&str, String> = Default::default();
     let mut out = std::collections::BTreeMap::new();
+    let crd_files = repo.declared_crd_files();
     for rc in &resolved.clusters {
         let mut s = format!("{common}groups {:?}\n", rc.groups);
         for ru in &rc.units {
@@ -92,7 +93,7 @@ pub fn cluster_digests(
                 ru.wave
             );
         }
-        for path in emit::cluster_inputs(repo, rc) {
+        for path in emit::cluster_inputs(repo, rc, &crd_files) {
             let h = hashes.entry(path).or_insert_with(|| {
                 fs.get(path)
                     .map(|b| emit::sha256_hex(b))

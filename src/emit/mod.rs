@@ -57,8 +57,14 @@ pub(crate) fn kustomization(resources: &[String]) -> Vec<u8> {
 /// its cluster file, the files of its groups, of the placements that put
 /// units on it, and of those units (definition and templates). A group or
 /// placement that does not reach the cluster cannot change its output; one
-/// that starts or stops reaching it changes this list.
-pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> {
+/// that starts or stops reaching it changes this list. `crd_files` is
+/// [`Repo::declared_crd_files`] (every cluster reads them), found once by
+/// the caller: finding it per cluster would cost the fleet per cluster.
+pub fn cluster_inputs<'a>(
+    repo: &'a Repo,
+    rc: &ResolvedCluster,
+    crd_files: &[&'a str],
+) -> Vec<&'a str> {
     let c = &repo.clusters[rc.cluster];
     let mut paths: Vec<&str> = vec!["fleet.yaml", &c.file];
     for g in &rc.groups {
@@ -81,7 +87,7 @@ pub fn cluster_inputs<'a>(repo: &'a Repo, rc: &ResolvedCluster) -> Vec<&'a str> 
             paths.extend(h.files.iter().map(String::as_str));
         }
     }
-    paths.extend(repo.declared_crd_files());
+    paths.extend_from_slice(crd_files);
     paths.sort_unstable();
     paths.dedup();
     paths
@@ -114,8 +120,13 @@ pub fn fleet_paths(format: Format) -> Vec<String> {
 }
 
 /// [`cluster_inputs`] with the SHA-256 of each.
-fn inputs_of(fs: &FileSet, repo: &Repo, rc: &ResolvedCluster) -> BTreeMap<String, String> {
-    cluster_inputs(repo, rc)
+fn inputs_of<'a>(
+    fs: &FileSet,
+    repo: &'a Repo,
+    rc: &ResolvedCluster,
+    crd_files: &[&'a str],
+) -> BTreeMap<String, String> {
+    cluster_inputs(repo, rc, crd_files)
         .into_iter()
         .filter_map(|p| fs.get(p).map(|b| (p.to_string(), sha256_hex(b))))
         .collect()
@@ -140,6 +151,8 @@ pub struct Emitter<'a> {
     with_inventory: bool,
     /// Per cluster, [`crate::driver::cluster_digests`] (its inventory entry's `inputsDigest`).
     digests: BTreeMap<String, String>,
+    /// [`Repo::declared_crd_files`], an input of every cluster.
+    crd_files: Vec<&'a str>,
 }
 
 /// One cluster's files and, when the inventory is wanted, its entry there
@@ -164,6 +177,7 @@ impl<'a> Emitter<'a> {
             depth: agents::depths(repo),
             with_inventory,
             digests: BTreeMap::new(),
+            crd_files: repo.declared_crd_files(),
         }
     }
 
@@ -277,7 +291,7 @@ impl<'a> Emitter<'a> {
         ));
         let inventory = with_inventory.then(|| {
             let c = &repo.clusters[rc.cluster];
-            let inputs = inputs_of(self.fs, repo, rc);
+            let inputs = inputs_of(self.fs, repo, rc, &self.crd_files);
             let mut digest_src = String::new();
             for (p, h) in &inputs {
                 let _ = writeln!(digest_src, "{p}\0{h}");
