@@ -26,7 +26,9 @@ pub struct ResolvedUnit {
     pub unit: usize,
     /// Index into `repo.placements`.
     pub placement: Option<usize>,
-    pub values: Merged,
+    /// Shared between the clusters whose layers for this unit are the same
+    /// nodes ([`Shared`]): most clusters set no values of their own.
+    pub values: std::sync::Arc<Merged>,
     /// Settings of its agent objects (`spec.agent`, layered like values);
     /// None when no layer sets any.
     pub agent: Option<Node>,
@@ -136,6 +138,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
         .collect();
     let mut out = Resolved::default();
     let mut conflicts_seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut shared = Shared::default();
     for (ci, c) in repo.clusters.iter().enumerate() {
         let mut layering = Layering {
             repo,
@@ -143,6 +146,7 @@ pub fn resolve(repo: &Repo, today: &str) -> (Resolved, Diags) {
             cluster: c,
             groups: groups_of(repo, c, &members),
             conflicts_seen: &mut conflicts_seen,
+            shared: &mut shared,
         };
         let vars = layering.vars(&mut diags);
         let mut units = Vec::new();
@@ -382,6 +386,56 @@ struct Layering<'a, 's> {
     groups: Vec<&'a crate::load::model::Group>,
     /// Equal-priority conflicts already reported (each once, not per cluster).
     conflicts_seen: &'s mut BTreeSet<(String, String, String)>,
+    shared: &'s mut Shared,
+}
+
+/// Merged values by the identity of their layers. A unit's values are a
+/// function of its layers' nodes and locks alone, and the nodes live in the
+/// [`Repo`] for the whole resolution, so their addresses name them: clusters
+/// whose layers are the same nodes (all but the ones that set values of
+/// their own) share one merge. The diagnostics a merge made are kept and
+/// repeated for every cluster, as merging again would.
+#[derive(Default)]
+struct Shared {
+    merged: std::collections::HashMap<Vec<usize>, (std::sync::Arc<Merged>, Vec<Diagnostic>)>,
+}
+
+impl Shared {
+    /// `layers` merged under `root` at `anchor`, or the merge of the same
+    /// layers made before. `own` is the cluster's file: a layer of it is
+    /// this cluster's alone, so that merge is not kept.
+    fn merge(
+        &mut self,
+        (unit, own): (usize, &str),
+        layers: &[Layer<'_>],
+        (root, anchor): (&str, &Span),
+        diags: &mut Diags,
+    ) -> std::sync::Arc<Merged> {
+        let addr = |s: &str| s.as_ptr() as usize;
+        let mut key = vec![unit];
+        for l in layers {
+            if l.node.is_none() && l.locks.is_empty() {
+                continue; // changes nothing
+            }
+            if l.node.is_some() && addr(l.file) == addr(own) {
+                let merged = merge::merge(layers, root, anchor, diags);
+                return std::sync::Arc::new(merged);
+            }
+            key.push(l.node.map_or(0, |n| std::ptr::from_ref(n) as usize));
+            key.push(addr(l.file));
+            key.push(l.locks.len());
+            key.extend(l.locks.iter().map(|a| std::ptr::from_ref(a.lock) as usize));
+        }
+        if let Some((m, made)) = self.merged.get(&key) {
+            diags.items.extend(made.iter().cloned());
+            return m.clone();
+        }
+        let mut made = Diags::default();
+        let m = std::sync::Arc::new(merge::merge(layers, root, anchor, &mut made));
+        diags.items.extend(made.items.iter().cloned());
+        self.merged.insert(key, (m.clone(), made.items));
+        m
+    }
 }
 
 impl<'a> Layering<'a, '_> {
@@ -422,9 +476,15 @@ impl<'a> Layering<'a, '_> {
         u: &crate::load::model::Unit,
         layers: Vec<Layer<'_>>,
         diags: &mut Diags,
-    ) -> Merged {
+    ) -> std::sync::Arc<Merged> {
         let root = format!("values.{}", u.name);
-        let values = merge::merge(&layers, &root, &u.name_span, diags);
+        let ui = std::ptr::from_ref(u) as usize;
+        let values = self.shared.merge(
+            (ui, &self.cluster.file),
+            &layers,
+            (&root, &u.name_span),
+            diags,
+        );
         equal_priority(
             &self.groups,
             |g| sub(g.values.as_ref(), &u.name),

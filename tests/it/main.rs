@@ -33,4 +33,5 @@ mod rollout;
 mod schemas;
 mod selection;
 mod shard;
+mod sharing;
 mod stream;
