@@ -31,7 +31,7 @@ pub fn diff<'a>(
     batch: usize,
     verbose: bool,
 ) -> Result<report::Report, (&'a str, Diags)> {
-    use std::collections::{BTreeSet, HashSet};
+    use std::collections::BTreeSet;
     let (pb, ph) = (base.planned, head.planned);
     let every: BTreeSet<&String> = pb
         .resolved
@@ -40,10 +40,6 @@ pub fn diff<'a>(
         .chain(&ph.resolved.clusters)
         .map(|c| &c.name)
         .collect();
-    fn pick<'p>(p: &'p Planned, names: &HashSet<&String>) -> Vec<&'p resolve::ResolvedCluster> {
-        let c = &p.resolved.clusters;
-        c.iter().filter(|c| names.contains(&c.name)).collect()
-    }
     let mut sb = Streaming::new(base.fs, pb, base.opts, pb.diags.clone());
     let mut sh = Streaming::new(head.fs, ph, head.opts, ph.diags.clone());
     (sb.tell_progress, sh.tell_progress) = (false, false);
@@ -63,18 +59,29 @@ pub fn diff<'a>(
         let removed = nb.difference(&nh).cloned().collect();
         folder = folder.summarising(&added, &removed);
     }
+    // Each side's changed clusters, found once (both lists are sorted by
+    // name): looking them up per batch would cost the fleet per batch.
+    fn pick<'p>(p: &'p Planned, changed: &[&String]) -> Vec<Option<&'p resolve::ResolvedCluster>> {
+        let c = &p.resolved.clusters;
+        let at = |n: &String| c.binary_search_by(|rc| rc.name.cmp(n)).ok();
+        changed.iter().map(|n| at(n).map(|i| &c[i])).collect()
+    }
+    let (cb, ch) = (pick(pb, &changed), pick(ph, &changed));
     let mut done = 0;
-    for chunk in changed.chunks(batch.max(1)) {
-        let names: HashSet<&String> = chunk.iter().copied().collect();
+    let step = batch.max(1);
+    for (b, h) in cb.chunks(step).zip(ch.chunks(step)) {
         let (ob, oh) = (
             emit::write::Collect::default(),
             emit::write::Collect::default(),
         );
+        let present = |side: &[Option<&'a resolve::ResolvedCluster>]| -> Vec<_> {
+            side.iter().flatten().copied().collect()
+        };
         // Collecting in memory cannot fail.
-        let _ = sb.batch(&pick(pb, &names), &ob, None);
-        let _ = sh.batch(&pick(ph, &names), &oh, None);
+        let _ = sb.batch(&present(b), &ob, None);
+        let _ = sh.batch(&present(h), &oh, None);
         folder.add(report::changes(&ob.into_tree(), &oh.into_tree()));
-        done += chunk.len();
+        done += b.len();
         if let Some(p) = &head.opts.progress {
             p.tell("comparing", done, changed.len());
         }
