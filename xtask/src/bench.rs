@@ -28,6 +28,12 @@ struct Opts {
     /// Only what needs no output tree (`validate`, `diff`): for sizes whose
     /// tree the disk cannot hold.
     in_memory_only: bool,
+    /// Only the sharded render and its merge: for sizes whose full set of
+    /// CI-path rows would take too long (each shard's tree is removed once
+    /// it is merged).
+    sharded_only: bool,
+    /// Shards of the sharded rows.
+    shards: usize,
 }
 
 fn parse(args: &[String]) -> Result<Opts> {
@@ -39,6 +45,8 @@ fn parse(args: &[String]) -> Result<Opts> {
         kustomize_max: 1000,
         dir: crate::root().join("target/bench"),
         in_memory_only: false,
+        sharded_only: false,
+        shards: 4,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -59,6 +67,8 @@ fn parse(args: &[String]) -> Result<Opts> {
             "--runs" => o.runs = val()?.parse()?,
             "--kustomize-max" => o.kustomize_max = val()?.parse()?,
             "--in-memory-only" => o.in_memory_only = true,
+            "--sharded-only" => o.sharded_only = true,
+            "--shards" => o.shards = val()?.parse()?,
             "--dir" => o.dir = PathBuf::from(val()?),
             other => bail!("unknown argument {other}; see `cargo xtask` for usage"),
         }
@@ -67,6 +77,9 @@ fn parse(args: &[String]) -> Result<Opts> {
     o.dir = std::path::absolute(&o.dir)?;
     if o.runs == 0 || o.resources == 0 || o.resources > synth::KINDS.len() {
         bail!("--runs ≥ 1 and 1 ≤ --resources ≤ {}", synth::KINDS.len());
+    }
+    if o.shards == 0 || (o.in_memory_only && o.sharded_only) {
+        bail!("--shards ≥ 1, and at most one of --in-memory-only and --sharded-only");
     }
     Ok(o)
 }
@@ -278,6 +291,25 @@ pub fn run(args: &[String]) -> Result<()> {
             print_rows(&rows, n);
             continue;
         }
+        if o.sharded_only {
+            let c = CiPath {
+                n,
+                fleetc: &fleetc,
+                dir: &dir,
+                repo: &repo,
+                runs: o.runs,
+                shards: o.shards,
+                render_secs: 0.0,
+                render_peak: 0,
+            };
+            let mut branch = 0;
+            sharded(&mut rows, &c, &mut || {
+                branch += 1;
+                format!("bench-{branch}")
+            })?;
+            print_rows(&rows, n);
+            continue;
+        }
         // Cold renders, each paired with a cp -r of its own output.
         let (mut render, mut cp, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         let mut peak: u64 = 0;
@@ -440,6 +472,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 dir: &dir,
                 repo: &repo,
                 runs: o.runs,
+                shards: o.shards,
                 render_secs: render_med,
                 render_peak: peak,
             },
@@ -491,6 +524,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         print_rows(&rows, n);
     }
+    scaling(&mut rows);
     let table = table(&rows);
     let cpus = jobs;
     let report = format!(
@@ -545,7 +579,7 @@ fn in_memory(
             secs: median(&mut secs),
             runs,
             peak_mib: Some(peak as f64 / 1024.0),
-            note: "peak RSS target ≤ 6 GiB".into(),
+            note: String::new(),
         });
     }
     Ok(())
@@ -560,6 +594,10 @@ struct CiPath<'a> {
     /// (a third of the clusters).
     repo: &'a Path,
     runs: usize,
+    /// Shards of the sharded rows (`--shards`).
+    shards: usize,
+    /// The cold render the publish rows are measured against (unused by
+    /// [`sharded`]).
     render_secs: f64,
     render_peak: u64,
 }
@@ -658,20 +696,22 @@ fn ci_path(rows: &mut Vec<Row>, c: &CiPath<'_>) -> Result<()> {
     sharded(rows, c, &mut next)
 }
 
-/// 4 shards rendered one after another, then merged by `publish --from`,
-/// paired with one publish of the same revision: the merge's cost, and the
-/// same commit id.
+/// `--shards` shards rendered one after another, then merged by
+/// `publish --from`, paired with one publish of the same revision: the
+/// merge's cost, and the same commit id. Each run's shard trees are removed
+/// once merged (at N = 100,000 two sets do not fit on a small disk).
 fn sharded(rows: &mut Vec<Row>, c: &CiPath<'_>, next: &mut dyn FnMut() -> String) -> Result<()> {
-    const SHARDS: usize = 4;
+    let shards = c.shards;
     let (n, f, repo) = (c.n, c.fleetc, c.repo);
+    let (mut shard_max, mut shard_peak, mut one_secs, mut one_peak) = (0.0f64, 0, vec![], 0);
     let (mut shard_secs, mut merge, mut ratios, mut mp) = (vec![], vec![], vec![], 0);
     for run in 0..c.runs {
         let mut total = 0.0;
         let mut dirs = Vec::new();
-        for k in 1..=SHARDS {
+        for k in 1..=shards {
             let out = c.dir.join(format!("shard-{run}-{k}"));
             let out = out.to_string_lossy().into_owned();
-            let shard = format!("{k}/{SHARDS}");
+            let shard = format!("{k}/{shards}");
             let t = timed(
                 &[
                     f, "render", "fleet", "--rev", "HEAD", "--shard", &shard, "-o", &out,
@@ -683,6 +723,8 @@ fn sharded(rows: &mut Vec<Row>, c: &CiPath<'_>, next: &mut dyn FnMut() -> String
                 bail!("fleetc render --shard {shard} failed at N={n}");
             }
             total += t.secs;
+            shard_max = shard_max.max(t.secs);
+            shard_peak = shard_peak.max(t.peak_kib);
             dirs.push(out);
         }
         shard_secs.push(total);
@@ -700,31 +742,73 @@ fn sharded(rows: &mut Vec<Row>, c: &CiPath<'_>, next: &mut dyn FnMut() -> String
             bail!("N={n}: the merged commit differs from one publish's");
         }
         mp = mp.max(m.peak_kib);
+        one_peak = one_peak.max(t.peak_kib);
         ratios.push(m.secs / t.secs.max(0.001));
         merge.push(m.secs);
+        one_secs.push(t.secs);
+        for d in &dirs {
+            std::fs::remove_dir_all(d)?;
+        }
     }
     rows.push(Row {
         n,
-        what: "fleetc render --shard (4 shards, one after another)",
+        what: "fleetc render --shard (every shard, one after another)",
         secs: median(&mut shard_secs),
         runs: c.runs,
-        peak_mib: None,
-        note: "the sum of the four shards' times".into(),
+        peak_mib: Some(shard_peak as f64 / 1024.0),
+        note: format!("{shards} shards: the sum of their times (slowest {shard_max:.1} s)"),
     });
     rows.push(Row {
         n,
-        what: "fleetc publish --from (merge of 4 shards)",
+        what: "fleetc publish (one machine)",
+        secs: median(&mut one_secs),
+        runs: c.runs,
+        peak_mib: Some(one_peak as f64 / 1024.0),
+        note: "what the merge is paired with".into(),
+    });
+    rows.push(Row {
+        n,
+        what: "fleetc publish --from (merge of the shards)",
         secs: median(&mut merge),
         runs: c.runs,
         peak_mib: Some(mp as f64 / 1024.0),
         note: format!(
-            "{:.2}× one publish, median of pairs ({:.2}–{:.2}; target ≤ 0.30); same commit id",
+            "{shards} shards; {:.2}× one publish, median of pairs ({:.2}–{:.2}; target ≤ 0.30); same commit id",
             median(&mut ratios),
             ratios[0],
             ratios[ratios.len() - 1]
         ),
     });
     Ok(())
+}
+
+/// Each `validate` and `diff` row beside the same row at a tenth of its N
+/// (issue 20: N = 100,000 within 12× N = 10,000, peak RSS ≤ 6 GiB).
+fn scaling(rows: &mut [Row]) {
+    const SCALED: [&str; 3] = [
+        "fleetc validate",
+        "fleetc diff (two revisions)",
+        "fleetc validate (with admission policies)",
+    ];
+    for i in 0..rows.len() {
+        let (n, what) = (rows[i].n, rows[i].what);
+        if !SCALED.contains(&what) || n < 100_000 || n % 10 != 0 {
+            continue;
+        }
+        let Some(small) = rows.iter().find(|r| r.n == n / 10 && r.what == what) else {
+            continue;
+        };
+        let x = rows[i].secs / small.secs.max(0.001);
+        let note = format!(
+            "{x:.1}× N = {} (target ≤ 12×); peak RSS target ≤ 6 GiB",
+            n / 10
+        );
+        rows[i].note = if rows[i].note.is_empty() {
+            note
+        } else {
+            format!("{}; {note}", rows[i].note)
+        };
+    }
 }
 
 fn annotate(rows: &mut [Row], n: usize, what: &str, note: String) {

@@ -216,6 +216,7 @@ fn main() -> Result<()> {
                 "  bench  [--sizes 100,1000,10000] [--components 20] [--resources 6] [--runs 3]"
             );
             eprintln!("         [--kustomize-max 1000] [--dir target/bench]: fleetc vs cp -r and kustomize");
+            eprintln!("         [--shards 4] [--in-memory-only | --sharded-only]: validate and diff alone, or the sharded rows alone");
             eprintln!("  profile [--size 1000]: time of one render, stage by stage");
             std::process::exit(2);
         }
