@@ -516,7 +516,10 @@ impl Update {
         let journal = out.join(JOURNAL);
         let names: String = clusters.iter().map(|c| format!("{c}\n")).collect();
         fs::write(&journal, names).map_err(|e| io("write", &journal, e))?;
-        // The changed files, each over the old one in one rename.
+        // The changed files, each over the old one in one rename. The
+        // renames and the removals, in distinct directories, run on every
+        // core: one after another they were most of an update's time.
+        let mut staged = Vec::new();
         for entry in walkdir::WalkDir::new(&st.dir).follow_links(false) {
             let entry = entry
                 .map_err(|e| WriteError::Io(format!("cannot read {}: {e}", st.dir.display())))?;
@@ -526,19 +529,21 @@ impl Update {
             let Ok(rel) = entry.path().strip_prefix(&st.dir) else {
                 continue;
             };
-            if rel == Path::new(MARKER) {
-                continue;
+            if rel != Path::new(MARKER) {
+                staged.push(rel.to_path_buf());
             }
+        }
+        staged.par_iter().try_for_each(|rel| {
             let to = out.join(rel);
             if fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
                 fs::remove_dir_all(&to).map_err(|e| io("remove", &to, e))?;
             }
-            move_to(entry.path(), &to)?;
-        }
+            move_to(&st.dir.join(rel), &to)
+        })?;
         // What the replaced clusters held and no longer do.
-        for root in roots {
-            remove_stale(&out, root, &written)?;
-        }
+        roots
+            .par_iter()
+            .try_for_each(|root| remove_stale(&out, root, &written))?;
         for top in ["clusters", "argocd", "bootstrap"] {
             // Only when empty: a tree without clusters has no such directory.
             let _ = fs::remove_dir(out.join(top));
@@ -546,9 +551,24 @@ impl Update {
         fs::remove_file(&journal).map_err(|e| io("remove", &journal, e))?;
         stamp_marker(&out)?;
         st.done = true;
-        let _ = fs::remove_dir_all(&st.dir);
+        remove_emptied(&st.dir);
         Ok(st.files.load(std::sync::atomic::Ordering::Relaxed))
     }
+}
+
+/// Remove the staging directory, its files moved out: its subdirectories
+/// two levels down (a cluster's) on every core, then the rest.
+fn remove_emptied(dir: &Path) {
+    let below = |d: &Path| -> Vec<PathBuf> {
+        fs::read_dir(d)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let second: Vec<PathBuf> = below(dir).iter().flat_map(|d| below(d)).collect();
+    second.par_iter().for_each(|d| {
+        let _ = fs::remove_dir_all(d);
+    });
+    let _ = fs::remove_dir_all(dir);
 }
 
 /// Remove the files at or under `out/root` that are not among `keep`
