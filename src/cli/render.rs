@@ -226,13 +226,9 @@ fn update(
         let staging = write::Staging::new(out)?;
         let s = input::render_to(ctx, fs, planned, opts, &staging, None)?;
         let files = staging.commit()?;
-        ctx.ui.say(&format!(
-            "rendered {}, {} ({}) into {}",
-            plural(s.clusters, "cluster", "clusters"),
-            plural(s.resources, "resource", "resources"),
-            plural(files, "file", "files"),
-            out.display()
-        ));
+        let what = counts(s, plural(files, "file", "files"));
+        ctx.ui
+            .say(&format!("rendered {what} into {}", out.display()));
         return Ok(Exit::Success);
     };
     let update = write::Update::new(out)?;
@@ -250,11 +246,9 @@ fn update(
         .collect();
     roots.extend(emit::fleet_paths(format));
     let files = update.commit(&roots, &replaced)?;
+    let what = counts(s, format!("{} written", plural(files, "file", "files")));
     ctx.ui.say(&format!(
-        "rendered {}, {} ({} written) into {}; {} unchanged",
-        plural(s.clusters, "cluster", "clusters"),
-        plural(s.resources, "resource", "resources"),
-        plural(files, "file", "files"),
+        "rendered {what} into {}; {} unchanged",
         out.display(),
         plural(s.kept.len(), "cluster", "clusters"),
     ));
@@ -331,14 +325,21 @@ fn render_shard(
     }
     staging.put(&[(shard::ShardFile::PATH.to_string(), file.to_bytes())])?;
     let files = staging.commit()?;
+    let what = counts(s, plural(files, "file", "files"));
     ctx.ui.say(&format!(
-        "rendered shard {k}: {}, {} ({}) into {}",
-        plural(s.clusters, "cluster", "clusters"),
-        plural(s.resources, "resource", "resources"),
-        plural(files, "file", "files"),
+        "rendered shard {k}: {what} into {}",
         out.display()
     ));
     Ok(Exit::Success)
+}
+
+/// "N clusters, M resources (`files`)": what a render to disk says it did.
+fn counts(s: &fleetc::driver::Streamed, files: String) -> String {
+    format!(
+        "{}, {} ({files})",
+        plural(s.clusters, "cluster", "clusters"),
+        plural(s.resources, "resource", "resources"),
+    )
 }
 
 /// `-o` may not be the repository, one of its ancestors, or the file-system root.

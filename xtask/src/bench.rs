@@ -170,6 +170,21 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// "median× … (min–max": a paired ratio's median and range, for a note.
+fn spread(v: &mut [f64]) -> String {
+    let m = median(v);
+    format!("{m:.2}× ({:.2}–{:.2}", v[0], v[v.len() - 1])
+}
+
+/// Fresh branch names for publishes: bench-1, bench-2, …
+fn branch_names() -> impl FnMut() -> String {
+    let mut branch = 0;
+    move || {
+        branch += 1;
+        format!("bench-{branch}")
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<()> {
     let st = Command::new("git")
         .args(args)
@@ -302,11 +317,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 render_secs: 0.0,
                 render_peak: 0,
             };
-            let mut branch = 0;
-            sharded(&mut rows, &c, &mut || {
-                branch += 1;
-                format!("bench-{branch}")
-            })?;
+            sharded(&mut rows, &c, &mut branch_names())?;
             print_rows(&rows, n);
             continue;
         }
@@ -619,11 +630,7 @@ fn rev_parse(repo: &Path, rev: &str) -> Result<String> {
 fn ci_path(rows: &mut Vec<Row>, c: &CiPath<'_>) -> Result<()> {
     let (n, f, repo) = (c.n, c.fleetc, c.repo);
     let pairs = c.runs.max(5);
-    let mut branch = 0;
-    let mut next = || {
-        branch += 1;
-        format!("bench-{branch}")
-    };
+    let mut next = branch_names();
     // First publish (a new branch each time, HEAD~1), paired with a
     // publish of HEAD onto a branch reset to the first publish's commit.
     let (mut first, mut after, mut ratios, mut fp, mut ap) = (vec![], vec![], vec![], 0, 0);
@@ -669,10 +676,8 @@ fn ci_path(rows: &mut Vec<Row>, c: &CiPath<'_>) -> Result<()> {
         runs: pairs,
         peak_mib: Some(ap as f64 / 1024.0),
         note: format!(
-            "{:.2}× first publish, median of {pairs} pairs ({:.2}–{:.2}; target ≤ 0.50)",
-            median(&mut ratios),
-            ratios[0],
-            ratios[ratios.len() - 1]
+            "against the first publish, median of {pairs} pairs: {}; target ≤ 0.50)",
+            spread(&mut ratios)
         ),
     });
     // Nothing changed: bench-after holds HEAD's render.
@@ -773,10 +778,8 @@ fn sharded(rows: &mut Vec<Row>, c: &CiPath<'_>, next: &mut dyn FnMut() -> String
         runs: c.runs,
         peak_mib: Some(mp as f64 / 1024.0),
         note: format!(
-            "{shards} shards; {:.2}× one publish, median of pairs ({:.2}–{:.2}; target ≤ 0.30); same commit id",
-            median(&mut ratios),
-            ratios[0],
-            ratios[ratios.len() - 1]
+            "{shards} shards; against one publish, median of pairs: {}; target ≤ 0.30); same commit id",
+            spread(&mut ratios)
         ),
     });
     Ok(())
